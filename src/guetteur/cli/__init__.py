@@ -1,0 +1,41 @@
+"""The `guetteur` command. Each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from guetteur.cli import commands_config, commands_detect, commands_ingest, commands_server, commands_store
+
+app = typer.Typer(
+    name="guetteur",
+    help="Guetteur, an open-source SIEM: collect, normalise to ECS, detect with Sigma, alert.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML configuration file (default: $GUETTEUR_CONFIG, ./guetteur.toml)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = {"config": config}
+
+
+for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect):
+    _module.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,9 @@
+"""Commands of the store area (filled in by its owner)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    del app

@@ -1,0 +1,148 @@
+"""One validated settings object: defaults < TOML file < `GUETTEUR_*` environment variables.
+
+The TOML file is `--config PATH`, else `$GUETTEUR_CONFIG`, else `./guetteur.toml` when it exists.
+Nested values use `__` in environment variables (`GUETTEUR_SYSLOG__TCP_PORT=6514`).
+Every setting is documented in the README's configuration table; keep both in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "guetteur"
+
+
+class FileInput(BaseModel):
+    """A file input: a glob tailed continuously, with an optional parser hint."""
+
+    path: str
+    hint: str | None = None
+
+
+class SyslogSettings(BaseModel):
+    host: str = "0.0.0.0"
+    udp_port: int = Field(5514, ge=0, le=65535)
+    tcp_port: int = Field(5514, ge=0, le=65535)
+    max_connections: int = Field(1000, ge=1)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    page_size_max: int = Field(1000, ge=1)
+
+
+class PipelineSettings(BaseModel):
+    queue_size: int = Field(200_000, ge=100, description="records waiting to be parsed and stored")
+    batch_size: int = Field(5_000, ge=1)
+    batch_max_age: float = Field(0.2, gt=0, description="seconds before a partial batch is written")
+    max_record_bytes: int = Field(1_048_576, ge=1024, description="longer records are cut and tagged 'truncated'")
+    workers: int = Field(1, ge=1, le=64, description="parser worker processes")
+
+
+class ParseSettings(BaseModel):
+    timezone: str = "UTC"
+    json_field_map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "timestamp": "@timestamp",
+            "time": "@timestamp",
+            "ts": "@timestamp",
+            "level": "log.level",
+            "severity": "log.level",
+            "msg": "message",
+            "host": "host.name",
+            "hostname": "host.name",
+            "user": "user.name",
+            "username": "user.name",
+            "logger": "log.logger",
+            "src_ip": "source.ip",
+            "client_ip": "source.ip",
+        },
+        description="JSON key -> ECS field, for JSON lines that are not ECS already",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class StoreSettings(BaseModel):
+    partitions_ahead_days: int = Field(3, ge=1, le=60)
+    pool_size: int = Field(8, ge=2)
+
+
+class DetectSettings(BaseModel):
+    rules_dirs: list[Path] = Field(default_factory=list, description="extra Sigma rule folders")
+    correlation_lateness: float = Field(60.0, ge=0, description="seconds an out-of-order event may lag")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GUETTEUR_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(None, description="external PostgreSQL; unset = embedded server")
+    syslog: SyslogSettings = Field(default_factory=SyslogSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    parse: ParseSettings = Field(default_factory=ParseSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    file_inputs: list[FileInput] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def config_path(explicit: Path | None = None) -> Path | None:
+    """The configuration file in force, or None when there is none."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("GUETTEUR_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("guetteur.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate the settings. Raises `pydantic.ValidationError` with every problem."""
+    toml_file = config_path(path)
+    if toml_file is not None and not toml_file.is_file():
+        raise FileNotFoundError(f"configuration file not found: {toml_file}")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": toml_file})
+
+    return Settings.model_validate(_FileSettings(**overrides).model_dump())

@@ -1,0 +1,38 @@
+"""One severity scale for every family.
+
+`event.severity` follows the syslog order, as Elastic's integrations do: 0 is the most
+severe (emergency), 7 the least (debug). `log.level` is the matching lower-case word.
+Parsers map their format's own levels through `from_level` so rules and the UI can rely
+on one scale (see docs/formats.md for the table).
+"""
+
+from __future__ import annotations
+
+LEVELS = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
+
+_ALIASES = {
+    "emerg": "emergency", "panic": "emergency", "fatal": "critical", "crit": "critical",
+    "err": "error", "severe": "error", "warn": "warning", "information": "info",
+    "informational": "info", "trace": "debug", "verbose": "debug", "log": "info",
+    "statement": "info", "detail": "debug", "hint": "info", "debug1": "debug",
+    "debug2": "debug", "debug3": "debug", "debug4": "debug", "debug5": "debug",
+}
+
+
+def normalize_level(word: str) -> str | None:
+    """`'WARN'` -> `'warning'`; None when the word is no known level."""
+    key = word.strip().lower()
+    key = _ALIASES.get(key, key)
+    return key if key in LEVELS else None
+
+
+def from_level(word: str) -> tuple[str, int] | None:
+    """(`log.level`, `event.severity`) for a level word, or None."""
+    level = normalize_level(word)
+    return None if level is None else (level, LEVELS.index(level))
+
+
+def from_code(code: int) -> tuple[str, int]:
+    """(`log.level`, `event.severity`) for a syslog severity code 0-7."""
+    code = min(max(code, 0), 7)
+    return LEVELS[code], code
