@@ -1,9 +1,124 @@
-"""Commands of the ingest area (filled in by its owner)."""
+"""`guetteur import` (files into the store) and `guetteur parse` (files to ECS on stdout)."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from guetteur.cli.common import console, settings_from
+from guetteur.config import Settings
+
+SourceOption = Annotated[
+    str | None, typer.Option("--source", "-s", help="parser name (default: auto-detect); see `guetteur parse --list`")
+]
+
+
+def _check_source(source: str | None) -> None:
+    from guetteur.parse import PARSERS
+
+    if source is not None and source not in PARSERS:
+        console.print(f"[red]unknown source {source!r}[/red]; known: {', '.join(sorted(PARSERS))}")
+        raise typer.Exit(2)
+
+
+async def run_import(settings: Settings, paths: list[Path], hint: str | None, progress: bool) -> dict[str, int]:
+    """Import files through the real pipeline; returns the totals (read, parsed, unparsed, stored...)."""
+    from guetteur.collect.files import FileReader
+    from guetteur.parse.context import configure
+    from guetteur.pipeline.runtime import Pipeline
+    from guetteur.store.database import app_dsn, resolve_dsn
+    from guetteur.store.migrate import migrate
+
+    configure(settings.parse)
+    reader = FileReader(paths, hint, source="import", max_record_bytes=settings.pipeline.max_record_bytes)
+    owner_dsn, embedded = await asyncio.to_thread(resolve_dsn, settings)
+    try:
+        await asyncio.to_thread(migrate, owner_dsn)
+        pipeline = Pipeline(settings, app_dsn(owner_dsn))
+        await pipeline.start()
+        try:
+            bar = Progress(TextColumn("[bold]importing"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                           console=console, disable=not (progress and console.is_terminal))
+            with bar:
+                task = bar.add_task("import", total=reader.total_bytes or None)
+                for count, record in enumerate(reader, 1):
+                    await pipeline.put(record)
+                    if count % 2000 == 0:
+                        bar.update(task, completed=reader.bytes_read)
+                        await asyncio.sleep(0)
+                bar.update(task, completed=reader.bytes_read)
+        finally:
+            await pipeline.stop()
+        totals = pipeline.counters.totals()
+        totals["errors"] = len(reader.errors)
+        for error in reader.errors:
+            console.print(f"[yellow]warning:[/yellow] {error}")
+        return totals
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    @app.command("import")
+    def import_(
+        ctx: typer.Context,
+        paths: Annotated[list[Path], typer.Argument(help="files or folders (recursive); .gz and .evtx supported")],
+        source: SourceOption = None,
+    ) -> None:
+        """Import log files once into the store, with a progress bar and a summary."""
+        _check_source(source)
+        missing = [str(p) for p in paths if str(p) != "-" and not p.exists()]
+        if missing:
+            console.print(f"[red]not found:[/red] {', '.join(missing)}")
+            raise typer.Exit(2)
+        settings = settings_from(ctx)
+        totals = asyncio.run(run_import(settings, paths, source, progress=True))
+        table = Table(title="import summary")
+        for column in ("read", "parsed", "unparsed", "stored", "merged", "truncated"):
+            table.add_column(column, justify="right")
+        table.add_row(*(str(totals[k]) for k in ("received", "parsed", "unparsed", "stored", "merged", "truncated")))
+        console.print(table)
+        if totals["received"] != totals["stored"] + totals["merged"]:
+            console.print("[red]some records were not stored[/red]")
+            raise typer.Exit(1)
+
+    @app.command("parse")
+    def parse(
+        paths: Annotated[list[Path] | None, typer.Argument(help="files or folders, or - for stdin")] = None,
+        source: SourceOption = None,
+        list_parsers: Annotated[bool, typer.Option("--list", help="list the parser names and exit")] = False,
+    ) -> None:
+        """Print one ECS document per line (NDJSON) for each record; stores nothing."""
+        from guetteur.collect.files import FileReader
+        from guetteur.parse import PARSERS, flush_pending, parse_batch
+
+        if list_parsers:
+            for name in sorted(PARSERS):
+                typer.echo(f"{name}\t{PARSERS[name].family}")
+            return
+        _check_source(source)
+        if not paths:
+            console.print("[red]give at least one file (or - for stdin)[/red]")
+            raise typer.Exit(2)
+        reader = FileReader(paths, source, source="import")
+        out = sys.stdout.buffer
+        batch = []
+        for record in reader:
+            batch.append(record)
+            if len(batch) >= 1000:
+                for event in parse_batch(batch).events:
+                    out.write(orjson.dumps(event) + b"\n")
+                batch = []
+        for event in parse_batch(batch).events + flush_pending().events:
+            out.write(orjson.dumps(event) + b"\n")
+        out.flush()
+        for error in reader.errors:
+            console.print(f"[yellow]warning:[/yellow] {error}")

@@ -1,9 +1,58 @@
-"""Commands of the server area (filled in by its owner)."""
+"""`guetteur up` and `guetteur demo`."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Annotated
+
 import typer
+
+from guetteur.cli.common import console, settings_from
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    @app.command("up")
+    def up(
+        ctx: typer.Context,
+        demo: Annotated[bool, typer.Option("--demo", help="also send demo traffic (normal use and attacks)")] = False,
+    ) -> None:
+        """Start everything: database, parser workers, syslog listeners, file inputs, API."""
+        from guetteur.server import serve
+
+        settings = settings_from(ctx)
+        try:
+            asyncio.run(serve(settings, demo=demo))
+        except OSError as exc:
+            console.print(f"[red]cannot start:[/red] {exc}")
+            raise typer.Exit(1) from None
+
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        rate: Annotated[float, typer.Option(help="normal lines per second")] = 50.0,
+        attack_every: Annotated[float, typer.Option(help="seconds between attack scenarios")] = 30.0,
+        duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+        seed: Annotated[int | None, typer.Option(help="random seed, for repeatable traffic")] = None,
+    ) -> None:
+        """Send demo traffic to a running Guetteur (its syslog and HTTP ports)."""
+        from guetteur.demo import run_demo
+        from guetteur.store.database import resolve_dsn
+        from guetteur.store.keys import create_key, revoke_key
+
+        settings = settings_from(ctx)
+        dsn, embedded = resolve_dsn(settings)
+        try:
+            try:
+                revoke_key(dsn, "demo")
+            except Exception:  # no previous demo key
+                pass
+            key = create_key(dsn, "demo", "ingest")
+        finally:
+            if embedded is not None:
+                embedded.stop()
+        host = "127.0.0.1" if settings.syslog.host in ("0.0.0.0", "::") else settings.syslog.host
+        api_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+        stats = asyncio.run(run_demo(syslog_host=host, syslog_port=settings.syslog.tcp_port,
+                                     http_url=f"http://{api_host}:{settings.api.port}", api_key=key,
+                                     rate=rate, attack_every=attack_every, duration=duration, seed=seed))
+        console.print(stats)

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): ingest, events, health. OpenAPI at /api/docs."""

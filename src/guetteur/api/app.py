@@ -1,0 +1,26 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from guetteur import __version__
+from guetteur.api.routes import events, health, ingest
+from guetteur.api.state import AppState
+
+
+def create_app(state: AppState) -> FastAPI:
+    app = FastAPI(
+        title="Guetteur",
+        version=__version__,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.guetteur = state
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(health.router)
+    v1.include_router(ingest.router)
+    v1.include_router(events.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,95 @@
+"""`POST /api/v1/ingest`: logs over HTTP.
+
+Bodies: NDJSON (`application/x-ndjson`), JSON (`application/json`: one object or an
+array of objects) or raw lines (`text/plain`, anything else). `?source=NAME` names the
+parser to use (a hint; auto-detection otherwise). A request is accepted whole or not at
+all: 202 with the count, or 429 + Retry-After when the pipeline is full, so a client that
+retries never sends a line twice.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from guetteur.api.deps import IngestKey, State
+from guetteur.model import RawRecord
+from guetteur.parse import PARSERS
+
+router = APIRouter(tags=["ingest"])
+
+RETRY_AFTER_SECONDS = 1
+
+
+class IngestAccepted(BaseModel):
+    accepted: int
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def split_body(body: bytes, content_type: str) -> list[bytes]:
+    """The records in a body: one per JSON object or per non-empty line."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from None
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) for item in items):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "JSON body must be an object or an array of objects")
+        return [orjson.dumps(item) for item in items]
+    # NDJSON and plain text: one record per line; a malformed NDJSON line is still kept
+    # (stored unparsed), never refused, so one bad line does not lose its neighbours.
+    return [line for line in body.replace(b"\r\n", b"\n").split(b"\n") if line.strip()]
+
+
+@router.post("/ingest", status_code=status.HTTP_202_ACCEPTED, response_model=IngestAccepted,
+             responses={429: {"description": "pipeline full, retry after Retry-After seconds"},
+                        413: {"description": "body too large"}, 401: {"description": "bad API key"}})
+async def ingest(
+    request: Request,
+    state: State,
+    key: IngestKey,
+    source: str | None = Query(None, max_length=64, description="parser name (see `guetteur parse --help`)"),
+) -> JSONResponse:
+    if source is not None and source not in PARSERS:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown source {source!r}; known: {sorted(PARSERS)}")
+    if state.pipeline is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "ingestion is not running")
+    body = await read_body(request, state.settings.api.max_body_bytes)
+    lines = split_body(body, request.headers.get("content-type", "text/plain"))
+    now = time.time()
+    peer = f"{request.client.host}:{request.client.port}" if request.client else None
+    limit = state.settings.pipeline.max_record_bytes
+    records = []
+    for line in lines:
+        meta: dict[str, object] = {"api_key": key.name}
+        if len(line) > limit:
+            line = line[:limit]
+            meta["truncated"] = True
+        records.append(RawRecord(line, now, "http", source, peer, meta))
+    if len(records) > state.pipeline.buffer.capacity:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"{len(records)} records in one request; send at most {state.pipeline.buffer.capacity}")
+    if records and not state.pipeline.offer_many(records):
+        return JSONResponse({"detail": "pipeline full, retry later"}, status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return JSONResponse({"accepted": len(records)}, status_code=status.HTTP_202_ACCEPTED)

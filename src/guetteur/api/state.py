@@ -1,0 +1,16 @@
+"""What the routes reach: settings, the running pipeline, the database pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from guetteur.config import Settings
+from guetteur.pipeline.runtime import Pipeline
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pipeline: Pipeline | None
+    pool: Any  # psycopg_pool.AsyncConnectionPool

@@ -1,0 +1,1 @@
+"""Wiring between sources, parser workers and the store: bounded buffer, batches, backpressure."""

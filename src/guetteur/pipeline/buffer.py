@@ -1,0 +1,117 @@
+"""The bounded buffer between sources and parser workers, cut into per-source batches.
+
+Sources call `put` (waits while full: TCP stops reading, files pause), `offer` (UDP: a
+refusal is a counted drop) or `offer_many` (HTTP: all or nothing, so a client retrying
+after a 429 never duplicates). Batches hold one source's records in arrival order, so
+stateful parsers (auditd groups, Zeek headers) see their stream in order and counts per
+source need no bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from guetteur.model import RawRecord
+from guetteur.pipeline.counters import Counters
+
+
+class RecordBuffer:
+    def __init__(self, capacity: int, batch_size: int, max_age: float, counters: Counters) -> None:
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.max_age = max_age
+        self._counters = counters
+        self._queues: dict[str, deque[RawRecord]] = {}
+        self._oldest: dict[str, float] = {}
+        self._size = 0
+        self._space = asyncio.Event()
+        self._space.set()
+        self._data = asyncio.Event()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _append(self, record: RawRecord) -> None:
+        queue = self._queues.get(record.source)
+        if queue is None:
+            queue = self._queues[record.source] = deque()
+        if not queue:
+            self._oldest[record.source] = time.monotonic()
+        queue.append(record)
+        self._size += 1
+        counters = self._counters.source(record.source)
+        counters.received += 1
+        if record.meta and record.meta.get("truncated"):
+            counters.truncated += 1
+        if self._size >= self.capacity:
+            self._space.clear()
+        if len(queue) >= self.batch_size:
+            self._data.set()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("pipeline is shutting down")
+
+    async def put(self, record: RawRecord) -> None:
+        """Accept a record, waiting while the buffer is full."""
+        while self._size >= self.capacity:
+            self._check_open()
+            await self._space.wait()
+        self._check_open()
+        self._append(record)
+
+    def offer(self, record: RawRecord) -> bool:
+        """Accept a record if there is room now; a refusal is counted as a drop."""
+        if self._closed or self._size >= self.capacity:
+            self._counters.source(record.source).dropped += 1
+            return False
+        self._append(record)
+        return True
+
+    def offer_many(self, records: list[RawRecord]) -> bool:
+        """Accept all the records or none (nothing counted): HTTP answers 429 on False."""
+        if self._closed or self._size + len(records) > self.capacity:
+            return False
+        for record in records:
+            self._append(record)
+        return True
+
+    def close(self) -> None:
+        """Refuse new records; what is buffered will still be handed out by `next_batch`."""
+        self._closed = True
+        self._data.set()
+        self._space.set()
+
+    async def next_batch(self) -> list[RawRecord] | None:
+        """The next batch due (full, or older than max_age, or anything once closed).
+        None once closed and empty."""
+        while True:
+            now = time.monotonic()
+            wait = self.max_age
+            for source, queue in self._queues.items():
+                if not queue:
+                    continue
+                age = now - self._oldest[source]
+                if self._closed or len(queue) >= self.batch_size or age >= self.max_age:
+                    return self._cut(source, queue)
+                wait = min(wait, self.max_age - age)
+            if self._closed:
+                return None
+            self._data.clear()
+            try:
+                await asyncio.wait_for(self._data.wait(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                pass
+
+    def _cut(self, source: str, queue: deque[RawRecord]) -> list[RawRecord]:
+        count = min(len(queue), self.batch_size)
+        batch = [queue.popleft() for _ in range(count)]
+        self._size -= count
+        if queue:
+            self._oldest[source] = time.monotonic()
+        if self._size < self.capacity:
+            self._space.set()
+        return batch

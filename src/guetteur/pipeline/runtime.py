@@ -1,0 +1,245 @@
+"""The running pipeline: buffer -> dispatcher -> worker processes -> acknowledgements.
+
+Every arrow is bounded: the buffer holds `pipeline.queue_size` records, each worker's
+task queue holds two batches. When workers fall behind, the dispatcher blocks, the
+buffer fills and the sources feel it (TCP stops reading, HTTP answers 429, UDP drops
+and counts). `stop()` refuses new records, hands every buffered record to a worker,
+asks workers to flush and waits for each acknowledgement: nothing accepted is lost.
+A worker that dies is replaced and its unacknowledged batches are sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from guetteur.config import Settings
+from guetteur.model import RawRecord
+from guetteur.pipeline.buffer import RecordBuffer
+from guetteur.pipeline.counters import Counters
+from guetteur.pipeline.worker import worker_main
+
+log = logging.getLogger(__name__)
+
+WORKER_START_TIMEOUT = 120.0
+
+
+def worker_count(settings: Settings) -> int:
+    configured = settings.pipeline.workers
+    return configured if configured > 0 else max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class _Worker:
+    worker_id: int
+    process: Any
+    tasks: Any
+    inflight: dict[int, list[RawRecord]] = field(default_factory=dict)
+    ready: bool = False
+    flushed: bool = False
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, dsn: str) -> None:
+        self.settings = settings
+        self.dsn = dsn
+        self.counters = Counters()
+        self.buffer = RecordBuffer(
+            settings.pipeline.queue_size, settings.pipeline.batch_size, settings.pipeline.batch_max_age, self.counters
+        )
+        self._ctx = multiprocessing.get_context("spawn")
+        self._results: Any = self._ctx.Queue()
+        self._workers: dict[int, _Worker] = {}
+        self._next_id = itertools.count()
+        self._seq = itertools.count()
+        self._executor: ThreadPoolExecutor | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._reader: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._stopping = False
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        count = worker_count(self.settings)
+        self._executor = ThreadPoolExecutor(max_workers=count + 1, thread_name_prefix="dispatch")
+        self._reader = threading.Thread(target=self._read_results, name="pipeline-results", daemon=True)
+        self._reader.start()
+        for _ in range(count):
+            self._spawn()
+        await self._wait_for(lambda: all(w.ready for w in self._workers.values()), WORKER_START_TIMEOUT,
+                             "parser workers did not start")
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="pipeline-dispatch")
+        self._monitor = asyncio.create_task(self._watch_workers(), name="pipeline-monitor")
+
+    async def stop(self) -> None:
+        """Refuse new records, store every accepted one, then stop the workers."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.buffer.close()
+        if self._dispatcher is not None:
+            await self._dispatcher
+        await self._wait_for(lambda: not any(w.inflight for w in self._workers.values()), None, "")
+        if self._monitor is not None:
+            self._monitor.cancel()
+        for worker in self._workers.values():
+            await self._put(worker, None)
+        await self._wait_for(lambda: all(w.flushed or not w.process.is_alive() for w in self._workers.values()),
+                             None, "")
+        for worker in self._workers.values():
+            await asyncio.to_thread(worker.process.join, 30)
+        self._results.put(("exit", -1, None, None))
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.join, 5)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+
+    async def drain(self) -> None:
+        """Wait until every accepted record is stored (the buffer and the workers are idle)."""
+        await self._wait_for(self._is_idle, None, "")
+
+    # -- what sources call (the RecordSink protocol) ----------------------------------------
+
+    async def put(self, record: RawRecord) -> None:
+        await self.buffer.put(record)
+
+    def offer(self, record: RawRecord) -> bool:
+        return self.buffer.offer(record)
+
+    def offer_many(self, records: list[RawRecord]) -> bool:
+        return self.buffer.offer_many(records)
+
+    # -- health -------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        inflight = sum(len(r) for w in self._workers.values() for r in w.inflight.values())
+        return {
+            "sources": self.counters.snapshot(),
+            "totals": self.counters.totals(),
+            "queues": {
+                "buffer": len(self.buffer),
+                "buffer_capacity": self.buffer.capacity,
+                "in_workers": inflight,
+                "workers": sum(1 for w in self._workers.values() if w.process.is_alive()),
+            },
+        }
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _is_idle(self) -> bool:
+        return len(self.buffer) == 0 and not any(w.inflight for w in self._workers.values())
+
+    async def _wait_for(self, condition: Any, timeout: float | None, message: str) -> None:
+        async def wait() -> None:
+            while not condition():
+                self._changed.clear()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), 0.5)
+                except TimeoutError:
+                    pass
+
+        if timeout is None:
+            await wait()
+            return
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise RuntimeError(message) from None
+
+    def _spawn(self) -> _Worker:
+        worker_id = next(self._next_id)
+        tasks = self._ctx.Queue(maxsize=2)
+        process = self._ctx.Process(
+            target=worker_main,
+            args=(worker_id, self.dsn, self.settings.parse.model_dump(mode="json"),
+                  self.settings.store.partitions_ahead_days, tasks, self._results),
+            name=f"guetteur-worker-{worker_id}",
+            daemon=True,
+        )
+        process.start()
+        worker = _Worker(worker_id, process, tasks)
+        self._workers[worker_id] = worker
+        return worker
+
+    async def _put(self, worker: _Worker, item: Any) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(self._executor, lambda: worker.tasks.put(item, timeout=1.0))
+                return
+            except queue.Full:
+                if not worker.process.is_alive():
+                    raise RuntimeError(f"worker {worker.worker_id} died") from None
+
+    def _pick_worker(self) -> _Worker:
+        alive = [w for w in self._workers.values() if w.process.is_alive()] or list(self._workers.values())
+        return min(alive, key=lambda w: len(w.inflight))
+
+    async def _dispatch(self) -> None:
+        while True:
+            batch = await self.buffer.next_batch()
+            if batch is None:
+                return
+            seq = next(self._seq)
+            while True:
+                worker = self._pick_worker()
+                worker.inflight[seq] = batch
+                try:
+                    await self._put(worker, (seq, batch))
+                    break
+                except RuntimeError:
+                    worker.inflight.pop(seq, None)
+                    await asyncio.sleep(0.2)  # the monitor replaces the dead worker
+
+    async def _watch_workers(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for worker in list(self._workers.values()):
+                if worker.process.is_alive() or worker.flushed:
+                    continue
+                log.error("worker %d exited (code %s); replacing it", worker.worker_id, worker.process.exitcode)
+                del self._workers[worker.worker_id]
+                replacement = self._spawn()
+                for seq, batch in sorted(worker.inflight.items()):
+                    replacement.inflight[seq] = batch
+                    await self._put(replacement, (seq, batch))
+
+    def _read_results(self) -> None:
+        while True:
+            message = self._results.get()
+            if message[0] == "exit":
+                return
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._on_result, message)
+
+    def _on_result(self, message: tuple[str, int, int | None, Any]) -> None:
+        kind, worker_id, seq, stats = message
+        worker = self._workers.get(worker_id)
+        if kind == "ready" and worker is not None:
+            worker.ready = True
+        elif kind == "ack" and worker is not None and seq is not None:
+            batch = worker.inflight.pop(seq, None)
+            if batch is not None:
+                counters = self.counters.source(batch[0].source)
+                counters.parsed += stats["parsed"]
+                counters.unparsed += stats["unparsed"]
+                counters.merged += stats["merged"]
+                counters.stored += stats["stored"]
+        elif kind == "flushed" and worker is not None:
+            worker.flushed = True
+            for source, count in stats["sources"].items():
+                self.counters.source(source).stored += count
+        self._changed.set()

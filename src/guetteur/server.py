@@ -1,0 +1,138 @@
+"""`guetteur up`: the database, the pipeline, the listeners and the API in one process tree.
+
+Start order: database (embedded or external) and migrations, parser workers, the read
+pool, the sources, the API. Stop order (SIGTERM/SIGINT) is the reverse for inputs: the
+sources and the API stop accepting, then the pipeline stores everything it accepted,
+then the database stops. Nothing accepted is lost on a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from psycopg_pool import AsyncConnectionPool
+
+from guetteur.api.app import create_app
+from guetteur.api.state import AppState
+from guetteur.config import Settings
+from guetteur.parse.context import configure as configure_parsers
+from guetteur.pipeline.runtime import Pipeline
+from guetteur.store.database import app_dsn, resolve_dsn
+from guetteur.store.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+async def open_pool(dsn: str, size: int) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(dsn, min_size=1, max_size=size, open=False)
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+def _sources(settings: Settings, pipeline: Pipeline) -> list[Any]:
+    from guetteur.collect.files import FileTailSource
+    from guetteur.collect.syslog import SyslogTcpSource, SyslogUdpSource
+
+    sources: list[Any] = [SyslogUdpSource(settings, pipeline), SyslogTcpSource(settings, pipeline)]
+    if settings.file_inputs:
+        sources.append(FileTailSource(settings, pipeline))
+    return sources
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+    demo: bool = False,
+) -> dict[str, Any]:
+    """Run Guetteur until `stop` is set or SIGTERM/SIGINT; returns the final health counters."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    configure_parsers(settings.parse)
+    owner_dsn, embedded = await asyncio.to_thread(resolve_dsn, settings)
+    try:
+        applied = await asyncio.to_thread(migrate, owner_dsn)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        dsn = app_dsn(owner_dsn)
+        pipeline = Pipeline(settings, dsn)
+        await pipeline.start()
+        pool = await open_pool(dsn, settings.store.pool_size)
+        sources = _sources(settings, pipeline)
+        api_task: asyncio.Task[None] | None = None
+        demo_task: asyncio.Task[Any] | None = None
+        server: uvicorn.Server | None = None
+        try:
+            for source in sources:
+                await source.start()
+            state = AppState(settings=settings, pipeline=pipeline, pool=pool)
+            config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
+                                    log_level="warning", lifespan="off", access_log=False)
+            server = uvicorn.Server(config)
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            api_task = asyncio.create_task(server.serve(), name="api")
+            while not server.started:
+                if api_task.done():
+                    api_task.result()  # raises the bind error
+                    raise RuntimeError("API server stopped during start-up")
+                await asyncio.sleep(0.05)
+            info = {
+                "api": f"http://{settings.api.host}:{settings.api.port}",
+                "syslog_udp": sources[0].bound_port,
+                "syslog_tcp": sources[1].bound_port,
+                "database": "embedded" if embedded else "external",
+            }
+            log.info("Guetteur is up: API %s, syslog UDP %s / TCP %s, database %s", info["api"],
+                     info["syslog_udp"], info["syslog_tcp"], info["database"])
+            if demo:
+                demo_task = asyncio.create_task(_run_demo(settings, owner_dsn, info, stop), name="demo")
+            if on_ready is not None:
+                result = on_ready(info)
+                if asyncio.iscoroutine(result):
+                    await result
+            await stop.wait()
+            log.info("stopping: no new input; storing what was accepted")
+        finally:
+            if demo_task is not None:
+                demo_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await demo_task
+            for source in reversed(sources):
+                with contextlib.suppress(Exception):
+                    await source.stop()
+            if server is not None and api_task is not None:
+                server.should_exit = True
+                with contextlib.suppress(Exception):
+                    await api_task
+            await pipeline.stop()
+            await pool.close()
+        final = pipeline.health()
+        log.info("stopped; totals %s", final["totals"])
+        return final
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _run_demo(settings: Settings, owner_dsn: str, info: dict[str, Any], stop: asyncio.Event) -> None:
+    from guetteur.demo import run_demo
+    from guetteur.store.keys import create_key, revoke_key
+
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(revoke_key, owner_dsn, "demo")
+    key = await asyncio.to_thread(create_key, owner_dsn, "demo", "ingest")
+    host = "127.0.0.1" if settings.syslog.host in ("0.0.0.0", "::") else settings.syslog.host
+    api_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+    await run_demo(syslog_host=host, syslog_port=int(info["syslog_tcp"]),
+                   http_url=f"http://{api_host}:{settings.api.port}", api_key=key, stop=stop)
