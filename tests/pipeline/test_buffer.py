@@ -1,0 +1,88 @@
+"""The bounded buffer: per-source batches, backpressure, all-or-nothing offers, drops counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from guetteur.model import RawRecord
+from guetteur.pipeline.buffer import RecordBuffer
+from guetteur.pipeline.counters import Counters
+
+
+def rec(source: str, n: int) -> RawRecord:
+    return RawRecord(f"line {n}".encode(), time.time(), source)
+
+
+async def test_batches_hold_one_source_in_arrival_order() -> None:
+    counters = Counters()
+    buf = RecordBuffer(capacity=100, batch_size=3, max_age=0.05, counters=counters)
+    for n in range(4):
+        await buf.put(rec("a", n))
+        await buf.put(rec("b", n))
+    first = await buf.next_batch()
+    assert first is not None and len(first) == 3
+    assert len({r.source for r in first}) == 1
+    assert [r.data for r in first] == [b"line 0", b"line 1", b"line 2"]
+    seen = list(first)
+    buf.close()
+    while (batch := await buf.next_batch()) is not None:
+        assert len({r.source for r in batch}) == 1
+        seen.extend(batch)
+    assert sorted((r.source, r.data) for r in seen) == sorted(
+        (s, f"line {n}".encode()) for s in "ab" for n in range(4)
+    )
+    assert counters.source("a").received == 4 and counters.source("b").received == 4
+
+
+async def test_partial_batch_leaves_after_max_age() -> None:
+    buf = RecordBuffer(capacity=100, batch_size=1000, max_age=0.05, counters=Counters())
+    await buf.put(rec("a", 1))
+    batch = await asyncio.wait_for(buf.next_batch(), timeout=5)
+    assert batch is not None and len(batch) == 1
+
+
+async def test_put_waits_while_full_and_resumes_when_drained() -> None:
+    buf = RecordBuffer(capacity=2, batch_size=2, max_age=10, counters=Counters())
+    await buf.put(rec("a", 1))
+    await buf.put(rec("a", 2))
+    blocked = asyncio.create_task(buf.put(rec("a", 3)))
+    await asyncio.sleep(0.05)
+    assert not blocked.done(), "put must wait while the buffer is full"
+    batch = await buf.next_batch()
+    assert batch is not None and len(batch) == 2
+    await asyncio.wait_for(blocked, timeout=5)
+    assert len(buf) == 1
+
+
+async def test_offer_refuses_when_full_and_counts_the_drop() -> None:
+    counters = Counters()
+    buf = RecordBuffer(capacity=1, batch_size=10, max_age=10, counters=counters)
+    assert buf.offer(rec("udp", 1))
+    assert not buf.offer(rec("udp", 2))
+    assert counters.source("udp").dropped == 1
+    assert counters.source("udp").received == 1
+
+
+async def test_offer_many_is_all_or_nothing() -> None:
+    counters = Counters()
+    buf = RecordBuffer(capacity=5, batch_size=10, max_age=10, counters=counters)
+    assert buf.offer_many([rec("http", n) for n in range(4)])
+    assert not buf.offer_many([rec("http", n) for n in range(2)])
+    assert len(buf) == 4
+    assert counters.source("http").received == 4
+    assert counters.source("http").dropped == 0
+
+
+async def test_closed_buffer_refuses_and_hands_out_the_rest() -> None:
+    buf = RecordBuffer(capacity=10, batch_size=100, max_age=10, counters=Counters())
+    await buf.put(rec("a", 1))
+    buf.close()
+    with pytest.raises(RuntimeError):
+        await buf.put(rec("a", 2))
+    assert not buf.offer(rec("a", 3))
+    batch = await buf.next_batch()
+    assert batch is not None and len(batch) == 1
+    assert await buf.next_batch() is None
