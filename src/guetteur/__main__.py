@@ -1,0 +1,3 @@
+from guetteur.cli import main
+
+main()
