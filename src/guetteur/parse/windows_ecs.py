@@ -1,0 +1,760 @@
+"""One Windows event, whatever shape it came in, to one ECS document.
+
+Every Windows reader (EVTX JSON, event XML, Winlogbeat JSON, flattened NXLog/Azure
+exports) extracts the same three things and calls `build`:
+
+- `System`: a `WinSystem` dict (event id, channel, provider, computer, time...);
+- `event_data`: the `<EventData>` fields, name -> string, **unchanged** (Sigma rules
+  match on these names and values; they land in `winlog.event_data` as they are);
+- `user_data`: the `<UserData>` child's fields, if any (`winlog.user_data`).
+
+`build` fills `winlog.*` as Winlogbeat does, then the ECS fields Elastic's ingest
+pipelines derive (`event.category/type/action/outcome`, `user.*`, `process.*`,
+`source.*`, `file.*`, `registry.*`, `dns.*`...), from the tables in `windows_fields`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypedDict
+
+from guetteur import ecs
+from guetteur.model import Event
+from guetteur.parse import severity
+from guetteur.parse import windows_fields as F
+from guetteur.parse.timefmt import iso
+
+
+class WinSystem(TypedDict, total=False):
+    event_id: str
+    channel: str
+    provider: str
+    provider_guid: str
+    computer: str
+    record_id: str
+    time: str  # ECS @timestamp text, already UTC
+    level: str  # number as text ("4") or a rendered name ("information")
+    task: str
+    opcode: str
+    keywords: int | list[str]
+    version: int
+    pid: int
+    tid: int
+    user_sid: str
+    activity_id: str
+
+
+_FAST_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(Z|[+-]00:?00)?$")
+
+
+def windows_time(text: str, assume_utc: bool = True) -> str | None:
+    """ECS time text for SystemTime / UtcTime / TimeCreated values.
+
+    Windows writes UTC (`SystemTime` with `Z`, Sysmon `UtcTime` without zone), so a
+    zone-less value is UTC unless `assume_utc` is False (NXLog local `EventTime`)."""
+    m = _FAST_ISO.match(text)
+    if m is not None and (m.group(4) or assume_utc):
+        frac = (m.group(3) or "")[:3].ljust(3, "0")
+        return f"{m.group(1)}T{m.group(2)}.{frac}Z"
+    return iso(text.strip())
+
+
+def to_text(value: Any) -> str:
+    """An EventData value as the text the XML held (JSON renderers turn numbers into numbers)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, list):
+        return "\n".join(to_text(v) for v in value)
+    if isinstance(value, dict):
+        inner = value.get("#text")
+        return to_text(inner) if inner is not None else ""
+    return str(value)
+
+
+def _int(text: str | None) -> int | None:
+    """Decimal or 0x-hex text to int (Windows writes pids both ways)."""
+    if not text or text == "-":
+        return None
+    try:
+        return int(text, 16) if text[:2] in ("0x", "0X") else int(text)
+    except ValueError:
+        return None
+
+
+def _basename(path: str) -> str:
+    return path.rsplit("\\", 1)[-1].rsplit("/", 1)[-1]
+
+
+def split_command_line(line: str) -> list[str]:
+    """Split a Windows command line as Elastic does: on whitespace outside double quotes,
+    quotes kept."""
+    args: list[str] = []
+    start = 0
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch.isspace() and not quoted:
+            if i > start:
+                args.append(line[start:i])
+            start = i + 1
+    if start < len(line):
+        args.append(line[start:])
+    return args
+
+
+def _useful(value: str | None) -> bool:
+    return bool(value) and value != "-"
+
+
+def _ip(value: str | None) -> str | None:
+    if not _useful(value):
+        return None
+    assert value is not None
+    if value.startswith("::ffff:") and "." in value:  # IPv4-mapped, as Elastic stores it
+        value = value[7:]
+    return value
+
+
+def _user_pair(account: str) -> tuple[str | None, str]:
+    """`DOMAIN\\name` -> (domain, name)."""
+    domain, sep, name = account.partition("\\")
+    return (domain, name) if sep else (None, account)
+
+
+_HASH_NAMES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "IMPHASH": "imphash", "SHA384": "sha384",
+               "SHA512": "sha512"}
+
+
+def _hashes(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        algo, sep, value = part.partition("=")
+        if sep and (name := _HASH_NAMES.get(algo.strip().upper())):
+            out[name] = value.strip().lower()
+    return out
+
+
+class _Builder:
+    """Holds the event being built; small helpers keep `build` readable."""
+
+    __slots__ = ("event", "related_users", "related_ips")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.related_users: list[str] = []
+        self.related_ips: list[str] = []
+
+    def obj(self, *path: str) -> dict[str, Any]:
+        node = self.event
+        for part in path:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            node = child
+        return node
+
+    def user(self, where: dict[str, Any], sid: str | None, name: str | None, domain: str | None) -> None:
+        if _useful(sid):
+            where["id"] = sid
+        if _useful(name):
+            assert name is not None
+            name = name.split("@", 1)[0]
+            where["name"] = name
+            self.add_user(name)
+        if _useful(domain):
+            where["domain"] = domain
+
+    def add_user(self, name: str | None) -> None:
+        if _useful(name) and name not in self.related_users:
+            self.related_users.append(name)  # type: ignore[arg-type]
+
+    def add_ip(self, ip: str | None) -> None:
+        if ip and ip not in self.related_ips:
+            self.related_ips.append(ip)
+
+
+def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, Any] | None = None,
+          message: str | None = None) -> Event:
+    """The ECS event for one Windows record (see the module docstring)."""
+    event_id = system.get("event_id", "")
+    channel = system.get("channel") or ""
+    provider = system.get("provider") or ""
+    winlog: dict[str, Any] = {"event_id": event_id}
+    meta: dict[str, Any] = {"kind": "event", "code": event_id}
+    event: Event = {"event": meta, "winlog": winlog}
+    if channel:
+        winlog["channel"] = channel
+    if provider:
+        winlog["provider_name"] = provider
+        meta["provider"] = provider
+    for key, out in (("provider_guid", "provider_guid"), ("computer", "computer_name"),
+                     ("record_id", "record_id"), ("activity_id", "activity_id"), ("version", "version")):
+        value = system.get(key)  # type: ignore[misc]
+        if value is not None and value != "":
+            winlog[out] = value
+    computer = system.get("computer")
+    if computer:
+        event["host"] = {"name": computer}
+    if (when := system.get("time")) is not None:
+        event["@timestamp"] = when
+    if (pid := system.get("pid")) is not None:
+        process = {"pid": pid}
+        if (tid := system.get("tid")) is not None:
+            process["thread"] = {"id": tid}
+        winlog["process"] = process
+    if (sid := system.get("user_sid")):
+        winlog["user"] = {"identifier": sid}
+    level = system.get("level")
+    if level is not None and level != "":
+        word = F.LEVELS.get(level, level.lower())
+        winlog["level"] = word
+        found = severity.from_level(word)
+        if found is not None:
+            event["log"] = {"level": found[0]}
+            meta["severity"] = found[1]
+    opcode = system.get("opcode")
+    if opcode:
+        winlog["opcode"] = F.OPCODES.get(opcode, opcode)
+    task = system.get("task")
+    if task:
+        winlog["task"] = F.SECURITY_TASKS.get(task, task) if provider.endswith("Security-Auditing") else task
+    keywords = system.get("keywords")
+    outcome: str | None = None
+    if isinstance(keywords, int):
+        names = [name for bit, name in F.KEYWORDS if keywords & bit]
+        if names:
+            winlog["keywords"] = names
+        if keywords & F.AUDIT_FAILURE:
+            outcome = "failure"
+        elif keywords & F.AUDIT_SUCCESS:
+            outcome = "success"
+    elif isinstance(keywords, list):
+        winlog["keywords"] = keywords
+        if "Audit Failure" in keywords:
+            outcome = "failure"
+        elif "Audit Success" in keywords:
+            outcome = "success"
+    if outcome is not None:
+        meta["outcome"] = outcome
+        winlog["outcome"] = outcome
+    winlog["event_data"] = event_data
+    if user_data:
+        winlog["user_data"] = user_data
+    if message:
+        event["message"] = message
+
+    b = _Builder(event)
+    if provider == "Microsoft-Windows-Sysmon" or channel == "Microsoft-Windows-Sysmon/Operational":
+        _sysmon(b, event_id, event_data, meta)
+    elif channel == "Security" or provider == "Microsoft-Windows-Security-Auditing":
+        _security(b, event_id, event_data, user_data, meta, winlog)
+    elif provider.startswith("Microsoft-Windows-PowerShell") or channel.startswith("Microsoft-Windows-PowerShell") \
+            or channel == "Windows PowerShell":
+        _powershell(b, event_id, event_data, meta)
+    elif channel == "System" or provider in ("Service Control Manager", "Microsoft-Windows-Eventlog"):
+        _system(b, event_id, event_data, user_data, meta)
+    if b.related_users:
+        event.setdefault("related", {})["user"] = b.related_users
+    if b.related_ips:
+        event.setdefault("related", {})["ip"] = b.related_ips
+    return event
+
+
+def _classify(meta: dict[str, Any], entry: tuple[tuple[str, ...], tuple[str, ...], str] | None) -> None:
+    if entry is not None:
+        meta["category"] = list(entry[0])
+        meta["type"] = list(entry[1])
+        meta["action"] = entry[2]
+
+
+# ---- Security ---------------------------------------------------------------------------------
+
+def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, Any] | None,
+              meta: dict[str, Any], winlog: dict[str, Any]) -> None:
+    _classify(meta, F.SECURITY.get(eid))
+    get = ed.get
+    user: dict[str, Any] = {}
+    if eid in F.SUBJECT_IS_USER:
+        b.user(user, get("SubjectUserSid"), get("SubjectUserName"), get("SubjectDomainName"))
+        if eid == "1102" and user_data:
+            b.user(user, to_text(user_data.get("SubjectUserSid")), to_text(user_data.get("SubjectUserName")),
+                   to_text(user_data.get("SubjectDomainName")))
+    if eid in F.TARGET_IS_USER:
+        sid = get("TargetUserSid") or get("TargetSid")
+        name = get("TargetUserName")
+        domain = get("TargetDomainName")
+        # user.* is the account that logs on unless the subject already took it (4648)
+        if "name" in user or "id" in user:
+            target: dict[str, Any] = {}
+            b.user(target, sid, name, domain)
+            if target and eid != "4648":
+                user["target"] = target
+        else:
+            b.user(user, sid, name, domain)
+    if eid in F.TARGET_IS_TARGET:
+        target = {}
+        b.user(target, get("TargetSid"), get("TargetUserName"), get("TargetDomainName"))
+        if target:
+            user["target"] = target
+    if eid in F.TARGET_IS_EFFECTIVE:
+        effective: dict[str, Any] = {}
+        b.user(effective, get("TargetUserSid"), get("TargetUserName"), get("TargetDomainName"))
+        if eid == "4648":
+            b.user(effective, None, get("TargetUserName"), get("TargetDomainName"))
+        if effective:
+            user["effective"] = effective
+    if eid == "4781":
+        old, new = get("OldTargetUserName"), get("NewTargetUserName")
+        if _useful(old):
+            user.setdefault("target", {})["name"] = old
+        if _useful(new):
+            user["changes"] = {"name": new}
+        b.add_user(new)
+        b.add_user(old)
+    if eid in F.GROUP_MEMBERSHIP:
+        _group(b, user, ed)
+    if eid in ("4778", "4779"):
+        b.user(user, None, get("AccountName"), get("AccountDomain"))
+        if (ip := _ip(get("ClientAddress"))) is not None:
+            b.obj("source")["ip"] = ip
+            b.add_ip(ip)
+        if _useful(get("ClientName")):
+            b.obj("source")["domain"] = get("ClientName")
+    if eid == "4776":
+        b.user(user, None, get("TargetUserName"), None)
+        if _useful(get("Workstation")):
+            b.obj("source")["domain"] = get("Workstation")
+    if user:
+        b.event["user"] = user
+
+    logon: dict[str, Any] = {}
+    logon_id = get("TargetLogonId") if eid in F.LOGON_ID_FROM_TARGET else get("SubjectLogonId")
+    if eid == "1102" and user_data:
+        logon_id = to_text(user_data.get("SubjectLogonId")) or None
+    if logon_id is None and eid in ("4778", "4779"):
+        logon_id = get("LogonID")
+    if logon_id:
+        logon["id"] = logon_id
+    if (kind := F.LOGON_TYPES.get(get("LogonType") or "")) is not None:
+        logon["type"] = kind
+    if eid in ("4625", "4776"):
+        failure: dict[str, str] = {}
+        if (text := F.LOGON_STATUS.get((get("Status") or "").lower())) is not None:
+            failure["status"] = text
+        if (text := F.LOGON_STATUS.get((get("SubStatus") or "").lower())) is not None:
+            failure["sub_status"] = text
+        if (text := F.FAILURE_REASONS.get((get("FailureReason") or "").replace("%%", "").strip())):
+            failure["reason"] = text
+        if failure:
+            logon["failure"] = failure
+    if logon:
+        winlog["logon"] = logon
+
+    # process, source, destination
+    if eid == "4688":
+        process = b.obj("process")
+        if (pid := _int(get("NewProcessId"))) is not None:
+            process["pid"] = pid
+        if _useful(get("NewProcessName")):
+            process["executable"] = get("NewProcessName")
+            process["name"] = _basename(ed["NewProcessName"])
+        cmd = get("CommandLine")
+        if cmd:
+            process["command_line"] = cmd
+            process["args"] = split_command_line(cmd)
+        parent: dict[str, Any] = {}
+        if (pid := _int(get("ProcessId"))) is not None:
+            parent["pid"] = pid
+        if _useful(get("ParentProcessName")):
+            parent["executable"] = get("ParentProcessName")
+            parent["name"] = _basename(ed["ParentProcessName"])
+        if parent:
+            process["parent"] = parent
+    else:
+        pid = _int(get("ProcessId") or get("ProcessID"))
+        exe = get("ProcessName") or get("Application") or get("CallerProcessName")
+        if pid is not None or _useful(exe):
+            process = b.obj("process")
+            if pid is not None:
+                process["pid"] = pid
+            if _useful(exe):
+                assert exe is not None
+                process["executable"] = exe
+                process["name"] = _basename(exe)
+    ip = _ip(get("IpAddress") or get("SourceAddress"))
+    if ip is not None:
+        source = b.obj("source")
+        source["ip"] = ip
+        b.add_ip(ip)
+        if (port := _int(get("IpPort") or get("SourcePort"))) is not None:
+            source["port"] = port
+    if eid in ("4624", "4625", "4648") and _useful(get("WorkstationName")):
+        b.obj("source")["domain"] = get("WorkstationName")
+    if (dst := _ip(get("DestAddress"))) is not None:
+        destination = b.obj("destination")
+        destination["ip"] = dst
+        b.add_ip(dst)
+        if (port := _int(get("DestPort"))) is not None:
+            destination["port"] = port
+    if eid in ("4697",) or "ServiceName" in ed:
+        service: dict[str, Any] = {}
+        if _useful(get("ServiceName")):
+            service["name"] = get("ServiceName")
+        if (stype := F.SERVICE_TYPES.get(get("ServiceType") or "")) is not None:
+            service["type"] = stype
+        if service:
+            b.event["service"] = service
+        if _useful(get("ServiceFileName")):
+            b.obj("file")["path"] = get("ServiceFileName")
+    if eid in ("5140", "5145"):
+        share = get("ShareName")
+        rel = get("RelativeTargetName")
+        if _useful(share):
+            file = b.obj("file")
+            assert share is not None
+            file["path"] = f"{share}\\{rel}" if _useful(rel) else share
+            if _useful(rel):
+                assert rel is not None
+                file["name"] = _basename(rel)
+    if eid in ("4656", "4663") and _useful(get("ObjectName")):
+        file = b.obj("file")
+        file["path"] = get("ObjectName")
+        file["name"] = _basename(ed["ObjectName"])
+    if eid in F.KERBEROS:
+        status = (get("Status") or "").lower()
+        if status and meta.get("outcome") is None:
+            meta["outcome"] = "success" if status == "0x0" else "failure"
+    if eid == "4698" or eid == "4702":
+        if _useful(get("TaskName")):
+            b.event.setdefault("winlog", {}).setdefault("task_name", get("TaskName"))
+
+
+def _group(b: _Builder, user: dict[str, Any], ed: dict[str, str]) -> None:
+    member = ed.get("MemberName")
+    target: dict[str, Any] = {}
+    if _useful(member):
+        assert member is not None
+        parts = member.split(",")
+        name = parts[0].replace("CN=", "").replace("cn=", "")
+        target["name"] = name
+        b.add_user(name)
+        if len(parts) >= 4:
+            target["domain"] = parts[3].replace("DC=", "").replace("dc=", "")
+    elif _useful(ed.get("MemberSid")):
+        target["id"] = ed["MemberSid"]
+    group: dict[str, str] = {}
+    if _useful(gid := ed.get("TargetSid") or ed.get("TargetUserSid")):
+        group["id"] = gid  # type: ignore[assignment]
+    if _useful(ed.get("TargetUserName")):
+        group["name"] = ed["TargetUserName"]
+    if _useful(ed.get("TargetDomainName")):
+        group["domain"] = ed["TargetDomainName"].replace("DC=", "").replace("dc=", "")
+    if group:
+        b.event["group"] = group
+        if target:
+            target["group"] = dict(group)
+    if target:
+        user["target"] = target
+
+
+# ---- Sysmon -----------------------------------------------------------------------------------
+
+def _process_from(b: _Builder, ed: dict[str, str], prefix: str = "") -> dict[str, Any]:
+    """process.* from Sysmon's Image/ProcessId/ProcessGuid (or SourceImage... with prefix)."""
+    process = b.obj("process")
+    image = ed.get(prefix + "Image")
+    if _useful(image):
+        assert image is not None
+        process["executable"] = image
+        process["name"] = _basename(image)
+    if (pid := _int(ed.get(prefix + "ProcessId"))) is not None:
+        process["pid"] = pid
+    guid = ed.get(prefix + "ProcessGuid") or ed.get(prefix + "ProcessGUID")
+    if _useful(guid):
+        process["entity_id"] = guid
+    return process
+
+
+def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> None:
+    _classify(meta, F.SYSMON.get(eid))
+    get = ed.get
+    if eid in ("8", "10"):
+        process = _process_from(b, ed, "Source")
+        if (tid := _int(get("SourceThreadId"))) is not None:
+            process["thread"] = {"id": tid}
+        target: dict[str, Any] = {}
+        if _useful(get("TargetImage")):
+            target["executable"] = get("TargetImage")
+            target["name"] = _basename(ed["TargetImage"])
+        if (pid := _int(get("TargetProcessId"))) is not None:
+            target["pid"] = pid
+        if target:
+            b.obj("Target")["process"] = target  # Elastic's sysmon pipeline name
+    else:
+        process = _process_from(b, ed)
+    if (cmd := get("CommandLine")) is not None and cmd != "":
+        process["command_line"] = cmd
+        process["args"] = split_command_line(cmd)
+    if _useful(get("CurrentDirectory")):
+        process["working_directory"] = get("CurrentDirectory")
+    if _useful(get("ParentImage")) or get("ParentProcessId"):
+        parent: dict[str, Any] = {}
+        if _useful(get("ParentImage")):
+            parent["executable"] = get("ParentImage")
+            parent["name"] = _basename(ed["ParentImage"])
+        if (pid := _int(get("ParentProcessId"))) is not None:
+            parent["pid"] = pid
+        if _useful(get("ParentProcessGuid")):
+            parent["entity_id"] = get("ParentProcessGuid")
+        if get("ParentCommandLine"):
+            parent["command_line"] = get("ParentCommandLine")
+            parent["args"] = split_command_line(ed["ParentCommandLine"])
+        process["parent"] = parent
+    hashes = _hashes(get("Hashes") or get("Hash") or "")
+    pe: dict[str, str] = {}
+    for key, out in (("OriginalFileName", "original_file_name"), ("Company", "company"),
+                     ("Description", "description"), ("FileVersion", "file_version"), ("Product", "product")):
+        if _useful(value := get(key)):
+            pe[out] = value  # type: ignore[assignment]
+    if eid in ("1", "5", "8", "10"):
+        if hashes:
+            process["hash"] = hashes
+        if pe:
+            process["pe"] = pe
+    elif eid in ("6", "7"):
+        path = get("ImageLoaded")
+        if _useful(path):
+            assert path is not None
+            file = b.obj("file")
+            file["path"] = path
+            file["name"] = _basename(path)
+            if hashes:
+                file["hash"] = hashes
+            if pe:
+                file["pe"] = pe
+            signed = get("Signed")
+            if signed:
+                signature: dict[str, Any] = {"signed": signed == "true"}
+                if _useful(get("Signature")):
+                    signature["subject_name"] = get("Signature")
+                if _useful(get("SignatureStatus")):
+                    signature["status"] = get("SignatureStatus")
+                    signature["valid"] = get("SignatureStatus") == "Valid"
+                file["code_signature"] = signature
+    if not process:
+        b.event.pop("process", None)
+    account = get("User")
+    if _useful(account):
+        assert account is not None
+        domain, name = _user_pair(account)
+        user: dict[str, Any] = {"name": name}
+        if domain:
+            user["domain"] = domain
+        b.event["user"] = user
+        b.add_user(name)
+    if eid == "3":
+        _sysmon_network(b, ed)
+    elif eid in ("2", "11", "15", "23", "26", "27", "28", "29"):
+        path = get("TargetFilename")
+        if _useful(path):
+            assert path is not None
+            file = b.obj("file")
+            file["path"] = path
+            name = _basename(path)
+            file["name"] = name
+            directory = path[: len(path) - len(name) - 1]
+            if directory:
+                file["directory"] = directory
+            if "." in name:
+                file["extension"] = name.rsplit(".", 1)[1].lower()
+            if hashes:
+                file["hash"] = hashes
+    elif eid in ("17", "18"):
+        if _useful(get("PipeName")):
+            b.obj("file")["name"] = get("PipeName")
+    elif eid in ("12", "13", "14"):
+        _registry(b, eid, ed, meta)
+    elif eid == "22":
+        _dns(b, ed)
+
+
+def _sysmon_network(b: _Builder, ed: dict[str, str]) -> None:
+    get = ed.get
+    network: dict[str, Any] = {}
+    if get("Protocol"):
+        network["transport"] = ed["Protocol"].lower()
+    network["type"] = "ipv6" if get("SourceIsIpv6") == "true" else "ipv4"
+    initiated = get("Initiated")
+    if initiated:
+        network["direction"] = "egress" if initiated == "true" else "ingress"
+    if _useful(name := get("DestinationPortName")):
+        network["protocol"] = name  # type: ignore[assignment]
+    b.event["network"] = network
+    for side, prefix in (("source", "Source"), ("destination", "Destination")):
+        node: dict[str, Any] = {}
+        ip = _ip(get(prefix + "Ip"))
+        if ip is not None:
+            node["ip"] = ip
+            b.add_ip(ip)
+        if (port := _int(get(prefix + "Port"))) is not None:
+            node["port"] = port
+        if _useful(host := get(prefix + "Hostname")):
+            node["domain"] = host
+        if node:
+            b.event[side] = node
+
+
+def _registry(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> None:
+    kind = ed.get("EventType") or ""
+    if kind in ("CreateKey",):
+        meta["type"] = ["creation"]
+    elif kind in ("DeleteKey", "DeleteValue"):
+        meta["type"] = ["deletion"]
+    path = ed.get("TargetObject")
+    if not _useful(path):
+        return
+    assert path is not None
+    registry: dict[str, Any] = {"path": path}
+    hive, _, rest = path.partition("\\")
+    if (short := F.REGISTRY_HIVES.get(hive.upper())) is not None:
+        registry["hive"] = short
+        if eid == "13" or kind in ("SetValue", "DeleteValue"):
+            key, _, value = rest.rpartition("\\")
+            registry["key"] = key
+            registry["value"] = value
+        else:
+            registry["key"] = rest
+    details = ed.get("Details")
+    if details and eid == "13":
+        data: dict[str, Any] = {"strings": [details]}
+        word = details.split(" ", 1)[0]
+        if (dtype := F.REGISTRY_DATA_TYPES.get(word)) is not None:
+            data["type"] = dtype
+            if word in ("DWORD", "QWORD") and "(" in details:
+                data["strings"] = [str(_int(details[details.find("(") + 1:].rstrip(")")) or 0)]
+        else:
+            data["type"] = "SZ"
+        registry["data"] = data
+    b.event["registry"] = registry
+
+
+def _dns(b: _Builder, ed: dict[str, str]) -> None:
+    dns: dict[str, Any] = {}
+    name = ed.get("QueryName")
+    if _useful(name):
+        dns["question"] = {"name": name}
+    answers: list[dict[str, str]] = []
+    resolved: list[str] = []
+    for entry in (ed.get("QueryResults") or "").split(";"):
+        entry = entry.strip()
+        if not entry or entry == "-":
+            continue
+        if entry.startswith("type:"):
+            bits = entry.split(" ", 2)
+            if len(bits) == 3:
+                answers.append({"type": "CNAME" if bits[1] == "5" else bits[1], "data": bits[2]})
+            continue
+        ip = entry[7:] if entry.startswith("::ffff:") else entry
+        answers.append({"type": "AAAA" if ":" in ip else "A", "data": ip})
+        resolved.append(ip)
+        b.add_ip(ip)
+    if answers:
+        dns["answers"] = answers
+    if resolved:
+        dns["resolved_ip"] = resolved
+    status = ed.get("QueryStatus")
+    if status is not None:
+        dns["response_code"] = "NOERROR" if status == "0" else status
+    if dns:
+        b.event["dns"] = dns
+        b.obj("network")["protocol"] = "dns"
+
+
+# ---- System, PowerShell -----------------------------------------------------------------------
+
+def _system(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, Any] | None,
+            meta: dict[str, Any]) -> None:
+    _classify(meta, F.SYSTEM.get(eid))
+    if eid == "7045":
+        service: dict[str, Any] = {}
+        if _useful(ed.get("ServiceName")):
+            service["name"] = ed["ServiceName"]
+        if _useful(ed.get("ServiceType")):
+            service["type"] = ed["ServiceType"]
+        if service:
+            b.event["service"] = service
+        image = ed.get("ImagePath")
+        if _useful(image):
+            b.obj("file")["path"] = image
+        account = ed.get("AccountName")
+        if _useful(account):
+            assert account is not None
+            domain, name = _user_pair(account)
+            user: dict[str, Any] = {"name": name}
+            if domain:
+                user["domain"] = domain
+            b.event["user"] = user
+            b.add_user(name)
+    elif eid == "104" and user_data:
+        user = {}
+        b.user(user, None, to_text(user_data.get("SubjectUserName")), to_text(user_data.get("SubjectDomainName")))
+        if user:
+            b.event["user"] = user
+        channel = to_text(user_data.get("Channel"))
+        if channel:
+            b.obj("winlog")["cleared_channel"] = channel
+
+
+def _powershell(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> None:
+    _classify(meta, F.POWERSHELL.get(eid))
+    ps: dict[str, Any] = {}
+    if eid == "4104":
+        file: dict[str, Any] = {}
+        if ed.get("ScriptBlockText"):
+            file["script_block_text"] = ed["ScriptBlockText"]
+        if ed.get("ScriptBlockId"):
+            file["script_block_id"] = ed["ScriptBlockId"]
+        if ed.get("Path"):
+            b.obj("file")["path"] = ed["Path"]
+            b.obj("file")["name"] = _basename(ed["Path"])
+        if file:
+            ps["file"] = file
+        if (n := _int(ed.get("MessageNumber"))) is not None:
+            ps["sequence"] = n
+        if (n := _int(ed.get("MessageTotal"))) is not None:
+            ps["total"] = n
+    elif eid == "4103":
+        payload = ed.get("Payload")
+        if payload:
+            ps["payload"] = payload
+        context = ed.get("ContextInfo") or ""
+        # ContextInfo is "        Key = value" lines; Host Application carries the command line
+        for line in context.splitlines():
+            key, sep, value = line.strip().partition(" = ")
+            if not sep:
+                continue
+            if key == "Host Application":
+                process = b.obj("process")
+                process["command_line"] = value
+                process["args"] = split_command_line(value)
+                if args := process["args"]:
+                    process["executable"] = args[0].strip('"')
+                    process["name"] = _basename(process["executable"])
+            elif key == "User":
+                domain, name = _user_pair(value)
+                user: dict[str, Any] = {"name": name}
+                if domain:
+                    user["domain"] = domain
+                b.event["user"] = user
+                b.add_user(name)
+            elif key == "Command Name":
+                ps["command"] = {"name": value}
+    if ps:
+        b.event["powershell"] = ps
