@@ -1,0 +1,193 @@
+"""Syslog over TCP (RFC 6587, octet counting and newline framing, per frame).
+
+One asyncio server; one task per connection reads at most `READ_SIZE` bytes at a time,
+cuts them with a `StreamFramer` and awaits `sink.put` for every record. While `put`
+waits (the pipeline is full) the task does not read, the stream's bounded buffer fills,
+asyncio pauses the socket and the kernel's TCP window closes: the sender blocks, nothing
+is lost. Memory per connection is bounded by `max_record_bytes` plus two read buffers.
+
+Connections above `max_connections` are closed at once (counted as rejected).
+`stop()` stops accepting, cuts what each connection had already received (a last
+record without its newline is emitted), then closes the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+
+from guetteur.collect.counters import SourceCounters
+from guetteur.collect.framing import Frame, StreamFramer
+from guetteur.collect.peer import format_peer
+from guetteur.collect.sink import RecordSink
+from guetteur.config import Settings
+from guetteur.model import RawRecord
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 65_536
+
+
+class SyslogTcpSource:
+    """Receives syslog records over TCP (or TLS when `ssl_context` is given).
+
+    bound_port: the port actually listened on once started (useful with port 0).
+    counters:   `SourceCounters` for the health endpoint.
+    """
+
+    name = "syslog-tcp"
+
+    def __init__(
+        self,
+        sink: RecordSink,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 5514,
+        max_connections: int = 1000,
+        max_record_bytes: int = 1_048_576,
+        hint: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        stop_timeout: float = 5.0,
+    ) -> None:
+        self.sink = sink
+        self.host = host
+        self.port = port
+        self.max_connections = max_connections
+        self.max_record_bytes = max_record_bytes
+        self.hint = hint
+        self.ssl_context = ssl_context
+        self.stop_timeout = stop_timeout
+        self.counters = SourceCounters(self.name)
+        self.bound_port: int | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+        self._stopping = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sink: RecordSink, **overrides: object) -> SyslogTcpSource:
+        """A source configured from `settings.syslog` and `settings.pipeline`."""
+        options: dict[str, object] = {
+            "host": settings.syslog.host,
+            "port": settings.syslog.tcp_port,
+            "max_connections": settings.syslog.max_connections,
+            "max_record_bytes": settings.pipeline.max_record_bytes,
+        }
+        options.update(overrides)
+        return cls(sink, **options)  # type: ignore[arg-type]
+
+    async def start(self) -> None:
+        """Listen. Raises OSError when the address cannot be bound."""
+        self._stopping = False
+        # limit bounds the stream's buffer: asyncio pauses the socket above twice this size.
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, limit=READ_SIZE, ssl=self.ssl_context, backlog=512
+        )
+        self.bound_port = self._server.sockets[0].getsockname()[1]
+        log.info("syslog TCP listening on %s:%s", self.host, self.bound_port)
+
+    async def stop(self) -> None:
+        """Stop accepting, emit what every connection had received, close the sockets."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for reader, writer in list(self._connections.values()):
+            # No more bytes from the socket; what is buffered is still cut and emitted.
+            transport = writer.transport
+            if isinstance(transport, asyncio.ReadTransport):
+                with contextlib.suppress(Exception):
+                    transport.pause_reading()
+            reader.feed_eof()
+        tasks = list(self._connections)
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=self.stop_timeout)
+            for task in late:  # stuck on a sink that never drains: give up on them
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), self.stop_timeout)
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counters = self.counters
+        if self._stopping or len(self._connections) >= self.max_connections:
+            counters.connections_rejected += 1
+            writer.transport.abort()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = (reader, writer)
+        counters.connections += 1
+        counters.connections_open += 1
+        try:
+            await self._read(reader, format_peer(writer.get_extra_info("peername")))
+        except asyncio.CancelledError:
+            raise
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            counters.errors += 1
+            log.debug("syslog TCP connection error: %s", exc)
+        except Exception:  # e.g. the pipeline refusing records while it shuts down
+            counters.errors += 1
+            log.exception("syslog TCP connection ended by an error")
+        finally:
+            counters.connections_open -= 1
+            del self._connections[task]
+            if self._stopping:
+                writer.transport.abort()
+            else:
+                writer.close()
+
+    async def _read(self, reader: asyncio.StreamReader, peer: str | None) -> None:
+        framer = StreamFramer(self.max_record_bytes)
+        put = self.sink.put
+        counters = self.counters
+        hint = self.hint
+        source = self.name
+        frames: list[Frame] = []
+        done = 0  # frames of the current chunk already handed over
+        try:
+            while True:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    break
+                frames = framer.feed(data)
+                done = 0
+                if not frames:
+                    continue
+                now = time.time()
+                for record, cut in frames:
+                    await put(RawRecord(record, now, source, hint, peer, {"truncated": True} if cut else None))
+                    done += 1
+                    counters.received += 1
+                    counters.bytes += len(record)
+                    counters.truncated += cut
+        except asyncio.CancelledError:
+            # Stopped while the sink stayed full: hand over what fits without waiting,
+            # count the rest as dropped.
+            for record, cut in frames[done:] + framer.close():
+                if self.sink.offer(RawRecord(record, time.time(), source, hint, peer, {"truncated": True} if cut else None)):
+                    counters.received += 1
+                    counters.bytes += len(record)
+                    counters.truncated += cut
+                else:
+                    counters.dropped += 1
+            raise
+        except BaseException:
+            await self._flush(framer, peer)
+            raise
+        await self._flush(framer, peer)
+
+    async def _flush(self, framer: StreamFramer, peer: str | None) -> None:
+        """Emit what the stream left: a last record without newline, a short octet frame."""
+        counters = self.counters
+        for record, cut in framer.close():
+            await self.sink.put(
+                RawRecord(record, time.time(), self.name, self.hint, peer, {"truncated": True} if cut else None)
+            )
+            counters.received += 1
+            counters.bytes += len(record)
+            counters.truncated += cut
