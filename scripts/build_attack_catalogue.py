@@ -130,8 +130,10 @@ def build(source: Path) -> dict[str, Any]:
     # A replacement must exist in the catalogue, or the mapping would point nowhere.
     for ext_id, info in retired.items():
         target = info["by"]
-        if target is not None and target not in techniques and not any(
-            target in catalogue[s] for s in ("groups", "software", "campaigns", "mitigations")
+        if (
+            target is not None
+            and target not in techniques
+            and not any(target in catalogue[s] for s in ("groups", "software", "campaigns", "mitigations"))
         ):
             print(f"warning: {ext_id} revoked by unknown {target}", file=sys.stderr)
     return catalogue

@@ -144,7 +144,11 @@ class AttackCatalogue:
             )
             for tid, t in data["techniques"].items()
         }
-        names = {section: dict(data.get(section, {})) for _, section, _ in _ID_KINDS.values() if section != "techniques"}
+        names = {
+            section: dict(data.get(section, {}))
+            for _, section, _ in _ID_KINDS.values()
+            if section != "techniques"
+        }
         return cls(
             version=str(data["attack_version"]),
             license=str(data.get("license", "")),
@@ -202,7 +206,13 @@ class AttackCatalogue:
             technique = self.techniques.get(ident)
             if technique is not None:
                 return AttackRef(
-                    tag=tag, kind=kind, id=ident, status="known", name=technique.name, tactics=technique.tactics, url=url
+                    tag=tag,
+                    kind=kind,
+                    id=ident,
+                    status="known",
+                    name=technique.name,
+                    tactics=technique.tactics,
+                    url=url,
                 )
         else:
             name = self.names.get(section, {}).get(ident)
@@ -426,4 +436,6 @@ def coverage_matrix(cover: Mapping[str, list[str]], cat: AttackCatalogue | None 
             if t.id in per_parent
         )
         columns.append(MatrixColumn(tactic=tactic, techniques_total=len(top_level), cells=cells))
-    return CoverageMatrix(columns=tuple(columns), unknown=dict(sorted(unknown.items())), rules_total=len(all_rules))
+    return CoverageMatrix(
+        columns=tuple(columns), unknown=dict(sorted(unknown.items())), rules_total=len(all_rules)
+    )
