@@ -1,0 +1,179 @@
+"""`EventView`: one event as the matchers read it, each field resolved and lower-cased once.
+
+Rules read fields through integer *slots* (`FieldSlots`): a slot is one field lookup (an
+ordered list of dotted paths, see `logsource.field_paths`) shared by every rule that reads
+the same field the same way. The view caches, per slot, the values found (`raw`), their text
+(`text`) and lower-cased text (`lower`), so a field is resolved and lower-cased once per
+event however many rules test it. Full-text forms (`texts`, `haystack`) are built on first
+use only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guetteur.model import Event
+
+Path = tuple[str, ...]
+_MISSING: Any = object()
+_EMPTY: tuple[str, ...] = ()
+
+
+class FieldSlots:
+    """Interns field lookups: equal path lists get the same slot number."""
+
+    __slots__ = ("_index", "paths")
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[Path, ...]] = []
+        self._index: dict[tuple[Path, ...], int] = {}
+
+    def slot(self, paths: tuple[Path, ...]) -> int:
+        found = self._index.get(paths)
+        if found is None:
+            found = len(self.paths)
+            self.paths.append(paths)
+            self._index[paths] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def lookup(event: Event, paths: tuple[Path, ...]) -> Any:
+    """The value at the first path present in the event, or `_MISSING`."""
+    for path in paths:
+        node: Any = event
+        for part in path:
+            if type(node) is dict:
+                node = node.get(part, _MISSING)
+                if node is _MISSING:
+                    break
+            else:
+                node = _MISSING
+                break
+        if node is not _MISSING:
+            return node
+    return _MISSING
+
+
+def _flat(value: Any) -> tuple[Any, ...]:
+    if type(value) is list or type(value) is tuple:
+        out: list[Any] = []
+        for item in value:
+            out.extend(_flat(item))
+        return tuple(out)
+    return (value,)
+
+
+def as_text(value: Any) -> str | None:
+    """The text a Sigma value is compared with: booleans as `true`/`false`, null as None."""
+    if type(value) is str:
+        return value
+    if value is None or isinstance(value, dict):
+        return None
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def _leaves(node: Any, out: list[str]) -> None:
+    if type(node) is dict:
+        for value in node.values():
+            _leaves(value, out)
+    elif type(node) is list:
+        for value in node:
+            _leaves(value, out)
+    elif type(node) is str:
+        out.append(node)
+    elif node is not None:
+        text = as_text(node)
+        if text is not None:
+            out.append(text)
+
+
+class EventView:
+    """Per-event caches over one event (not thread-safe; one view per event)."""
+
+    __slots__ = ("_lower", "_lower_texts", "_raw", "_text", "_texts", "event", "paths")
+
+    def __init__(self, event: Event, paths: list[tuple[Path, ...]]) -> None:
+        self.event = event
+        self.paths = paths
+        self._raw: dict[int, tuple[Any, ...] | None] = {}
+        self._text: dict[int, tuple[str, ...]] = {}
+        self._lower: dict[int, tuple[str, ...]] = {}
+        self._texts: list[str] | None = None
+        self._lower_texts: list[str] | None = None
+
+    def raw(self, slot: int) -> tuple[Any, ...] | None:
+        """The field's values (a list field gives its elements), None when absent."""
+        try:
+            return self._raw[slot]
+        except KeyError:
+            pass
+        value = lookup(self.event, self.paths[slot])
+        result = None if value is _MISSING else _flat(value)
+        self._raw[slot] = result
+        return result
+
+    def text(self, slot: int) -> tuple[str, ...]:
+        """The field's values as text (null values left out); empty when absent."""
+        found = self._text.get(slot)
+        if found is not None:
+            return found
+        values = self.raw(slot)
+        if not values:
+            result = _EMPTY
+        elif len(values) == 1:
+            only = values[0]
+            text = only if type(only) is str else as_text(only)
+            result = _EMPTY if text is None else (text,)
+        else:
+            result = tuple(t for t in (as_text(v) for v in values) if t is not None)
+        self._text[slot] = result
+        return result
+
+    def lower(self, slot: int) -> tuple[str, ...]:
+        """`text(slot)` lower-cased (computed once per event and slot)."""
+        found = self._lower.get(slot)
+        if found is not None:
+            return found
+        texts = self.text(slot)
+        result = (texts[0].lower(),) if len(texts) == 1 else tuple(t.lower() for t in texts)
+        self._lower[slot] = result
+        return result
+
+    def texts(self) -> list[str]:
+        """Every string in the event (the original record included), for keyword search."""
+        if self._texts is None:
+            out: list[str] = []
+            _leaves(self.event, out)
+            self._texts = out
+        return self._texts
+
+    def lower_texts(self) -> list[str]:
+        if self._lower_texts is None:
+            self._lower_texts = [t.lower() for t in self.texts()]
+        return self._lower_texts
+
+    def haystack(self, with_original: bool) -> str:
+        """All strings of the event, lower-cased, NUL-separated, for the multi-pattern prefilter.
+
+        `event.original` is left out unless asked for: field values hold everything field
+        rules can match, and the original record would double the text to scan.
+        """
+        if with_original:
+            texts = self.texts()
+        else:
+            texts = []
+            for key, value in self.event.items():
+                if key == "event" and type(value) is dict:
+                    for sub, inner in value.items():
+                        if sub != "original":
+                            _leaves(inner, texts)
+                else:
+                    _leaves(value, texts)
+        return "\x00".join(texts).lower()
