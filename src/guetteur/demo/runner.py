@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -185,10 +185,11 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-async def _play(router: _Router, name: str, steps: Iterable[Step], stop: asyncio.Event) -> None:
-    for step in steps:
+async def _play(router: _Router, name: str, sim: Sim, stop: asyncio.Event) -> None:
+    for step in SCENARIOS[name].play(sim):
         if await _sleep_or_stop(stop, step.delay):
             return
+        sim.elapse(step.delay)
         await router.send(step, name)
 
 
@@ -262,7 +263,7 @@ async def run_demo(
                 name = order.pop()
                 stats.scenarios_started[name] = stats.scenarios_started.get(name, 0) + 1
                 log.info("demo: starting scenario %s", name)
-                task = asyncio.create_task(_play(router, name, SCENARIOS[name].play(sim), stop), name=f"demo-{name}")
+                task = asyncio.create_task(_play(router, name, sim.fork(), stop), name=f"demo-{name}")
                 plays.add(task)
                 task.add_done_callback(plays.discard)
                 next_attack = now + attack_every * rng.uniform(0.8, 1.2)

@@ -1,7 +1,8 @@
 """Attack scenarios the demo plays between normal traffic.
 
 Each scenario is a generator `fn(sim) -> Iterator[Step]`: the sender honours each step's
-`delay`; tests iterate it with no waiting. Every line a scenario yields belongs to that
+`delay`; tests iterate it with no waiting. A pause is announced with `sim.wait(...)` before
+the line after it is written, so every line carries the time it is sent (see `sim.py`). Every line a scenario yields belongs to that
 scenario (the sender counts them under its name), and `SCENARIOS` describes what each
 one must make Guetteur detect: the detection work checks each description against the
 alerts raised. docs/demo.md lists them for users.
@@ -27,11 +28,12 @@ def ssh_brute_force(sim: Sim) -> Iterator[Step]:
     user = "deploy"
     for _ in range(rng.randint(8, 14)):
         pid, port = sim.pid(), hosts.ephemeral_port(rng)
-        yield auth_line(sim, WEB.name, "sshd", pid, lines.sshd_failed(user, ip, port), delay=rng.uniform(1.0, 4.5),
-                        severity="notice")
+        delay = sim.wait(rng.uniform(1.0, 4.5))
+        yield auth_line(sim, WEB.name, "sshd", pid, lines.sshd_failed(user, ip, port), delay=delay, severity="notice")
         yield auth_line(sim, WEB.name, "sshd", pid, lines.sshd_preauth_closed(user, ip, port))
     pid, port = sim.pid(), hosts.ephemeral_port(rng)
-    yield auth_line(sim, WEB.name, "sshd", pid, lines.sshd_accepted(user, ip, port), delay=rng.uniform(1.0, 4.0))
+    delay = sim.wait(rng.uniform(1.0, 4.0))
+    yield auth_line(sim, WEB.name, "sshd", pid, lines.sshd_accepted(user, ip, port), delay=delay)
     yield auth_line(sim, WEB.name, "sshd", pid, lines.pam_session_opened("sshd", user, 1100))
 
 
@@ -44,7 +46,7 @@ def password_spraying(sim: Sim) -> Iterator[Step]:
     for user in rng.sample(hosts.GUESSED_USERS, rng.randint(12, 18)):
         pid, port = sim.pid(), hosts.ephemeral_port(rng)
         invalid = user not in existing and user not in ("root", "backup", "postgres")
-        delay = rng.uniform(0.5, 3.0)
+        delay = sim.wait(rng.uniform(0.5, 3.0))
         if invalid:
             yield auth_line(sim, BASTION.name, "sshd", pid, lines.sshd_invalid_user(user, ip, port), delay=delay)
         yield auth_line(sim, BASTION.name, "sshd", pid, lines.sshd_failed(user, ip, port, invalid=invalid),
@@ -62,21 +64,25 @@ def sudo_abuse(sim: Sim) -> Iterator[Step]:
     yield auth_line(sim, host, "sshd", pid, lines.pam_session_opened("sshd", user, JDOE.uid))
     pid = sim.pid()
     for _ in range(3):
+        delay = sim.wait(rng.uniform(2.0, 6.0))
         yield auth_line(sim, host, "sudo", pid, lines.pam_auth_failure("sudo", user, JDOE.uid, tty, user),
-                        delay=rng.uniform(2.0, 6.0), severity="notice")
+                        delay=delay, severity="notice")
     yield auth_line(sim, host, "sudo", None,
                     lines.sudo_refused(user, "3 incorrect password attempts", "/usr/bin/cat /etc/shadow", pwd=home,
                                        tty=tty), severity="alert")
+    delay = sim.wait(rng.uniform(3.0, 8.0))
     yield auth_line(sim, host, "sudo", None,
                     lines.sudo_refused(user, "command not allowed", "/bin/bash", pwd=home, tty=tty),
-                    delay=rng.uniform(3.0, 8.0), severity="alert")
+                    delay=delay, severity="alert")
     pid = sim.pid()
+    delay = sim.wait(rng.uniform(5.0, 10.0))
     yield auth_line(sim, host, "sudo", None,
                     lines.sudo_command(user, "/usr/bin/find /home/jdoe -maxdepth 0 -exec /bin/sh -p ; -quit",
-                                       pwd=home, tty=tty), delay=rng.uniform(5.0, 10.0))
+                                       pwd=home, tty=tty), delay=delay)
     yield auth_line(sim, host, "sudo", pid, lines.pam_session_opened("sudo", "root", 0, user, JDOE.uid))
+    delay = sim.wait(rng.uniform(2.0, 6.0))
     yield auth_line(sim, host, "useradd", sim.pid(),
-                    lines.useradd_new("support", 0, 0, "/root", "/bin/bash"), delay=rng.uniform(2.0, 6.0))
+                    lines.useradd_new("support", 0, 0, "/root", "/bin/bash"), delay=delay)
 
 
 def patient_idor(sim: Sim) -> Iterator[Step]:
@@ -94,7 +100,7 @@ def patient_idor(sim: Sim) -> Iterator[Step]:
     for patient in walked:
         target = f"/api/v1/patients/{patient}/records"
         status = 404 if rng.random() < 0.06 else 200
-        delay = rng.uniform(0.4, 2.0)
+        delay = sim.wait(rng.uniform(0.4, 2.0))
         yield http_line(lines.uvicorn_access(ip, hosts.ephemeral_port(rng), "GET", target, status), "uvicorn",
                         delay=delay)
         yield http_line(lines.app_json(
@@ -114,17 +120,19 @@ def data_exfiltration(sim: Sim) -> Iterator[Step]:
     for _ in range(rng.randint(12, 20)):
         sent = rng.randint(150_000_000, 900_000_000)
         port = hosts.ephemeral_port(rng)
+        delay = sim.wait(rng.uniform(0.5, 3.0))
         yield kernel_line(sim, lines.ufw(sim.uptime(), "AUDIT", src=FILES.ip, dst=drop, proto="TCP", spt=port, dpt=443,
                                          inbound=False, ttl=64, packet_id=rng.randint(1, 65535)),
-                          delay=rng.uniform(0.5, 3.0), severity="info")
+                          delay=delay, severity="info")
         yield http_line(lines.zeek_conn(sim.now(), sim.zeek_uid(), (FILES.ip, port), (drop, 443), proto="tcp",
                                         service="ssl", duration=rng.uniform(20, 90), orig_bytes=sent,
                                         resp_bytes=rng.randint(20_000, 90_000), sensor=FIREWALL.name), "zeek-conn")
     scraper = hosts.attacker_ip(rng)
     agent = "python-requests/2.32.3"
-    for page in range(1, rng.randint(8, 14)):
+    for page in range(1, rng.randint(9, 15)):
+        delay = sim.wait(rng.uniform(0.3, 1.5))
         yield nginx_line(sim, scraper, "GET", f"/api/v1/export/patients?format=csv&page={page}", 200,
-                         rng.randint(8_000_000, 25_000_000), agent=agent, delay=rng.uniform(0.3, 1.5))
+                         rng.randint(8_000_000, 25_000_000), agent=agent, delay=delay)
 
 
 RANSOM_EXTENSIONS = (".locked", ".lockbit", ".akira", ".encrypted", ".crypt")
@@ -155,7 +163,7 @@ def ransomware(sim: Sim) -> Iterator[Step]:
         document = _DOCUMENTS[i % len(_DOCUMENTS)]
         stem, _, suffix = document.rpartition(".")
         old = f"/srv/share/{folder}/{stem}-{i // len(_DOCUMENTS)}.{suffix}"
-        delay = rng.uniform(0.03, 0.25) if i else rng.uniform(1.0, 3.0)
+        delay = sim.wait(rng.uniform(0.03, 0.25) if i else rng.uniform(1.0, 3.0))
         for j, text in enumerate(lines.audit_rename(sim.now(), sim.audit_serial(), old, old + ext, pid=pid, ppid=ppid,
                                                     uid=0, auid=auid, comm="python3", exe="/usr/bin/python3.11",
                                                     proctitle=proctitle, inode=sim.inode())):
@@ -178,9 +186,10 @@ def port_scan(sim: Sim) -> Iterator[Step]:
     ports = common + rng.sample(range(1024, 65535), rng.randint(8, 88))
     rng.shuffle(ports)
     for dpt in ports:
+        delay = sim.wait(rng.uniform(0.01, 0.08))
         yield kernel_line(sim, lines.ufw(sim.uptime(), "BLOCK", src=ip, dst=hosts.PUBLIC_IP, proto="TCP", spt=spt,
                                          dpt=dpt, ttl=rng.randint(38, 52), packet_id=rng.randint(1, 65535),
-                                         length=44), delay=rng.uniform(0.01, 0.08))
+                                         length=44), delay=delay)
 
 
 @dataclass(frozen=True, slots=True)
