@@ -1,9 +1,143 @@
-"""Commands of the store area (filled in by its owner)."""
+"""Commands of the store area: `db migrate`, `db status`, `verify`, `keys create|list|revoke`.
+
+Each command uses the configured database (`database_url`, else the embedded server, started for
+the command and released after it), and applies pending migrations first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import psycopg
 import typer
+
+from guetteur.cli.common import console, settings_from
+from guetteur.config import Settings
+from guetteur.store.chain import verify
+from guetteur.store.database import resolve_dsn
+from guetteur.store.keys import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
+from guetteur.store.migrate import applied, migrate
+from guetteur.store.partitions import ensure_partitions, list_partitions
+
+db_app = typer.Typer(help="The PostgreSQL database: schema migrations and status.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for machines (ingest) and read-only clients (read).", no_args_is_help=True)
+
+
+@contextmanager
+def owner_database(settings: Settings) -> Iterator[str]:
+    """The migrated database's owner DSN for the duration of a command."""
+    dsn, server = resolve_dsn(settings)
+    try:
+        migrate(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            ensure_partitions(conn, settings.store.partitions_ahead_days)
+        yield dsn
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@db_app.command("migrate")
+def db_migrate(ctx: typer.Context) -> None:
+    """Apply pending schema migrations and create the day partitions ahead."""
+    settings = settings_from(ctx)
+    dsn, server = resolve_dsn(settings)
+    try:
+        names = migrate(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            last = ensure_partitions(conn, settings.store.partitions_ahead_days)
+    finally:
+        if server is not None:
+            server.stop()
+    for name in names:
+        console.print(f"applied {name}")
+    console.print(f"schema up to date ({len(names)} applied now); partitions up to {last.isoformat()}")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context) -> None:
+    """Where the database is, which migrations are applied, partitions, batches and events."""
+    settings = settings_from(ctx)
+    with owner_database(settings) as dsn:
+        with psycopg.connect(dsn) as conn:
+            parts = list_partitions(conn)
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(row_count), 0),"
+                " (SELECT encode(chain_hash, 'hex') FROM batches ORDER BY seq DESC LIMIT 1) FROM batches"
+            ).fetchone()
+        migrations = applied(dsn)
+    assert row is not None
+    where = "external (database_url)" if settings.database_url else f"embedded in {settings.data_dir / 'postgres'}"
+    typer.echo(f"database:   {where}")
+    typer.echo(f"migrations: {', '.join(name for name, _ in migrations)}")
+    typer.echo(f"partitions: {len(parts)} ({parts[0] if parts else '-'} .. {parts[-1] if parts else '-'})")
+    typer.echo(f"batches:    {row[0]}  events: {row[1]}")
+    typer.echo(f"chain head: {row[2] or '-'}")
+
+
+def verify_command(ctx: typer.Context) -> None:
+    """Recompute the hash chain of stored batches; exit 1 and name the first broken batch."""
+    settings = settings_from(ctx)
+    with owner_database(settings) as dsn:
+        report = verify(dsn)
+    if report.ok:
+        typer.echo(f"chain intact: {report.batches_checked} batches, {report.rows_checked} events; "
+                   f"head {report.head_hash}")
+        return
+    where = f"batch {report.first_broken_batch}" if report.first_broken_batch is not None else "store"
+    typer.echo(f"CHAIN BROKEN at {where}: {report.reason}")
+    typer.echo(f"verified before it: {report.batches_checked} batches, {report.rows_checked} events")
+    raise typer.Exit(1)
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a name for the key (unique among active keys)")],
+    scope: Annotated[str, typer.Option("--scope", help=f"one of: {', '.join(SCOPES)}")] = "ingest",
+) -> None:
+    """Create a key and print its token once (it cannot be shown again)."""
+    settings = settings_from(ctx)
+    with owner_database(settings) as dsn:
+        try:
+            token = create_key(dsn, name, scope)
+        except ApiKeyError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    console.print(f"key {name!r} ({scope}) created; store this token now, it is not shown again:")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(
+    ctx: typer.Context,
+    all_keys: Annotated[bool, typer.Option("--all", help="include revoked keys")] = False,
+) -> None:
+    """List keys (never their tokens)."""
+    settings = settings_from(ctx)
+    with owner_database(settings) as dsn:
+        keys = list_keys(dsn, include_revoked=all_keys)
+    for key in keys:
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        typer.echo(f"{key.name}\t{key.scope}\t{state}\tcreated {key.created_at:%Y-%m-%d %H:%M}\tlast used {used}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
+    """Revoke the active key with this name."""
+    settings = settings_from(ctx)
+    with owner_database(settings) as dsn:
+        done = revoke_key(dsn, name)
+    if not done:
+        console.print(f"[red]no active key named {name!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"key {name!r} revoked")
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(db_app, name="db")
+    app.add_typer(keys_app, name="keys")
+    app.command("verify")(verify_command)

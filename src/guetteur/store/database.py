@@ -59,7 +59,7 @@ def with_params(dsn: str, **params: Any) -> str:
             merged.pop(key, None)
         else:
             merged[key] = value
-    return make_conninfo(**merged)
+    return make_conninfo("", **merged)
 
 
 def _can_connect(dsn: str) -> bool:

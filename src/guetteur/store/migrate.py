@@ -49,7 +49,10 @@ def migrate(dsn: str, folder: Path | None = None) -> list[str]:
                 " name text PRIMARY KEY, sha256 text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT name, sha256 FROM schema_migrations").fetchall())
+            done = {
+                str(name): str(digest)
+                for name, digest in conn.execute("SELECT name, sha256 FROM schema_migrations").fetchall()
+            }
             for name, text in migration_files(folder):
                 digest = hashlib.sha256(text).hexdigest()
                 if name in done:

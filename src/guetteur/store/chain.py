@@ -1,0 +1,121 @@
+"""The hash chain over stored batches, and `verify`.
+
+Each stored batch gets a row in `batches`: its content hash (computed by PostgreSQL, in the
+batch's own transaction, over every stored column of its rows: `guetteur_batch_digest`), the
+previous batch's chain hash, and its own chain hash
+`sha256("guetteur-chain-v1" | prev_hash | content_hash | batch_id | seq | row_count | stored_at)`
+(integers as 8-byte big-endian, `stored_at` in microseconds since 2000-01-01 UTC).
+`seq` is the position in the chain, given under a transaction-level advisory lock, so writers in
+several processes append one after the other.
+
+`verify` walks the chain in `seq` order inside one snapshot, recomputes every content hash and
+chain link, then checks that no stored row sits outside the batches, and reports the first
+broken batch. It cannot see the newest batches removed together with their `batches` rows (a
+truncated tail): keep the printed head hash somewhere else to detect that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from guetteur.store.encoding import pg_micros
+
+GENESIS = bytes(32)
+CHAIN_LOCK = 7240102
+_DOMAIN = b"guetteur-chain-v1"
+
+
+def chain_hash(prev_hash: bytes, content_hash: bytes, batch_id: int, seq: int, row_count: int,
+               stored_at: datetime) -> bytes:
+    """The chain hash of one batch (see the module docstring)."""
+    h = hashlib.sha256(_DOMAIN)
+    h.update(prev_hash)
+    h.update(content_hash)
+    for number in (batch_id, seq, row_count, pg_micros(stored_at)):
+        h.update(number.to_bytes(8, "big", signed=True))
+    return h.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Outcome of `verify`. `first_broken_batch` is a batch_id (None when the chain is intact or
+    when the damage is rows outside any batch, described in `reason`)."""
+
+    ok: bool
+    batches_checked: int
+    rows_checked: int
+    first_broken_batch: int | None = None
+    reason: str | None = None
+    head_hash: str | None = None
+
+
+def verify(dsn: str) -> VerifyReport:
+    """Recompute every batch's content hash and the chain; report the first broken batch."""
+    batches = rows = 0
+    prev = GENESIS
+    expected_seq = 1
+    with psycopg.connect(dsn) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction(), conn.cursor() as digest_cur, conn.cursor(name="guetteur_verify") as cur:
+            cur.itersize = 1000
+            cur.execute(
+                "SELECT batch_id, seq, stored_at, row_count, digest_version, content_hash, prev_hash, chain_hash"
+                " FROM batches ORDER BY seq"
+            )
+            for batch_id, seq, stored_at, row_count, version, content, prev_hash, stored_chain in cur:
+                content, stored_chain = bytes(content), bytes(stored_chain)
+                reason = _check_link(expected_seq, prev, seq, bytes(prev_hash), stored_chain,
+                                     content, batch_id, row_count, stored_at, version)
+                if reason is None:
+                    digest_cur.execute(
+                        "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
+                    )
+                    found = digest_cur.fetchone()
+                    assert found is not None
+                    reason = _check_content(row_count, content, int(found[0]), bytes(found[1]))
+                if reason is not None:
+                    return VerifyReport(False, batches, rows, batch_id, reason, prev.hex())
+                batches += 1
+                rows += row_count
+                prev = stored_chain
+                expected_seq = seq + 1
+            total_row = digest_cur.execute("SELECT count(*) FROM events").fetchone()
+            total = int(total_row[0]) if total_row else 0
+            if total != rows:
+                orphan = digest_cur.execute(
+                    "SELECT e.batch_id FROM events e LEFT JOIN batches b USING (batch_id)"
+                    " WHERE b.batch_id IS NULL ORDER BY e.batch_id LIMIT 1"
+                ).fetchone()
+                where = f" (unknown batch_id {orphan[0]})" if orphan else ""
+                return VerifyReport(False, batches, rows, None,
+                                    f"rows outside any batch: {total - rows} stored rows are not in the chain{where}",
+                                    prev.hex())
+    return VerifyReport(True, batches, rows, None, None, prev.hex())
+
+
+def _check_link(expected_seq: int, prev: bytes, seq: int, prev_hash: bytes, stored_chain: bytes,
+                content: bytes, batch_id: int, row_count: int, stored_at: datetime, version: int) -> str | None:
+    if seq != expected_seq:
+        return f"chain link broken: batch seq {seq} follows {expected_seq - 1} (batches removed)"
+    if prev_hash != prev:
+        return "chain link broken: prev_hash is not the previous batch's chain hash"
+    if chain_hash(prev_hash, content, batch_id, seq, row_count, stored_at) != stored_chain:
+        return "batch record altered: chain hash does not match its fields"
+    if version != 1:
+        return f"unknown digest version {version}"
+    return None
+
+
+def _check_content(row_count: int, content: bytes, count: int, digest: bytes) -> str | None:
+    if count < row_count:
+        return f"rows deleted: {row_count - count} of {row_count} missing"
+    if count > row_count:
+        return f"rows added: {count - row_count} more than the {row_count} recorded"
+    if digest != content:
+        return "rows changed: content hash differs"
+    return None

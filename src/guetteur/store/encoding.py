@@ -1,0 +1,267 @@
+"""Events -> rows of a binary COPY into `events` (hand-built: no per-value adapter objects).
+
+Contract: `encode_event` never raises for any event content. A hot field whose value does not fit
+its column (an IP that is not an IP, a timestamp that does not parse, a severity that is not a
+small integer) is stored as NULL in the column and stays untouched in `doc`. `ts` is never NULL:
+an unusable `@timestamp` stores the write time in the column (the bad value stays in `doc`).
+Text PostgreSQL cannot hold (NUL characters, lone surrogates) is replaced by U+FFFD; values JSON
+cannot express (nesting deeper than `MAX_DEPTH`, integers beyond 64 bits, non-string keys, other
+Python objects) are converted, and the event is then tagged `store_sanitized`.
+`event.original` is stored in its own column and left out of `doc`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from guetteur.model import Event
+from guetteur.store.ids import ensure_event_id
+
+# Column order of the COPY; `ingested` is left to its default (now(), one value per transaction).
+COPY_COLUMNS = (
+    "id", "ts", "batch_id", "host", "user_name", "source_ip", "destination_ip", "category",
+    "action", "outcome", "severity", "source_type", "doc", "original",
+)
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+COPY_TRAILER = b"\xff\xff"
+MAX_DEPTH = 100
+SANITIZED_TAG = "store_sanitized"
+
+_FIELD_COUNT = struct.pack(">h", len(COPY_COLUMNS))
+_NULL = b"\xff\xff\xff\xff"
+_ID_PREFIX = struct.pack(">i", 16)
+_TS = struct.Struct(">iq")
+_LEN = struct.Struct(">i")
+_SMALLINT = struct.Struct(">ih")
+_ARRAY_HEAD = struct.Struct(">iiiiii")  # byte length, ndim, has-null flag, element type, size, lower bound
+_TEXT_OID = 25
+_INET4 = b"\x00\x00\x00\x08\x02\x20\x00\x04"  # length 8, PGSQL_AF_INET, /32, not cidr, 4 bytes
+_INET6 = b"\x00\x00\x00\x14\x03\x80\x00\x10"  # length 20, PGSQL_AF_INET6, /128, not cidr, 16 bytes
+_JSONB_VERSION = b"\x01"
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_REPLACEMENT = "\ufffd".encode()
+_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def pg_micros(moment: datetime) -> int:
+    """Microseconds since 2000-01-01 UTC (PostgreSQL's binary timestamptz)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _PG_EPOCH) // _ONE_US
+
+
+def batch_id_field(batch_id: int) -> bytes:
+    """The encoded `batch_id` field, shared by every row of a batch."""
+    return struct.pack(">iq", 8, batch_id)
+
+
+def _text_bytes(value: str) -> bytes:
+    try:
+        raw = value.encode()
+    except UnicodeEncodeError:  # lone surrogates
+        raw = value.encode("utf-8", "replace")
+    if b"\x00" in raw:
+        raw = raw.replace(b"\x00", _REPLACEMENT)
+    return raw
+
+
+def _text(value: Any) -> bytes:
+    if isinstance(value, str):
+        raw = _text_bytes(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        raw = str(value).encode()
+    else:
+        return _NULL
+    return _LEN.pack(len(raw)) + raw
+
+
+def _inet(value: Any) -> bytes:
+    if not isinstance(value, str):
+        return _NULL
+    try:
+        if ":" in value:
+            return _INET6 + socket.inet_pton(socket.AF_INET6, value)
+        return _INET4 + socket.inet_pton(socket.AF_INET, value)
+    except (OSError, ValueError):  # ValueError: embedded NUL
+        return _NULL
+
+
+def _category(value: Any) -> bytes:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        return _NULL
+    items = [_text_bytes(v) for v in value if isinstance(v, str)]
+    if not items:
+        return _NULL
+    body = b"".join(_LEN.pack(len(v)) + v for v in items)
+    return _ARRAY_HEAD.pack(20 + 4 * len(items) + sum(len(v) for v in items), 1, 0, _TEXT_OID, len(items), 1) + body
+
+
+def _severity(value: Any) -> bytes:
+    if isinstance(value, bool):
+        return _NULL
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, int) and -32768 <= value <= 32767:
+        return _SMALLINT.pack(2, value)
+    return _NULL
+
+
+def timestamp_micros(value: Any) -> int | None:
+    """`@timestamp` as PostgreSQL microseconds, or None when it is not a usable timestamp."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    elif isinstance(value, datetime):
+        moment = value
+    else:
+        return None
+    try:
+        return pg_micros(moment)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _plain(value: Any, depth: int) -> tuple[Any, bool]:
+    """A JSON-safe copy of `value` and whether anything had to change."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+            changed = True
+        else:
+            changed = False
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode(), True
+        return value, changed
+    if value is None or isinstance(value, bool):
+        return value, False
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**64:
+            return value, False
+        return str(value), True
+    if isinstance(value, float):
+        return (value, False) if math.isfinite(value) else (None, True)
+    if depth >= MAX_DEPTH and isinstance(value, dict | list | tuple):
+        return f"[nesting deeper than {MAX_DEPTH} levels removed]", True
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        changed = False
+        for key, item in value.items():
+            if not isinstance(key, str):
+                key = str(key)
+                changed = True
+            clean_key, key_changed = _plain(key, depth + 1)
+            clean, item_changed = _plain(item, depth + 1)
+            out[clean_key] = clean
+            changed = changed or key_changed or item_changed
+        return out, changed
+    if isinstance(value, list | tuple):
+        items: list[Any] = []
+        changed = not isinstance(value, list)
+        for item in value:
+            clean, item_changed = _plain(item, depth + 1)
+            items.append(clean)
+            changed = changed or item_changed
+        return items, changed
+    if isinstance(value, datetime):
+        return value.isoformat(), False
+    try:
+        text = str(value)
+    except Exception:  # a hostile __str__ must not fail the batch
+        text = f"<unprintable {type(value).__name__}>"
+    return _plain(text, depth)[0], True
+
+
+def dump_doc(doc: Event) -> bytes:
+    """`doc` as JSON PostgreSQL's jsonb accepts; sanitises (and tags) only when it must."""
+    try:
+        data = orjson.dumps(doc, default=str, option=_ORJSON_OPTS)
+    except (orjson.JSONEncodeError, TypeError, RecursionError):
+        data = b""
+    # orjson writes NUL as \u0000, which jsonb refuses; the substring may also be an escaped
+    # backslash followed by "u0000", which is harmless, so only a full clean pass decides.
+    if data and b"\\u0000" not in data:
+        return data
+    clean, changed = _plain(doc, 0)
+    if changed and isinstance(clean, dict):
+        tags = clean.get("tags")
+        if not isinstance(tags, list):
+            tags = [] if tags is None else [tags]
+        if SANITIZED_TAG not in tags:
+            clean["tags"] = [*tags, SANITIZED_TAG]
+    return orjson.dumps(clean, option=_ORJSON_OPTS)
+
+
+def encode_event(event: Event, batch_field: bytes, now_us: int) -> bytes:
+    """One binary COPY tuple for `event` (assigns `event.id` when missing; see module docstring)."""
+    raw_id = ensure_event_id(event)
+    meta = event["event"]
+    ts_us = timestamp_micros(event.get("@timestamp"))
+    host = event.get("host")
+    user = event.get("user")
+    source = event.get("source")
+    destination = event.get("destination")
+    original = meta.get("original")
+    if isinstance(original, str):
+        del meta["original"]
+        try:
+            doc = dump_doc(event)
+        finally:
+            meta["original"] = original
+        original_field = _text(original)
+    else:
+        doc = dump_doc(event)
+        original_field = _NULL
+    return b"".join((
+        _FIELD_COUNT,
+        _ID_PREFIX, raw_id,
+        _TS.pack(8, now_us if ts_us is None else ts_us),
+        batch_field,
+        _text(host.get("name")) if isinstance(host, dict) else _NULL,
+        _text(user.get("name")) if isinstance(user, dict) else _NULL,
+        _inet(source.get("ip")) if isinstance(source, dict) else _NULL,
+        _inet(destination.get("ip")) if isinstance(destination, dict) else _NULL,
+        _category(meta.get("category")),
+        _text(meta.get("action")),
+        _text(meta.get("outcome")),
+        _severity(meta.get("severity")),
+        _text(meta.get("dataset")),
+        _LEN.pack(len(doc) + 1), _JSONB_VERSION, doc,
+        original_field,
+    ))
+
+
+def encode_fallback(event: Event, batch_field: bytes, now_us: int, error: str) -> bytes:
+    """A minimal row that cannot fail: hot columns NULL, `doc` a small ASCII JSON object tagged
+    `store_fallback` with the error, and the whole sanitised event as ASCII JSON in `original`."""
+    raw_id = ensure_event_id(event)
+    clean, _ = _plain(event, 0)
+    whole = json.dumps(clean, ensure_ascii=True).encode("ascii")
+    ts_us = timestamp_micros(event.get("@timestamp"))
+    doc = orjson.dumps({
+        "event": {"id": event["event"]["id"]},
+        "tags": ["store_fallback"],
+        "error": {"message": error[:2000].encode("ascii", "replace").decode().replace("\x00", "?")},
+    })
+    return b"".join((
+        _FIELD_COUNT,
+        _ID_PREFIX, raw_id,
+        _TS.pack(8, now_us if ts_us is None else ts_us),
+        batch_field,
+        _NULL, _NULL, _NULL, _NULL, _NULL, _NULL, _NULL, _NULL, _NULL,
+        _LEN.pack(len(doc) + 1), _JSONB_VERSION, doc,
+        _LEN.pack(len(whole)), whole,
+    ))
