@@ -3,7 +3,18 @@
 `parse_record` always returns an event: a record no parser knows is kept with
 `tags: ["unparsed"]`, never dropped. `parse_batch` is what the pipeline calls; it also
 runs the stateful assemblers (auditd multi-record events) and reports how many records
-were merged into others, so the pipeline's counts still add up.
+were merged into others and how many are still held, so the pipeline's counts add up:
+received == stored + merged + pending. `flush_pending()` closes every held group (the
+pipeline calls it at shutdown; calling `parse_batch([])` on idle ticks closes groups
+older than the assembler's max age).
+
+Auto-detection order (no hint, or the hinted parser said "not mine"):
+1. text starting with `{`: JSON parsers (by priority, each `sniff(obj)`);
+2. a syslog envelope: the parsers registered for the program name (exact, then the base
+   name before `(` or `/`), then the syslog parsers whose `sniff(message)` accepts MSG;
+3. line parsers whose `sniff(text)` accepts the text (also for syslog-looking lines no
+   program parser claimed: a PostgreSQL or MySQL line can look like "ISO-time host msg");
+4. the generic syslog event from step 2, else `unparsed`.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ def _ordered(kind: str) -> list[Parser]:
 
 
 _LINE = _ordered("line")
+_LINE_SNIFFED = [p for p in _LINE if p.sniff is not None and p.name != "syslog"]
 _JSON = _ordered("json")
 _SYSLOG = _ordered("syslog")
 _BY_PROGRAM: dict[str, list[Parser]] = {}
@@ -52,6 +64,7 @@ for _p in _SYSLOG:
     for _prog in _p.programs:
         _BY_PROGRAM.setdefault(_prog, []).append(_p)
 _SYSLOG_SNIFFED = [p for p in _SYSLOG if p.sniff is not None]
+_GENERIC = PARSERS["syslog"]
 
 
 def _depth_ok(obj: object, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -61,9 +74,9 @@ def _depth_ok(obj: object, limit: int = MAX_JSON_DEPTH) -> bool:
         if depth > limit:
             return False
         if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
         elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
     return True
 
 
@@ -88,11 +101,27 @@ def _try(parser: Parser, *args: object) -> Event | None:
         return None
 
 
+def _program_parsers(program: str) -> list[Parser]:
+    found = _BY_PROGRAM.get(program)
+    if found is not None:
+        return found
+    base = program.split("(", 1)[0].split("/", 1)[0]
+    return _BY_PROGRAM.get(base, []) if base != program else []
+
+
+def dispatch_program(program: str, message: str, record: RawRecord, base: Event) -> tuple[Event, Parser] | None:
+    """Run the syslog parsers registered for `program` on `message` (journald uses it too)."""
+    for parser in _program_parsers(program):
+        if (event := _try(parser, message, record, base)) is not None:
+            return event, parser
+    return None
+
+
 def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
     if parser.kind == "line":
         return _try(parser, text, record)
     if parser.kind == "json":
-        obj = decode_json_object(text)
+        obj = decode_json_object(text.strip())
         return None if obj is None else _try(parser, obj, text, record)
     from guetteur.parse.syslog import parse_envelope
 
@@ -104,12 +133,11 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
 
 
 def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | None]:
-    """JSON object parsers, then syslog envelope + program parsers, then line parsers."""
+    """See the module docstring for the order."""
     from guetteur.parse.syslog import parse_envelope
 
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        obj = decode_json_object(stripped)
+    if text[:1] == "{" or text.lstrip()[:1] == "{":
+        obj = decode_json_object(text.strip())
         if obj is not None:
             for parser in _JSON:
                 if parser.sniff is None or parser.sniff(obj):
@@ -118,40 +146,59 @@ def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | No
     envelope = parse_envelope(text, record)
     if envelope is not None:
         base, message, program = envelope
-        for parser in _BY_PROGRAM.get(program or "", ()):
-            if (event := _try(parser, message, record, base)) is not None:
-                return event, parser
+        if program is not None and (found := dispatch_program(program, message, record, base)) is not None:
+            return found
         for parser in _SYSLOG_SNIFFED:
             if parser.sniff is not None and parser.sniff(message):
                 if (event := _try(parser, message, record, base)) is not None:
                     return event, parser
-        return base, PARSERS["syslog"]
-    for parser in _LINE:
-        if parser.name != "syslog" and (parser.sniff is None or parser.sniff(text)):
+    for parser in _LINE_SNIFFED:
+        if parser.sniff is not None and parser.sniff(text):
             if (event := _try(parser, text, record)) is not None:
                 return event, parser
+    if envelope is not None:
+        return envelope[0], _GENERIC
     return None, None
+
+
+_last_ingested: list = [None, ""]
+
+
+def _ingested(received: float) -> str:
+    # many records of a batch share the millisecond: skip the datetime work for them
+    key = int(received * 1000)
+    if _last_ingested[0] != key:
+        _last_ingested[0] = key
+        _last_ingested[1] = ecs.iso_utc(received)
+    return _last_ingested[1]
 
 
 def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) -> Event:
     """Fill what every event carries, whatever parsed it."""
-    meta = event.setdefault("event", {})
-    meta.setdefault("kind", "event")
+    meta = event.get("event")
+    if meta is None:
+        meta = event["event"] = {}
+    if "kind" not in meta:
+        meta["kind"] = "event"
     meta["original"] = text
-    meta["ingested"] = ecs.iso_utc(record.received)
+    ingested = meta["ingested"] = _ingested(record.received)
     if parser is not None:
-        meta.setdefault("module", parser.family)
-        meta.setdefault("dataset", parser.name)
-    event.setdefault("@timestamp", meta["ingested"])
+        if "module" not in meta:
+            meta["module"] = parser.family
+        if "dataset" not in meta:
+            meta["dataset"] = parser.name
+    if "@timestamp" not in event:
+        event["@timestamp"] = ingested
     if record.peer:
         if record.source == "file" or record.source == "import":
             ecs.put(event, "log.file.path", record.peer)
         else:
             ecs.put(event, "log.source.address", record.peer)
-    if record.meta and "offset" in record.meta:
-        ecs.put(event, "log.offset", record.meta["offset"])
-    if record.meta and record.meta.get("truncated"):
-        event.setdefault("tags", []).append("truncated")
+    if record.meta:
+        if "offset" in record.meta:
+            ecs.put(event, "log.offset", record.meta["offset"])
+        if record.meta.get("truncated"):
+            event.setdefault("tags", []).append("truncated")
     return event
 
 
@@ -161,11 +208,14 @@ def unparsed(text: str, record: RawRecord) -> Event:
     return finalize(event, text, record, None)
 
 
-def parse_record(record: RawRecord) -> Event:
-    """Parse one record with its hinted parser, else by auto-detection; never raises."""
+def _record_text(record: RawRecord) -> str:
     text = record.text().rstrip("\r\n")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL; keep the rest of the record
         text = text.replace("\x00", "\ufffd")
+    return text
+
+
+def _parse_text(text: str, record: RawRecord) -> Event:
     parser = PARSERS.get(record.hint) if record.hint else None
     event: Event | None = None
     if parser is not None:
@@ -177,18 +227,65 @@ def parse_record(record: RawRecord) -> Event:
     return finalize(event, text, record, parser)
 
 
+def parse_record(record: RawRecord) -> Event:
+    """Parse one record with its hinted parser, else by auto-detection; never raises."""
+    return _parse_text(_record_text(record), record)
+
+
 @dataclass(slots=True)
 class BatchResult:
     """Events from a batch of records. `merged` counts records folded into another event
-    (auditd multi-record events), so that received == stored + merged + pending."""
+    (auditd multi-record events) and `pending` the records an assembler still holds after
+    this batch, so that received == stored + merged + pending."""
 
     events: list[Event] = field(default_factory=list)
     merged: int = 0
+    pending: int = 0
+
+
+from guetteur.parse.auditd import AuditAssembler, parse_audit_record  # noqa: E402
+
+ASSEMBLER = AuditAssembler()
+_AUDITD = PARSERS["auditd"]
+
+
+def _emit(result: BatchResult, closed: list[tuple[Event, list[RawRecord], str]]) -> None:
+    for event, raws, joined in closed:
+        result.events.append(finalize(event, joined, raws[0], _AUDITD))
+        result.merged += len(raws) - 1
 
 
 def parse_batch(records: Iterable[RawRecord]) -> BatchResult:
-    """Parse records in order. What the pipeline's parser workers call."""
-    return BatchResult([parse_record(r) for r in records])
+    """Parse records in order. What the pipeline's parser workers call.
+
+    Raw auditd records (hint "auditd" or none, text starting `type=`/`node=`) go through
+    the assembler; their events appear when their group closes (possibly in a later batch).
+    """
+    result = BatchResult()
+    events = result.events
+    for record in records:
+        text = _record_text(record)
+        if (record.hint is None or record.hint == "auditd") and text[:5] in ("type=", "node="):
+            parsed = parse_audit_record(text)
+            if parsed is not None:
+                try:
+                    _emit(result, ASSEMBLER.add(record, text, parsed))
+                    continue
+                except Exception:  # never lose the record to an assembler bug
+                    log.exception("auditd assembler raised")
+        events.append(_parse_text(text, record))
+    if ASSEMBLER.pending:
+        _emit(result, ASSEMBLER.expire())
+    result.pending = ASSEMBLER.pending
+    return result
+
+
+def flush_pending() -> BatchResult:
+    """Close every group the assemblers hold (shutdown, end of a one-shot import)."""
+    result = BatchResult()
+    _emit(result, ASSEMBLER.flush())
+    result.pending = ASSEMBLER.pending
+    return result
 
 
 def known_parsers() -> list[str]:

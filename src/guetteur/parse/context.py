@@ -2,10 +2,12 @@
 
 Set once per process with `configure()` (the pipeline's parser workers and the CLI do);
 parsers read `CONTEXT`. Defaults suit tests: UTC and the default JSON field map.
+Modules that memoise zone-dependent results register a hook with `on_configure`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
@@ -20,8 +22,26 @@ class ParseContext:
 
 
 CONTEXT = ParseContext()
+_HOOKS: list[Callable[[], None]] = []
+
+
+def on_configure(hook: Callable[[], None]) -> None:
+    """Call `hook()` whenever the context changes (to drop zone-dependent caches)."""
+    _HOOKS.append(hook)
+
+
+def _changed() -> None:
+    for hook in _HOOKS:
+        hook()
 
 
 def configure(settings: ParseSettings) -> None:
     CONTEXT.tz = ZoneInfo(settings.timezone)
     CONTEXT.json_field_map = dict(settings.json_field_map)
+    _changed()
+
+
+def set_timezone(tz: tzinfo) -> None:
+    """Use `tz` for zone-less timestamps (tests, the conformance harness, `--tz` options)."""
+    CONTEXT.tz = tz
+    _changed()

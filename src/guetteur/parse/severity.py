@@ -11,6 +11,8 @@ from __future__ import annotations
 LEVELS = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
 
 _ALIASES = {
+    "note": "notice", "system": "notice", "warnings": "warning", "exception": "error",
+    "dbg": "debug", "inf": "info", "wrn": "warning",
     "emerg": "emergency", "panic": "emergency", "fatal": "critical", "crit": "critical",
     "err": "error", "severe": "error", "warn": "warning", "information": "info",
     "informational": "info", "trace": "debug", "verbose": "debug", "log": "info",
@@ -19,8 +21,34 @@ _ALIASES = {
 }
 
 
+_CACHE: dict[str, str | None] = {}
+
+
 def normalize_level(word: str) -> str | None:
     """`'WARN'` -> `'warning'`; None when the word is no known level."""
+    found = _CACHE.get(word, "")
+    if found != "":
+        return found
+    result = _normalize(word)
+    if len(_CACHE) < 1024:
+        _CACHE[word] = result
+    return result
+
+
+def from_number(value: int) -> tuple[str, int]:
+    """(`log.level`, `event.severity`) for a Python logging number (10 debug .. 50 critical)."""
+    if value >= 50:
+        return "critical", 2
+    if value >= 40:
+        return "error", 3
+    if value >= 30:
+        return "warning", 4
+    if value >= 20:
+        return "info", 6
+    return "debug", 7
+
+
+def _normalize(word: str) -> str | None:
     key = word.strip().lower()
     key = _ALIASES.get(key, key)
     return key if key in LEVELS else None

@@ -1,0 +1,66 @@
+"""Network addresses in events: `source.*` / `destination.*` / `client.*` from text.
+
+`endpoint(address, port)` builds the ECS object for an address that may be an IP
+(`ip` set), a host name (`domain` set) or anything else (only `address`), so the
+`ip`-typed column never receives a host name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+
+_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}$")
+_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$")
+
+
+@lru_cache(maxsize=16384)
+def ip_text(text: str) -> str | None:
+    """The canonical text of an IPv4/IPv6 address (`::ffff:1.2.3.4` kept as is), or None."""
+    if _IPV4.match(text):
+        return text
+    if ":" in text and len(text) <= 64:
+        candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        try:
+            return str(ipaddress.IPv6Address(candidate.split("%", 1)[0]))
+        except ValueError:
+            return None
+    return None
+
+
+def is_domain(text: str) -> bool:
+    return bool(_DOMAIN.match(text)) and not text.replace(".", "").isdigit()
+
+
+def endpoint(address: str | None, port: str | int | None = None) -> dict | None:
+    """`{"address", "ip" | "domain", "port"}` for an address text, or None when empty/"-"."""
+    if not address or address in ("-", "unknown", "UNKNOWN"):
+        return None
+    out: dict = {"address": address}
+    ip = ip_text(address)
+    if ip is not None:
+        out["ip"] = ip
+    elif is_domain(address):
+        out["domain"] = address
+    if port is not None:
+        try:
+            number = int(port)
+        except (TypeError, ValueError):
+            number = -1
+        if 0 <= number <= 65535:
+            out["port"] = number
+    return out
+
+
+def add_related(event: dict, kind: str, value: str | None) -> None:
+    """Append `value` to `related.<kind>` (user, ip, hosts) once."""
+    if not value:
+        return
+    related = event.get("related")
+    if related is None:
+        event["related"] = {kind: [value]}
+        return
+    values = related.setdefault(kind, [])
+    if value not in values:
+        values.append(value)

@@ -1,0 +1,553 @@
+"""Linux authentication logs (auth.log / secure): sshd, sudo, su, PAM, account management
+(useradd, usermod, userdel, groupadd, groupdel, gpasswd, passwd, chpasswd), cron, pkexec,
+doas, systemd-logind, login.
+
+A syslog-kind parser: the envelope (see `syslog.py`) gives the base event and the MSG;
+`parse_auth` picks the handler by program name (no regex is tried for other programs).
+Field choices follow Elastic's `system.auth` pipeline: `event.action: "ssh_login"`,
+`event.category: ["authentication"]` (+ `"session"` on success), `event.outcome`,
+`system.auth.ssh.{event,method,signature,dropped_ip}`, `system.auth.sudo.{tty,pwd,user,
+command,error}`, `user.name`, `user.effective.name`, `source.*`, `group.*`.
+Lines a handler does not know keep the base event (message, host, process) unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from guetteur.model import Event, RawRecord
+from guetteur.parse.address import add_related, endpoint
+from guetteur.parse.base import Parser
+
+# -- sshd ---------------------------------------------------------------------------------
+
+_SSH_LOGIN = re.compile(
+    r"(Accepted|Failed|Postponed) (\S+) for (invalid user )?(.*?) from (\S+) port (\d+)(?: ssh2)?(?:: (.*?))?"
+    r"(?: \[preauth\])?\s*$"
+)
+_SSH_INVALID = re.compile(r"[Ii]nvalid user (.*?) from (\S+?)(?: port (\d+))?(?: \[preauth\])?\s*$")
+_SSH_CLOSED = re.compile(
+    r"(Connection closed|Disconnected from|Connection reset|Received disconnect from|Disconnecting)"
+    r"(?: by| from)?(?: (invalid|authenticating) user (\S*))?(?: user (\S*))? (\S+) port (\d+)"
+    r"(?::\s*(.*?))?\s*(\[preauth\])?\s*$"
+)
+_SSH_MAX_AUTH = re.compile(
+    r"(?:error: )?maximum authentication attempts exceeded for (invalid user )?(\S*) from (\S+) port (\d+)"
+)
+_SSH_NEGOTIATE = re.compile(r"(?:fatal: )?Unable to negotiate with (\S+?)(?: port (\d+))?: (no matching [^.]*)")
+_SSH_DROPPED = re.compile(r"Did not receive identification string from (\S+?)(?: port (\d+))?\s*$")
+_SSH_USER_FROM = re.compile(r"(.*?) user (\S*) from (\S+?)(?: port (\d+))?(?: ssh2)?(?: \[preauth\])?\s*$")
+_SSH_REFUSED = re.compile(r"refused connect from (\S+) \((\S+)\)")
+_SSH_USERAUTH_REQ = re.compile(r"input_userauth_request: invalid user (\S*)")
+_SSH_ANY_IP = re.compile(r"(?:from|with|host|for) \[?((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]*:[0-9a-fA-F:]+)\]?(?: port (\d+))?")
+
+_LOGIN_SUCCESS = ["authentication", "session"]
+
+
+def _auth_event(base: Event, action: str, outcome: str | None, category: list[str] | None = None,
+                kind_type: list[str] | None = None) -> dict:
+    ev = base.get("event")
+    if ev is None:
+        ev = base["event"] = {}
+    ev["action"] = action
+    ev["category"] = category or ["authentication"]
+    ev["type"] = kind_type or ["info"]
+    if outcome is not None:
+        ev["outcome"] = outcome
+    return ev
+
+
+def _source(base: Event, address: str | None, port: str | None = None) -> None:
+    src = endpoint(address, port)
+    if src is not None:
+        base["source"] = src
+        add_related(base, "ip", src.get("ip"))
+
+
+def _user(base: Event, name: str | None) -> None:
+    if name:
+        user = base.get("user")
+        if user is None:
+            base["user"] = {"name": name}
+        else:
+            user["name"] = name
+        add_related(base, "user", name)
+
+
+def _ssh_fields(base: Event) -> dict:
+    system = base.setdefault("system", {})
+    auth = system.setdefault("auth", {})
+    return auth.setdefault("ssh", {})
+
+
+def parse_sshd(msg: str, base: Event) -> Event:
+    first = msg[:4]
+    if first in ("Acce", "Fail", "Post"):
+        m = _SSH_LOGIN.match(msg)
+        if m is not None:
+            word, method, invalid, user, address, port, signature = m.groups()
+            ssh = _ssh_fields(base)
+            ssh["event"] = word
+            ssh["method"] = method
+            if signature:
+                ssh["signature"] = signature
+            if word == "Accepted":
+                _auth_event(base, "ssh_login", "success", _LOGIN_SUCCESS)
+            elif word == "Failed":
+                _auth_event(base, "ssh_login", "failure")
+            else:
+                _auth_event(base, "ssh_login", "unknown")
+            _user(base, user)
+            _source(base, address, port)
+            if invalid:
+                ssh["invalid_user"] = True
+            return base
+    elif first in ("Inva", "inva"):
+        m = _SSH_INVALID.match(msg)
+        if m is not None:
+            user, address, port = m.groups()
+            _ssh_fields(base)["event"] = "Invalid"
+            _auth_event(base, "ssh_login", "failure")
+            _user(base, user)
+            _source(base, address, port)
+            return base
+    elif first in ("Conn", "Disc", "Rece"):
+        m = _SSH_CLOSED.match(msg)
+        if m is not None:
+            what, state, user1, user2, address, port, reason, preauth = m.groups()
+            user = user1 if user1 is not None else user2
+            _source(base, address, port)
+            _user(base, user)
+            ssh = _ssh_fields(base)
+            ssh["event"] = what
+            if reason:
+                ssh["reason"] = reason
+            if preauth or state:
+                # closed before authentication completed: a failed or abandoned login
+                _auth_event(base, "ssh_login", "failure")
+            else:
+                _auth_event(base, "ssh_disconnect", None, ["session", "network"], ["end"])
+            return base
+    elif first == "Did ":
+        m = _SSH_DROPPED.match(msg)
+        if m is not None:
+            address, port = m.groups()
+            _ssh_fields(base)["dropped_ip"] = address
+            _source(base, address, port)
+            return base
+    elif first in ("Unab", "fata"):
+        m = _SSH_NEGOTIATE.match(msg)
+        if m is not None:
+            address, port, reason = m.groups()
+            _source(base, address, port)
+            _ssh_fields(base)["event"] = reason
+            _auth_event(base, "ssh_key_exchange_failed", "failure", ["network"], ["connection", "denied"])
+            return base
+    if first in ("erro", "maxi"):
+        m = _SSH_MAX_AUTH.match(msg)
+        if m is not None:
+            _invalid, user, address, port = m.groups()
+            _ssh_fields(base)["event"] = "maximum authentication attempts exceeded"
+            _auth_event(base, "ssh_login", "failure")
+            _user(base, user)
+            _source(base, address, port)
+            return base
+    if msg.startswith("pam_"):
+        return parse_pam(msg, base) or base
+    if msg.startswith("refused connect"):
+        m = _SSH_REFUSED.match(msg)
+        if m is not None:
+            _source(base, m.group(2))
+            base["source"]["domain"] = m.group(1)
+            _auth_event(base, "ssh_connection_refused", "failure", ["network"], ["connection", "denied"])
+            return base
+    if msg.startswith("input_userauth_request"):
+        m = _SSH_USERAUTH_REQ.match(msg)
+        if m is not None:
+            _user(base, m.group(1))
+            _auth_event(base, "ssh_login", "failure")
+            return base
+    m = _SSH_USER_FROM.match(msg)
+    if m is not None:
+        what, user, address, port = m.groups()
+        if len(what) < 200:
+            _ssh_fields(base)["event"] = what
+            _user(base, user)
+            _source(base, address, port)
+            if what.startswith("error: PAM:"):
+                _auth_event(base, "ssh_login", "failure")
+            return base
+    m = _SSH_ANY_IP.search(msg)
+    if m is not None:
+        _source(base, m.group(1), m.group(2))
+    return base
+
+
+# -- PAM ----------------------------------------------------------------------------------
+
+_PAM_PREFIX = re.compile(r"(pam_\w+)\(([^:)]*):(\w+)\): ")
+_PAM_FAILURE = re.compile(
+    r"(?:(\d+) more )?authentication failures?; logname=(\S*) uid=(\d*) euid=(\d*) tty=(\S*) ruser=(\S*) "
+    r"rhost=(\S*)(?:\s+user=(\S*))?"
+)
+_PAM_OPENED = re.compile(r"session opened for user (\S+?)(?:\(uid=(\d+)\))?(?: by (\S*?)\(uid=(\d+)\))?\s*$")
+_PAM_CLOSED = re.compile(r"session closed for user (\S+)")
+_PAM_PASSWORD = re.compile(r"password changed for (\S+)")
+_PAM_UNKNOWN = re.compile(r"check pass; user unknown")
+
+
+def parse_pam(msg: str, base: Event) -> Event | None:
+    """PAM module messages, with or without the `pam_unix(service:type): ` prefix."""
+    m = _PAM_PREFIX.match(msg)
+    rest = msg
+    if m is not None:
+        rest = msg[m.end():]
+        pam = base.setdefault("system", {}).setdefault("auth", {}).setdefault("pam", {})
+        pam["module"], pam["service"], pam["type"] = m.groups()
+    if rest.startswith("session opened"):
+        o = _PAM_OPENED.match(rest)
+        if o is not None:
+            target, _tuid, by, by_uid = o.groups()
+            ev = base.setdefault("event", {})
+            ev["action"] = "logged-on"
+            ev["category"] = ["session"]
+            ev["type"] = ["start"]
+            ev["outcome"] = "success"
+            user = base.setdefault("user", {})
+            if by:
+                user["name"] = by
+                add_related(base, "user", by)
+            if by_uid is not None:
+                user["id"] = by_uid
+            user["effective"] = {"name": target}
+            add_related(base, "user", target)
+            return base
+    elif rest.startswith("session closed"):
+        c = _PAM_CLOSED.match(rest)
+        if c is not None:
+            ev = base.setdefault("event", {})
+            ev["action"] = "logged-off"
+            ev["category"] = ["session"]
+            ev["type"] = ["end"]
+            ev["outcome"] = "success"
+            _user(base, c.group(1))
+            return base
+    elif "authentication failure" in rest[:40]:
+        f = _PAM_FAILURE.match(rest)
+        if f is not None:
+            _more, logname, uid, _euid, tty, ruser, rhost, user = f.groups()
+            _auth_event(base, "authentication_failure", "failure")
+            _user(base, user or ruser or logname)
+            if uid:
+                base["user"] = base.get("user") or {}
+                base["user"]["id"] = uid
+            if rhost:
+                _source(base, rhost)
+            if tty:
+                base.setdefault("process", {})["tty"] = {"name": tty}
+            return base
+    elif rest.startswith("password changed"):
+        p = _PAM_PASSWORD.match(rest)
+        if p is not None:
+            _auth_event(base, "password-changed", "success", ["iam"], ["user", "change"])
+            _user(base, p.group(1))
+            return base
+    elif _PAM_UNKNOWN.match(rest):
+        _auth_event(base, "authentication_failure", "failure")
+        return base
+    return base if m is not None else None
+
+
+# -- sudo, su, pkexec, doas -----------------------------------------------------------------
+
+_SUDO = re.compile(
+    r"\s*(\S+) : (?:(.*?) ; )?TTY=(\S+) ; PWD=(.*?) ; USER=(\S+) ;(?: GROUP=(\S+) ;)?(?: TSID=\S+ ;)?"
+    r"(?: ENV=.*? ;)? COMMAND=(.*)$"
+)
+
+
+def parse_sudo(msg: str, base: Event) -> Event:
+    m = _SUDO.match(msg)
+    if m is None:
+        return parse_pam(msg, base) or base
+    user, error, tty, pwd, target, group, command = m.groups()
+    sudo: dict = {"tty": tty, "pwd": pwd, "user": target, "command": command}
+    if error:
+        sudo["error"] = error
+    if group:
+        sudo["group"] = group
+    base.setdefault("system", {}).setdefault("auth", {})["sudo"] = sudo
+    ev = base.setdefault("event", {})
+    ev["action"] = "sudo"
+    ev["category"] = ["process"]
+    ev["type"] = ["start"] if not error else ["denied"]
+    ev["outcome"] = "failure" if error else "success"
+    base["user"] = {"name": user, "effective": {"name": target}}
+    add_related(base, "user", user)
+    add_related(base, "user", target)
+    return base
+
+
+_SU_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Successful su for (?P<target>\S+) by (?P<user>\S+)"), "success"),
+    (re.compile(r"FAILED su for (?P<target>\S+) by (?P<user>\S+)"), "failure"),
+    (re.compile(r"\(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)"), "success"),
+    (re.compile(r"FAILED SU \(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)"), "failure"),
+    (re.compile(r"BAD SU (?P<user>\S+) to (?P<target>\S+)(?: on (?P<tty>\S+))?"), "failure"),
+    (re.compile(r"failed: (?P<tty>\S+) changing from (?P<user>\S+) to (?P<target>\S+)"), "failure"),
+    (re.compile(r"(?P<user>\S+) to (?P<target>\S+) on (?P<tty>\S+)$"), "success"),
+    (re.compile(r"(?P<sign>[+-]) (?P<tty>\S+) (?P<user>[^:\s]+):(?P<target>\S+)"), "sign"),
+)
+
+
+def parse_su(msg: str, base: Event) -> Event:
+    for pattern, outcome in _SU_PATTERNS:
+        m = pattern.match(msg)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        if outcome == "sign":
+            outcome = "success" if groups.get("sign") == "+" else "failure"
+        _auth_event(base, "su", outcome, ["authentication"], ["start" if outcome == "success" else "denied"])
+        base["user"] = {"name": groups["user"], "effective": {"name": groups["target"]}}
+        add_related(base, "user", groups["user"])
+        add_related(base, "user", groups["target"])
+        if groups.get("tty"):
+            base.setdefault("process", {})["tty"] = {"name": groups["tty"]}
+        return base
+    return parse_pam(msg, base) or base
+
+
+_PKEXEC = re.compile(r"(\S+): (.*?)(?: \[USER=([^\]]*)\])(?: \[TTY=([^\]]*)\])?(?: \[CWD=([^\]]*)\])?(?: \[COMMAND=(.*)\])?\s*$")
+
+
+def parse_pkexec(msg: str, base: Event) -> Event:
+    m = _PKEXEC.match(msg)
+    if m is None:
+        return parse_pam(msg, base) or base
+    user, what, target, tty, cwd, command = m.groups()
+    failed = not what.startswith("Executing command")
+    _auth_event(base, "pkexec", "failure" if failed else "success", ["process"], ["start"] if not failed else ["denied"])
+    base["user"] = {"name": user, "effective": {"name": target}}
+    add_related(base, "user", user)
+    add_related(base, "user", target)
+    pk: dict = {"event": what}
+    if tty:
+        pk["tty"] = tty
+    if cwd:
+        pk["cwd"] = cwd
+        base.setdefault("process", {})["working_directory"] = cwd
+    if command:
+        pk["command"] = command
+    base.setdefault("system", {}).setdefault("auth", {})["pkexec"] = pk
+    return base
+
+
+_DOAS = (
+    (re.compile(r"(?P<user>\S+) ran command (?P<command>.*?) as (?P<target>\S+) from (?P<cwd>.*)$"), "success"),
+    (re.compile(r"(?P<user>\S+) ran command as (?P<target>\S+): (?P<command>.*)$"), "success"),
+    (re.compile(r"failed command for (?P<user>\S+): (?P<command>.*)$"), "failure"),
+    (re.compile(r"failed auth for (?P<user>\S+)"), "failure"),
+)
+
+
+def parse_doas(msg: str, base: Event) -> Event:
+    for pattern, outcome in _DOAS:
+        m = pattern.match(msg)
+        if m is not None:
+            g = m.groupdict()
+            _auth_event(base, "doas", outcome, ["process"], ["start"] if outcome == "success" else ["denied"])
+            base["user"] = {"name": g["user"]}
+            if g.get("target"):
+                base["user"]["effective"] = {"name": g["target"]}
+            if g.get("command"):
+                base.setdefault("system", {}).setdefault("auth", {})["doas"] = {"command": g["command"]}
+            add_related(base, "user", g["user"])
+            return base
+    return base
+
+
+# -- account management -----------------------------------------------------------------------
+
+_NEW_GROUP = re.compile(r"new group: name=([^,\s]+), GID=(\d+)")
+_NEW_USER = re.compile(
+    r"new user: name=([^,\s]+), UID=(\d+), GID=(\d+), home=([^,]*), shell=([^,\s]*)(?:, from=(\S+))?"
+)
+_ADD_TO_GROUP = re.compile(r"add '([^']+)' to (?:shadow )?group '([^']+)'")
+_DEL_USER = re.compile(r"delete user '([^']+)'")
+_DEL_GROUP = re.compile(r"(?:removed (?:shadow )?group '([^']+)'|group '([^']+)' removed)")
+_CHANGE_USER = re.compile(r"(?:change|lock|unlock) user '([^']+)'")
+_FAILED_ADD = re.compile(r"failed adding user '([^']+)'")
+_GPASSWD = re.compile(r"(?:user (\S+) added by (\S+) to group (\S+)|user (\S+) removed by (\S+) from group (\S+))")
+
+
+def _iam(base: Event, types: list[str], outcome: str = "success", action: str | None = None) -> dict:
+    ev = base.setdefault("event", {})
+    ev["category"] = ["iam"]
+    ev["type"] = types
+    ev["outcome"] = outcome
+    if action:
+        ev["action"] = action
+    return ev
+
+
+def parse_account(msg: str, base: Event) -> Event:
+    if msg.startswith("new group"):
+        m = _NEW_GROUP.match(msg)
+        if m is not None:
+            _iam(base, ["group", "creation"], action="group-created")
+            base["group"] = {"name": m.group(1), "id": m.group(2)}
+            return base
+    elif msg.startswith("new user"):
+        m = _NEW_USER.match(msg)
+        if m is not None:
+            name, uid, gid, home, shell, tty = m.groups()
+            _iam(base, ["user", "creation"], action="user-created")
+            base["user"] = {"name": name, "id": uid}
+            base["group"] = {"id": gid}
+            add_related(base, "user", name)
+            base.setdefault("system", {}).setdefault("auth", {})["useradd"] = {"home": home, "shell": shell}
+            if tty:
+                base["system"]["auth"]["useradd"]["from"] = tty
+            return base
+    m = _ADD_TO_GROUP.search(msg)
+    if m is not None:
+        _iam(base, ["group", "change"], action="added-user-to-group")
+        _user(base, m.group(1))
+        base["group"] = {"name": m.group(2)}
+        return base
+    m = _DEL_USER.search(msg)
+    if m is not None:
+        _iam(base, ["user", "deletion"], action="user-deleted")
+        _user(base, m.group(1))
+        return base
+    m = _DEL_GROUP.search(msg)
+    if m is not None:
+        _iam(base, ["group", "deletion"], action="group-deleted")
+        base["group"] = {"name": m.group(1) or m.group(2)}
+        return base
+    m = _FAILED_ADD.search(msg)
+    if m is not None:
+        _iam(base, ["user", "creation"], "failure", action="user-created")
+        _user(base, m.group(1))
+        return base
+    m = _CHANGE_USER.search(msg)
+    if m is not None:
+        _iam(base, ["user", "change"], action="user-changed")
+        _user(base, m.group(1))
+        return base
+    m = _GPASSWD.search(msg)
+    if m is not None:
+        added = m.group(1) is not None
+        _iam(base, ["group", "change"], action="added-user-to-group" if added else "removed-user-from-group")
+        _user(base, m.group(1) or m.group(4))
+        base["group"] = {"name": m.group(3) or m.group(6)}
+        return base
+    return parse_pam(msg, base) or base
+
+
+# -- cron, logind, login ---------------------------------------------------------------------
+
+_CRON_CMD = re.compile(r"\((\S+)\) CMD \((.*)\)\s*$", re.DOTALL)
+_LOGIND_NEW = re.compile(r"New session (\S+) of user (\S+?)\.?$")
+_LOGIND_REMOVED = re.compile(r"Removed session (\S+?)\.?$")
+_LOGIN_FAILED = re.compile(r"FAILED LOGIN (?:\(\d+\) |\d+ )?(?:on '?(\S+?)'? )?FROM '?(\S*?)'? FOR '?(\S+?)'?, (.*)$")
+_LOGIN_ROOT = re.compile(r"ROOT LOGIN\s+on '?(\S+?)'?(?: from '?(\S+?)'?)?$")
+
+
+def parse_cron(msg: str, base: Event) -> Event:
+    m = _CRON_CMD.match(msg)
+    if m is not None:
+        ev = base.setdefault("event", {})
+        ev["action"] = "cron-execution"
+        ev["category"] = ["process"]
+        ev["type"] = ["start"]
+        _user(base, m.group(1))
+        base.setdefault("process", {})["command_line"] = m.group(2).strip()
+        return base
+    return parse_pam(msg, base) or base
+
+
+def parse_logind(msg: str, base: Event) -> Event:
+    m = _LOGIND_NEW.match(msg)
+    if m is not None:
+        ev = base.setdefault("event", {})
+        ev.update(action="session-created", category=["session"], type=["start"], outcome="success")
+        _user(base, m.group(2))
+        base["session"] = {"id": m.group(1)}
+        return base
+    m = _LOGIND_REMOVED.match(msg)
+    if m is not None:
+        ev = base.setdefault("event", {})
+        ev.update(action="session-removed", category=["session"], type=["end"], outcome="success")
+        base["session"] = {"id": m.group(1)}
+    return base
+
+
+def parse_login(msg: str, base: Event) -> Event:
+    m = _LOGIN_FAILED.match(msg)
+    if m is not None:
+        tty, source, user, reason = m.groups()
+        _auth_event(base, "login", "failure")
+        _user(base, user)
+        if source:
+            _source(base, source)
+        if tty:
+            base.setdefault("process", {})["tty"] = {"name": tty}
+        base.setdefault("event", {})["reason"] = reason
+        return base
+    m = _LOGIN_ROOT.match(msg)
+    if m is not None:
+        _auth_event(base, "login", "success", _LOGIN_SUCCESS)
+        _user(base, "root")
+        base.setdefault("process", {})["tty"] = {"name": m.group(1)}
+        if m.group(2):
+            _source(base, m.group(2))
+        return base
+    return parse_pam(msg, base) or base
+
+
+def _pam_only(msg: str, base: Event) -> Event:
+    return parse_pam(msg, base) or base
+
+
+_HANDLERS: dict[str, Callable[[str, Event], Event]] = {
+    "sshd": parse_sshd, "sshd-session": parse_sshd, "sshd-auth": parse_sshd, "dropbear": parse_sshd,
+    "sudo": parse_sudo, "su": parse_su, "pkexec": parse_pkexec, "doas": parse_doas,
+    "useradd": parse_account, "usermod": parse_account, "userdel": parse_account,
+    "groupadd": parse_account, "groupmod": parse_account, "groupdel": parse_account,
+    "gpasswd": parse_account, "passwd": parse_account, "chpasswd": parse_account,
+    "chage": parse_account, "adduser": parse_account, "deluser": parse_account,
+    "cron": parse_cron, "crond": parse_cron, "anacron": parse_cron,
+    "systemd-logind": parse_logind, "login": parse_login, "pam": _pam_only, "polkitd": _pam_only,
+    "systemd": _pam_only, "vsftpd": _pam_only, "dovecot": _pam_only, "gdm-password": _pam_only,
+    "unix_chkpwd": _pam_only, "runuser": _pam_only,
+}
+
+
+def parse_auth(msg: str, record: RawRecord, base: Event) -> Event | None:
+    """Extend the envelope's `base` event from an auth-related program's MSG."""
+    if not base:
+        return None
+    name = base.get("process", {}).get("name", "")
+    program = name.lower()
+    handler = _HANDLERS.get(program)
+    if handler is None:
+        # "su(pam_unix)", "sshd(pam_unix)", "postfix/smtpd": dispatch on the base name
+        handler = _HANDLERS.get(program.split("(", 1)[0].split("/", 1)[0], _pam_only)
+    return handler(msg, base)
+
+
+def sniff_pam(message: str) -> bool:
+    return message.startswith("pam_") and "(" in message[:24]
+
+
+PARSERS = [
+    Parser(
+        "linux_auth", "linux", "syslog", parse_auth,
+        sniff=sniff_pam,
+        programs=tuple(_HANDLERS) + ("su(pam_unix)", "sshd(pam_unix)", "vsftpd(pam_unix)", "login(pam_unix)"),
+        priority=10,
+    ),
+]
