@@ -74,6 +74,9 @@ def iter_evtx_records(path: Path | str, stats: EvtxStats | None = None,
                 break
             continue
         consecutive = 0
+        if not isinstance(item, dict):
+            stats.note_error("record: not a record")
+            continue
         data = item.get("data")
         if not isinstance(data, str):
             stats.note_error(f"record {item.get('event_record_id')}: no data")

@@ -49,4 +49,4 @@ def community_id(transport: str | int, src: str, dst: str, sport: int | None, dp
     data = struct.pack("!H", seed) + a + b + struct.pack("!BB", proto, 0)
     if has_ports:
         data += struct.pack("!HH", p1 & 0xFFFF, p2 & 0xFFFF)
-    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()  # noqa: S324 - spec-mandated
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()

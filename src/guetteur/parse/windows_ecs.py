@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from typing import Any, TypedDict
 
-from guetteur import ecs
 from guetteur.model import Event
 from guetteur.parse import severity
 from guetteur.parse import windows_fields as F
@@ -196,7 +195,7 @@ def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, An
         meta["provider"] = provider
     for key, out in (("provider_guid", "provider_guid"), ("computer", "computer_name"),
                      ("record_id", "record_id"), ("activity_id", "activity_id"), ("version", "version")):
-        value = system.get(key)  # type: ignore[misc]
+        value = system.get(key)
         if value is not None and value != "":
             winlog[out] = value
     computer = system.get("computer")
@@ -205,7 +204,7 @@ def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, An
     if (when := system.get("time")) is not None:
         event["@timestamp"] = when
     if (pid := system.get("pid")) is not None:
-        process = {"pid": pid}
+        process: dict[str, Any] = {"pid": pid}
         if (tid := system.get("tid")) is not None:
             process["thread"] = {"id": tid}
         winlog["process"] = process
@@ -595,7 +594,7 @@ def _sysmon_network(b: _Builder, ed: dict[str, str]) -> None:
     if initiated:
         network["direction"] = "egress" if initiated == "true" else "ingress"
     if _useful(name := get("DestinationPortName")):
-        network["protocol"] = name  # type: ignore[assignment]
+        network["protocol"] = name
     b.event["network"] = network
     for side, prefix in (("source", "Source"), ("destination", "Destination")):
         node: dict[str, Any] = {}
