@@ -36,14 +36,14 @@ FIRST_ATTACK_WITHIN = 20.0
 #: demo format -> parser names to ask for with `?source=`, first registered one wins.
 #: A format with no registered parser is sent without a hint (auto-detection).
 HINT_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "nginx": ("nginx", "web_access", "web-access", "combined"),
-    "apache": ("apache", "web_access", "web-access", "combined"),
-    "uvicorn": ("uvicorn", "uvicorn_access"),
-    "python-logging": ("python_logging", "python-logging", "python"),
-    "app-json": ("json", "app_json", "json_app"),
-    "postgresql": ("postgresql", "postgres", "pgsql"),
-    "auditd": ("auditd", "audit"),
-    "zeek-conn": ("zeek", "zeek_json", "zeek-json", "zeek_conn"),
+    "nginx": ("nginx_access", "web_access"),
+    "apache": ("apache_access", "web_access"),
+    "uvicorn": ("uvicorn_access",),
+    "python-logging": ("python_logging",),
+    "app-json": ("json_lines",),
+    "postgresql": ("postgresql", "postgres"),
+    "auditd": ("auditd",),
+    "zeek-conn": ("zeek",),
 }
 
 
