@@ -118,6 +118,7 @@ class FileTailSource:
         self._failing: set[str] = set()  # paths whose error was already logged
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()  # one poll at a time (the loop's and a caller's)
         self._stopping = False
         self._dirty = False
         self._last_save = 0.0
@@ -161,17 +162,18 @@ class FileTailSource:
         """One round: expand the globs, read every followed file, close rotated ones that
         went quiet, save offsets when due. `start()` runs this every `poll_interval`;
         tests may call it directly."""
-        now = time.monotonic()
-        self._scan(now)
-        more = False
-        for tailed in list(self._tailed.values()):
-            if self._stopping:
-                break
-            more |= await self._read(tailed, now)
-        if self._dirty and now - self._last_save >= self.save_interval:
-            self._save()
-        if more:
-            self._wake.set()  # some file has more than one budget waiting: no pause
+        async with self._lock:
+            now = time.monotonic()
+            self._scan(now)
+            more = False
+            for tailed in list(self._tailed.values()):
+                if self._stopping:
+                    break
+                more |= await self._read(tailed, now)
+            if self._dirty and now - self._last_save >= self.save_interval:
+                self._save()
+            if more:
+                self._wake.set()  # some file has more than one budget waiting: no pause
 
     async def _run(self) -> None:
         while not self._stopping:

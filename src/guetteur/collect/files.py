@@ -23,7 +23,6 @@ drive a progress bar.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import sys
@@ -44,8 +43,45 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _EVTX_MAGIC = b"ElfFile\x00"
 
 
+def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    while data := stream.read(size):
+        yield data
+
+
+def _gunzip(raw: BinaryIO, size: int) -> Iterator[bytes]:
+    """Decompressed gzip data in pieces of at most `size` bytes, members concatenated.
+
+    Output is bounded per piece (a small archive can hold gigabytes of zeros); a damaged
+    or cut stream raises only after everything before the damage has been yielded.
+    """
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    started = False  # the current member has received bytes
+    while compressed := raw.read(size):
+        data = compressed
+        while True:
+            if not started:
+                data = data.lstrip(b"\x00")  # padding between or after members
+                if not data:
+                    break
+                started = True
+            piece = inflater.decompress(data, size)
+            if piece:
+                yield piece
+            if inflater.eof:
+                data = inflater.unused_data
+                inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                started = False
+                continue
+            data = inflater.unconsumed_tail
+            if not data and len(piece) < size:
+                break  # input used up and no output held back: read more
+    if started:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
 def expand_paths(paths: Sequence[Path | str], errors: list[str] | None = None) -> list[str]:
-    """The files named by `paths`, folders walked recursively, in a stable order; "-" kept
+    """The files named by `paths`, folders walked recursively (each folder's files sorted by
+    path), in the order given; "-" kept
     as is. Missing paths are reported in `errors` (when given) and left out."""
     files: list[str] = []
     for item in paths:
@@ -53,9 +89,11 @@ def expand_paths(paths: Sequence[Path | str], errors: list[str] | None = None) -
         if name == STDIN:
             files.append(STDIN)
         elif os.path.isdir(name):
+            found: list[str] = []
             for root, dirs, names in os.walk(name):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.extend(os.path.join(root, n) for n in names if not n.startswith("."))
+            files.extend(sorted(found))
         elif os.path.exists(name):
             files.append(name)
         elif errors is not None:
@@ -107,7 +145,7 @@ class FileReader:
     def _read_one(self, name: str) -> Iterator[RawRecord]:
         if name == STDIN:
             stream = self._stdin if self._stdin is not None else sys.stdin.buffer
-            yield from self._lines(name, stream, None)
+            yield from self._lines(name, _chunks(stream, self.read_size), None)
             return
         done_before = self.bytes_read
         try:
@@ -122,10 +160,9 @@ class FileReader:
                 handle.close()
                 yield from self._evtx(name)
             elif head.startswith(_GZIP_MAGIC):
-                with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
-                    yield from self._lines(name, unzipped, handle)  # type: ignore[arg-type]
+                yield from self._lines(name, _gunzip(handle, self.read_size), handle)
             else:
-                yield from self._lines(name, handle, handle)
+                yield from self._lines(name, _chunks(handle, self.read_size), handle)
         finally:
             handle.close()
             try:
@@ -133,14 +170,14 @@ class FileReader:
             except OSError:
                 pass
 
-    def _lines(self, name: str, stream: BinaryIO, raw: BinaryIO | None) -> Iterator[RawRecord]:
-        """Cut `stream` into records; `raw` is the file on disk whose position is progress."""
+    def _lines(self, name: str, chunks: Iterator[bytes], raw: BinaryIO | None) -> Iterator[RawRecord]:
+        """Cut `chunks` into records; `raw` is the file on disk whose position is progress."""
         framer = LineFramer(self.max_record_bytes)
         base = self.bytes_read
         try:
             while True:
                 try:
-                    data = stream.read(self.read_size)
+                    data = next(chunks, b"")
                 except (OSError, EOFError, zlib.error) as exc:  # damaged or cut gzip stream
                     self._error(name, exc)
                     break

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, source: SyslogUdpSource) -> None:
         self.source = source
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.source._received(data, addr)
@@ -65,6 +70,7 @@ class SyslogUdpSource:
         self.counters = SourceCounters(self.name)
         self.bound_port: int | None = None
         self._transport: asyncio.DatagramTransport | None = None
+        self._protocol: _Protocol | None = None
         self._peers: dict[Any, str | None] = {}  # formatted addresses, reused per sender
 
     @classmethod
@@ -81,10 +87,11 @@ class SyslogUdpSource:
     async def start(self) -> None:
         """Bind the socket. Raises OSError when the address cannot be bound."""
         loop = asyncio.get_running_loop()
-        transport, _protocol = await loop.create_datagram_endpoint(
+        transport, protocol = await loop.create_datagram_endpoint(
             lambda: _Protocol(self), local_addr=(self.host, self.port)
         )
         self._transport = transport
+        self._protocol = protocol
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):  # the kernel caps it at net.core.rmem_max
@@ -97,6 +104,9 @@ class SyslogUdpSource:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        if self._protocol is not None:
+            await self._protocol.closed  # the socket is released once this is done
+            self._protocol = None
         self._peers.clear()
 
     def _received(self, data: bytes, addr: Any) -> None:

@@ -1,0 +1,243 @@
+"""SyslogTcpSource over real sockets: framing, limits, hostile input, floods, backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from guetteur.collect.sink import MemorySink, RecordSink
+from guetteur.collect.syslog_tcp import SyslogTcpSource
+from guetteur.config import Settings
+
+MIB = 1_048_576
+
+
+@asynccontextmanager
+async def listening(sink: RecordSink, **options: object) -> AsyncIterator[SyslogTcpSource]:
+    source = SyslogTcpSource(sink, host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
+    await source.start()
+    try:
+        yield source
+    finally:
+        await source.stop()
+
+
+async def send(port: int, payload: bytes) -> None:
+    """Connect, send, close (half-close first so the server sees a clean end of stream)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def _loop() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(_loop(), timeout)
+
+
+async def test_newline_framing_crlf_and_last_line_without_newline() -> None:
+    sink = MemorySink()
+    async with listening(sink) as source:
+        assert source.bound_port
+        await send(source.bound_port, b"<13>one\n<13>two\r\n\n<13>three")
+        records = await sink.wait_for(3)
+    assert [r.data for r in records] == [b"<13>one", b"<13>two", b"<13>three"]
+    assert {r.source for r in records} == {"syslog-tcp"}
+    assert all(r.peer and r.peer.startswith("127.0.0.1:") for r in records)
+    assert all(r.meta is None for r in records)
+    assert source.counters.received == 3 and source.counters.connections == 1
+
+
+async def test_octet_counting_and_mixed_frames_on_one_connection() -> None:
+    sink = MemorySink()
+    message = b"<165>1 2003-10-11T22:14:15.003Z host app - ID47 - multi\nline"
+    payload = str(len(message)).encode() + b" " + message + b"<13>newline framed\n" + b"5 short"
+    async with listening(sink) as source:
+        await send(source.bound_port or 0, payload)
+        records = await sink.wait_for(3)
+    assert [r.data for r in records] == [message, b"<13>newline framed", b"short"]
+
+
+async def test_two_megabyte_line_is_cut_and_the_listener_keeps_serving() -> None:
+    sink = MemorySink()
+    limit = Settings().pipeline.max_record_bytes
+    async with listening(sink, max_record_bytes=limit) as source:
+        await send(source.bound_port or 0, b"<13>" + b"A" * (2 * MIB) + b"\n<13>next line\n")
+        await sink.wait_for(2)
+        await send(source.bound_port or 0, b"<13>second connection\n")
+        records = await sink.wait_for(3)
+    big = records[0]
+    assert len(big.data) == limit and big.meta == {"truncated": True}
+    assert [r.data for r in records[1:]] == [b"<13>next line", b"<13>second connection"]
+    assert source.counters.truncated == 1
+
+
+async def test_octet_frame_announcing_a_huge_length() -> None:
+    sink = MemorySink()
+    async with listening(sink, max_record_bytes=1024) as source:
+        body = b"z" * 5000
+        await send(source.bound_port or 0, b"5000 " + body + b"3 end")
+        await sink.wait_for(2)
+        await send(source.bound_port or 0, b"99999999999999999999 not a length\n")
+        records = await sink.wait_for(3)
+    assert records[0].data == body[:1024] and records[0].meta == {"truncated": True}
+    assert records[1].data == b"end"
+    assert records[2].data == b"99999999999999999999 not a length"  # too many digits: a line
+
+
+async def test_truncated_octet_frame_at_connection_close() -> None:
+    sink = MemorySink()
+    async with listening(sink) as source:
+        await send(source.bound_port or 0, b"100 only part of it")
+        records = await sink.wait_for(1)
+    assert records[0].data == b"only part of it" and records[0].meta == {"truncated": True}
+    assert source.counters.truncated == 1
+
+
+async def test_binary_garbage_and_invalid_utf8_are_kept_byte_for_byte() -> None:
+    sink = MemorySink()
+    garbage = os.urandom(4096).replace(b"\n", b"").lstrip(b"123456789").rstrip(b"\r")
+    async with listening(sink) as source:
+        await send(source.bound_port or 0, b"\xff\xfe\xc3\x28 bad utf-8\n" + garbage + b"\n\x00\x00\x00\n")
+        records = await sink.wait_for(3)
+    assert records[0].data == b"\xff\xfe\xc3\x28 bad utf-8"
+    assert "\ufffd" in records[0].text()
+    assert records[1].data == garbage
+    assert records[2].data == b"\x00\x00\x00"
+
+
+async def test_connections_above_the_maximum_are_closed_and_counted() -> None:
+    sink = MemorySink()
+    async with listening(sink, max_connections=3) as source:
+        port = source.bound_port or 0
+        kept = []
+        for i in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"<13>kept %d\n" % i)
+            await writer.drain()
+            kept.append((reader, writer))
+        await sink.wait_for(3)
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                assert await asyncio.wait_for(reader.read(), 10) == b""
+            except ConnectionResetError:
+                pass  # closed by an abort: also closed
+            writer.close()
+        assert source.counters.connections_rejected == 5
+        assert source.counters.connections_open == 3
+        # A freed slot is usable again.
+        kept[0][1].close()
+        await eventually(lambda: source.counters.connections_open == 2)
+        await send(port, b"<13>after a slot was freed\n")
+        records = await sink.wait_for(4)
+        for _reader, writer in kept[1:]:
+            writer.close()
+    assert records[-1].data == b"<13>after a slot was freed"
+
+
+def _blocking_sender(port: int, lines: int, line_size: int, progress: list[int]) -> None:
+    """Send numbered lines from a thread with a plain blocking socket; progress[0] = bytes sent."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65_536)
+        filler = b"x" * (line_size - 10)
+        batch = 64
+        for start in range(0, lines, batch):
+            chunk = b"".join(b"%08d %s\n" % (n, filler) for n in range(start, min(start + batch, lines)))
+            conn.sendall(chunk)
+            progress[0] += len(chunk)
+
+
+async def test_backpressure_pauses_reading_and_loses_nothing() -> None:
+    """A full sink makes `put` wait; the source then stops reading, the kernel buffers fill
+    and the sender blocks. Once the sink drains every line arrives, once, in order."""
+    sink = MemorySink(capacity=10)
+    sink.pause()
+    line_size, lines = 1000, 80_000  # 80 MB: far more than every buffer on the way
+    progress = [0]
+    async with listening(sink) as source:
+        sender = threading.Thread(
+            target=_blocking_sender, args=(source.bound_port, lines, line_size, progress), daemon=True
+        )
+        sender.start()
+        # Wait until the sender makes no progress any more: it is blocked in sendall.
+        last = -1
+        while progress[0] != last:
+            last = progress[0]
+            await asyncio.sleep(0.5)
+        assert sink.put_waits >= 1
+        assert len(sink) == 0
+        print(f"sender blocked after {progress[0]:,} of {lines * line_size:,} bytes")
+        assert progress[0] < lines * line_size, "the sender was never blocked: the source read ahead"
+        assert sender.is_alive()
+        sink.resume()
+        seen = 0
+        while seen < lines:
+            await sink.wait_for(1, timeout=30)
+            for record in sink.take_all():
+                assert record.data[:8] == b"%08d" % seen
+                assert len(record.data) == line_size - 1
+                seen += 1
+        await asyncio.to_thread(sender.join, 30)
+    assert not sender.is_alive()
+    assert source.counters.received == lines and source.counters.dropped == 0
+
+
+async def test_stop_emits_the_partial_record_and_closes_the_socket() -> None:
+    sink = MemorySink()
+    source = SyslogTcpSource(sink, host="127.0.0.1", port=0)
+    await source.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", source.bound_port or 0)
+    writer.write(b"<13>complete\n<13>partial without newline")
+    await writer.drain()
+    await sink.wait_for(1)
+    await source.stop()
+    records = sink.take_all()
+    assert [r.data for r in records] == [b"<13>complete", b"<13>partial without newline"]
+    try:
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+    except ConnectionResetError:
+        pass
+    writer.close()
+    assert source.counters.connections_open == 0
+
+
+async def test_stop_gives_up_on_a_sink_that_never_drains() -> None:
+    sink = MemorySink(capacity=1)
+    sink.pause()
+    source = SyslogTcpSource(sink, host="127.0.0.1", port=0, stop_timeout=0.2)
+    await source.start()
+    _reader, writer = await asyncio.open_connection("127.0.0.1", source.bound_port or 0)
+    writer.write(b"<13>a\n<13>b\n<13>c")
+    await writer.drain()
+    await eventually(lambda: sink.put_waits >= 1)
+    await source.stop()  # returns although `put` never completes
+    writer.close()
+    assert source.counters.dropped == 3  # a, b and the partial c: counted, not silently lost
+    assert source.counters.connections_open == 0
+
+
+async def test_start_fails_on_a_port_in_use() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        source = SyslogTcpSource(MemorySink(), host="127.0.0.1", port=busy.getsockname()[1])
+        with pytest.raises(OSError):
+            await source.start()
+
+
+def test_from_settings_reads_the_syslog_and_pipeline_sections() -> None:
+    settings = Settings(syslog={"tcp_port": 0, "max_connections": 7}, pipeline={"max_record_bytes": 4096})
+    source = SyslogTcpSource.from_settings(settings, MemorySink())
+    assert (source.port, source.max_connections, source.max_record_bytes) == (0, 7, 4096)
+    assert source.counters.as_dict()["source"] == "syslog-tcp"
