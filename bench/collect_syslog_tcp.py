@@ -14,6 +14,7 @@ import sys
 import time
 
 from guetteur.collect.syslog_tcp import SyslogTcpSource
+from guetteur.config import Settings
 from guetteur.model import RawRecord
 
 LINE = (
@@ -49,7 +50,7 @@ async def _run(n: int, framing: str) -> tuple[float, int]:
     else:
         payload = (str(len(LINE)).encode() + b" " + LINE) * n
     sink = CountingSink(n)
-    source = SyslogTcpSource(sink, host="127.0.0.1", port=0)
+    source = SyslogTcpSource(Settings(), sink, host="127.0.0.1", port=0)
     await source.start()
     assert source.bound_port is not None
     sender = multiprocessing.Process(target=_send, args=(source.bound_port, payload))

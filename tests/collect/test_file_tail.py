@@ -17,12 +17,8 @@ def make_source(sink: MemorySink, folder: Path, pattern: str = "*.log", **option
     """A source whose own loop stays idle (huge poll interval): tests drive `poll()`."""
     options.setdefault("poll_interval", 3600)
     options.setdefault("rotate_wait", 0)
-    return FileTailSource(
-        sink,
-        [FileInput(path=str(folder / pattern), hint="linux_auth")],
-        folder / "state" / "file_offsets.json",
-        **options,  # type: ignore[arg-type]
-    )
+    settings = Settings(data_dir=folder, file_inputs=[FileInput(path=str(folder / pattern), hint="linux_auth")])
+    return FileTailSource(settings, sink, **options)  # type: ignore[arg-type]
 
 
 def append(path: Path, data: bytes) -> None:
@@ -301,6 +297,6 @@ async def test_unreadable_file_is_counted_and_others_still_read(tmp_path: Path) 
 
 def test_from_settings_keeps_offsets_under_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, file_inputs=[{"path": "/var/log/*.log", "hint": "syslog"}])
-    source = FileTailSource.from_settings(settings, MemorySink())
+    source = FileTailSource(settings, MemorySink())
     assert source.store.path == tmp_path / "state" / "file_offsets.json" == offsets_path(settings)
     assert source.inputs[0].hint == "syslog" and source.bound_port is None

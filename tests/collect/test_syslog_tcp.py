@@ -20,7 +20,7 @@ MIB = 1_048_576
 
 @asynccontextmanager
 async def listening(sink: RecordSink, **options: object) -> AsyncIterator[SyslogTcpSource]:
-    source = SyslogTcpSource(sink, host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
+    source = SyslogTcpSource(Settings(), sink, host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
     await source.start()
     try:
         yield source
@@ -195,7 +195,7 @@ async def test_backpressure_pauses_reading_and_loses_nothing() -> None:
 
 async def test_stop_emits_the_partial_record_and_closes_the_socket() -> None:
     sink = MemorySink()
-    source = SyslogTcpSource(sink, host="127.0.0.1", port=0)
+    source = SyslogTcpSource(Settings(), sink, host="127.0.0.1", port=0)
     await source.start()
     reader, writer = await asyncio.open_connection("127.0.0.1", source.bound_port or 0)
     writer.write(b"<13>complete\n<13>partial without newline")
@@ -215,7 +215,7 @@ async def test_stop_emits_the_partial_record_and_closes_the_socket() -> None:
 async def test_stop_gives_up_on_a_sink_that_never_drains() -> None:
     sink = MemorySink(capacity=1)
     sink.pause()
-    source = SyslogTcpSource(sink, host="127.0.0.1", port=0, stop_timeout=0.2)
+    source = SyslogTcpSource(Settings(), sink, host="127.0.0.1", port=0, stop_timeout=0.2)
     await source.start()
     _reader, writer = await asyncio.open_connection("127.0.0.1", source.bound_port or 0)
     writer.write(b"<13>a\n<13>b\n<13>c")
@@ -231,13 +231,14 @@ async def test_start_fails_on_a_port_in_use() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        source = SyslogTcpSource(MemorySink(), host="127.0.0.1", port=busy.getsockname()[1])
+        source = SyslogTcpSource(Settings(), MemorySink(), host="127.0.0.1", port=busy.getsockname()[1])
         with pytest.raises(OSError):
             await source.start()
 
 
-def test_from_settings_reads_the_syslog_and_pipeline_sections() -> None:
+def test_settings_configure_the_source_and_keywords_override_them() -> None:
     settings = Settings(syslog={"tcp_port": 0, "max_connections": 7}, pipeline={"max_record_bytes": 4096})
-    source = SyslogTcpSource.from_settings(settings, MemorySink())
+    source = SyslogTcpSource(settings, MemorySink())
     assert (source.port, source.max_connections, source.max_record_bytes) == (0, 7, 4096)
+    assert SyslogTcpSource(settings, MemorySink(), max_connections=2).max_connections == 2
     assert source.counters.as_dict()["source"] == "syslog-tcp"

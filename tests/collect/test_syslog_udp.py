@@ -15,7 +15,7 @@ from guetteur.config import Settings
 
 @asynccontextmanager
 async def listening(sink: MemorySink, **options: object) -> AsyncIterator[SyslogUdpSource]:
-    source = SyslogUdpSource(sink, host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
+    source = SyslogUdpSource(Settings(), sink, host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
     await source.start()
     try:
         yield source
@@ -93,7 +93,7 @@ async def test_a_full_sink_counts_drops_and_the_listener_goes_on() -> None:
 
 
 async def test_stop_closes_the_socket() -> None:
-    source = SyslogUdpSource(MemorySink(), host="127.0.0.1", port=0)
+    source = SyslogUdpSource(Settings(), MemorySink(), host="127.0.0.1", port=0)
     await source.start()
     port = source.bound_port or 0
     await source.stop()
@@ -103,5 +103,5 @@ async def test_stop_closes_the_socket() -> None:
 
 def test_from_settings() -> None:
     settings = Settings(syslog={"udp_port": 0}, pipeline={"max_record_bytes": 2048})
-    source = SyslogUdpSource.from_settings(settings, MemorySink())
+    source = SyslogUdpSource(settings, MemorySink())
     assert (source.port, source.max_record_bytes) == (0, 2048)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from guetteur.collect.counters import SourceCounters
-    from guetteur.collect.file_tail import FileTailSource
+    from guetteur.collect.file_tail import FileTailSource, offsets_path
     from guetteur.collect.files import FileReader, iter_file_records
     from guetteur.collect.sink import MemorySink, RecordSink
     from guetteur.collect.syslog_tcp import SyslogTcpSource
@@ -33,6 +33,7 @@ _WHERE = {
     "RecordSink": "sink",
     "SyslogTcpSource": "syslog_tcp",
     "SyslogUdpSource": "syslog_udp",
+    "offsets_path": "file_tail",
 }
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "SyslogTcpSource",
     "SyslogUdpSource",
     "iter_file_records",
+    "offsets_path",
 ]
 
 

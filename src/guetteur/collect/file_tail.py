@@ -89,11 +89,12 @@ class FileTailSource:
 
     def __init__(
         self,
+        settings: Settings,
         sink: RecordSink,
-        inputs: list[FileInput],
-        state_path: Path,
         *,
-        max_record_bytes: int = 1_048_576,
+        inputs: list[FileInput] | None = None,
+        state_path: Path | None = None,
+        max_record_bytes: int | None = None,
         poll_interval: float = 0.25,
         rotate_wait: float = 5.0,
         save_interval: float = 1.0,
@@ -101,10 +102,12 @@ class FileTailSource:
         read_budget: int = 16 * 1_048_576,
         stop_timeout: float = 5.0,
     ) -> None:
+        """Follows `settings.file_inputs`, keeps offsets in `offsets_path(settings)`, cuts at
+        `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
         self.sink = sink
-        self.inputs = list(inputs)
-        self.store = OffsetStore(state_path)
-        self.max_record_bytes = max_record_bytes
+        self.inputs = list(settings.file_inputs if inputs is None else inputs)
+        self.store = OffsetStore(offsets_path(settings) if state_path is None else state_path)
+        self.max_record_bytes = settings.pipeline.max_record_bytes if max_record_bytes is None else max_record_bytes
         self.poll_interval = poll_interval
         self.rotate_wait = rotate_wait
         self.save_interval = save_interval
@@ -122,13 +125,6 @@ class FileTailSource:
         self._stopping = False
         self._dirty = False
         self._last_save = 0.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings, sink: RecordSink, **overrides: object) -> FileTailSource:
-        """A source following `settings.file_inputs`, its offsets under `settings.data_dir`."""
-        options: dict[str, object] = {"max_record_bytes": settings.pipeline.max_record_bytes}
-        options.update(overrides)
-        return cls(sink, settings.file_inputs, offsets_path(settings), **options)  # type: ignore[arg-type]
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -32,8 +32,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from guetteur.collect.file_tail import FileTailSource
 from guetteur.collect.framing import Line, LineFramer
 from guetteur.model import RawRecord
+
+# Reading files once (here) and following them (`file_tail`) are reached from one place.
+__all__ = ["FileReader", "FileTailSource", "expand_paths", "iter_file_records"]
 
 log = logging.getLogger(__name__)
 

@@ -42,21 +42,24 @@ class SyslogTcpSource:
 
     def __init__(
         self,
+        settings: Settings,
         sink: RecordSink,
         *,
-        host: str = "0.0.0.0",
-        port: int = 5514,
-        max_connections: int = 1000,
-        max_record_bytes: int = 1_048_576,
+        host: str | None = None,
+        port: int | None = None,
+        max_connections: int | None = None,
+        max_record_bytes: int | None = None,
         hint: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         stop_timeout: float = 5.0,
     ) -> None:
+        """Configured from `settings.syslog` (host, tcp_port, max_connections) and
+        `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
         self.sink = sink
-        self.host = host
-        self.port = port
-        self.max_connections = max_connections
-        self.max_record_bytes = max_record_bytes
+        self.host = settings.syslog.host if host is None else host
+        self.port = settings.syslog.tcp_port if port is None else port
+        self.max_connections = settings.syslog.max_connections if max_connections is None else max_connections
+        self.max_record_bytes = settings.pipeline.max_record_bytes if max_record_bytes is None else max_record_bytes
         self.hint = hint
         self.ssl_context = ssl_context
         self.stop_timeout = stop_timeout
@@ -65,18 +68,6 @@ class SyslogTcpSource:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self._stopping = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings, sink: RecordSink, **overrides: object) -> SyslogTcpSource:
-        """A source configured from `settings.syslog` and `settings.pipeline`."""
-        options: dict[str, object] = {
-            "host": settings.syslog.host,
-            "port": settings.syslog.tcp_port,
-            "max_connections": settings.syslog.max_connections,
-            "max_record_bytes": settings.pipeline.max_record_bytes,
-        }
-        options.update(overrides)
-        return cls(sink, **options)  # type: ignore[arg-type]
 
     async def start(self) -> None:
         """Listen. Raises OSError when the address cannot be bound."""

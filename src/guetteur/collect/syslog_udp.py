@@ -53,18 +53,21 @@ class SyslogUdpSource:
 
     def __init__(
         self,
+        settings: Settings,
         sink: RecordSink,
         *,
-        host: str = "0.0.0.0",
-        port: int = 5514,
-        max_record_bytes: int = 1_048_576,
+        host: str | None = None,
+        port: int | None = None,
+        max_record_bytes: int | None = None,
         hint: str | None = None,
         receive_buffer: int = 8 * 1024 * 1024,
     ) -> None:
+        """Configured from `settings.syslog` (host, udp_port) and
+        `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
         self.sink = sink
-        self.host = host
-        self.port = port
-        self.max_record_bytes = max_record_bytes
+        self.host = settings.syslog.host if host is None else host
+        self.port = settings.syslog.udp_port if port is None else port
+        self.max_record_bytes = settings.pipeline.max_record_bytes if max_record_bytes is None else max_record_bytes
         self.hint = hint
         self.receive_buffer = receive_buffer
         self.counters = SourceCounters(self.name)
@@ -72,17 +75,6 @@ class SyslogUdpSource:
         self._transport: asyncio.DatagramTransport | None = None
         self._protocol: _Protocol | None = None
         self._peers: dict[Any, str | None] = {}  # formatted addresses, reused per sender
-
-    @classmethod
-    def from_settings(cls, settings: Settings, sink: RecordSink, **overrides: object) -> SyslogUdpSource:
-        """A source configured from `settings.syslog` and `settings.pipeline`."""
-        options: dict[str, object] = {
-            "host": settings.syslog.host,
-            "port": settings.syslog.udp_port,
-            "max_record_bytes": settings.pipeline.max_record_bytes,
-        }
-        options.update(overrides)
-        return cls(sink, **options)  # type: ignore[arg-type]
 
     async def start(self) -> None:
         """Bind the socket. Raises OSError when the address cannot be bound."""
