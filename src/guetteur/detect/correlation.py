@@ -11,8 +11,8 @@ Time. Event time is `@timestamp`. The engine keeps a watermark, the newest event
 minus `lateness` seconds: an event older than the watermark is too late and is counted and
 ignored; any other event is placed by its own time, so windows are exact for out-of-order
 events up to `lateness`. An event time more than `max_future` seconds ahead of the clock
-cannot push the watermark further (one bogus year-2099 timestamp must not make every later
-event "late").
+does not move the watermark (one bogus year-2099 timestamp must not make every later event
+"late"); it is still placed in its window by its own time.
 
 Firing. *Rising* rules (count/distinct/sum/temporal with `gt`/`gte`) fire as soon as the window
 ending at an event satisfies the condition; the group's entries up to that event are then
@@ -208,6 +208,7 @@ class CorrelationEngine:
         self._states: dict[str, _RuleState] = {}
         self._order: list[str] = []  # rule ids, referenced rules first
         self._routes: dict[str, list[tuple[_RuleState, int]]] = {}
+        self._silent: set[str] = set()
         self._heap: list[tuple[float, int, str, GroupKey]] = []  # closing windows by end time
         self._seq = 0
         self._heap_limit = 1024
@@ -248,7 +249,7 @@ class CorrelationEngine:
             by_key[spec.rule_id] = spec
             if spec.name:
                 by_key.setdefault(spec.name, spec)
-        unique = list(dict.fromkeys(by_key.values()))
+        unique = list({spec.rule_id: spec for spec in by_key.values()}.values())
         deps = {
             spec.rule_id: {by_key[k].rule_id for keys in spec.rules for k in keys if k in by_key}
             - {spec.rule_id}
@@ -300,6 +301,15 @@ class CorrelationEngine:
                 for key in keys:
                     routes.setdefault(key, []).append((state, index))
         self._routes = routes
+        # Same rule as the detector (`engine._correlation_only`): a correlation referenced only
+        # by correlations without `generate: true` produces hits with alert=False.
+        silent: set[str] = set()
+        loud: set[str] = set()
+        for spec in specs:
+            for keys in spec.rules:
+                (loud if spec.generate else silent).update(keys)
+        quiet = silent - loud
+        self._silent = {spec.rule_id for spec in specs if spec.rule_id in quiet or (spec.name or "") in quiet}
         self._rebuild_heap()
 
     def reload(self, correlations: Iterable[Any]) -> None:
@@ -311,19 +321,6 @@ class CorrelationEngine:
     def specs(self) -> list[CorrelationSpec]:
         return [self._states[rule_id].spec for rule_id in self._order]
 
-    def hidden_rule_keys(self) -> set[str]:
-        """Ids/names of base rules referenced only with `generate: false` (not alerts by themselves).
-
-        pySigma already marks them (`rule._output = False`); this is the same fact for callers
-        that only have hits.
-        """
-        keys: set[str] = set()
-        for spec in self.specs:
-            if not spec.generate:
-                for rule_keys in spec.rules:
-                    keys.update(rule_keys)
-        return keys
-
     # ------------------------------------------------------------------ streaming
 
     @property
@@ -331,10 +328,11 @@ class CorrelationEngine:
         return self.newest - self.lateness
 
     def process(self, event: Event, base_hits: list[Hit]) -> list[Hit]:
-        """Feed one event and its stateless hits; returns the correlation hits to emit.
+        """Feed one event and its stateless hits; returns the correlation hits that fired.
 
-        Hits of correlations with `output == False` (referenced with `generate: false`) are
-        not returned, but still feed the correlations that reference them.
+        `base_hits` includes hits with `alert=False` (rules that only feed correlations).
+        A correlation that is itself referenced by another one with `generate: false` yields
+        hits with `alert=False`: alerting skips them; they also feed the referencing rule.
         """
         if not self._routes:
             return []
@@ -379,9 +377,10 @@ class CorrelationEngine:
         return out
 
     def _observe(self, t: float) -> None:
-        bound = self.clock() + self.max_future
-        if t > self.newest:
-            self.newest = min(t, max(bound, self.newest))
+        # A time far ahead of the clock is a broken source clock: it must not move the
+        # watermark, or every correct event after it would count as late.
+        if t > self.newest and t <= self.clock() + self.max_future:
+            self.newest = t
 
     def _routes_of(self, hit: Hit) -> list[tuple[_RuleState, int]]:
         first = self._routes.get(hit.rule_id, [])
@@ -399,8 +398,7 @@ class CorrelationEngine:
             for state, index in self._routes_of(hit):
                 fired = self._add(state, index, hit, t, event)
                 if fired is not None:
-                    if state.spec.output:
-                        out.append(fired)
+                    out.append(fired)
                     queue.append(fired)
 
     def _entry_time(self, hit: Hit, t: float) -> float:
@@ -604,8 +602,7 @@ class CorrelationEngine:
             if state.spec.condition_holds(value):
                 hit = self._hit(state.spec, key, window, value, None)
                 state.counters["fired"] += 1
-                if state.spec.output:
-                    out.append(hit)
+                out.append(hit)
                 fired.append(hit)
             state.drop_front(group, cut)
             if group.entries:
@@ -659,6 +656,7 @@ class CorrelationEngine:
             correlation=spec.type,
             rule_name=spec.name,
             source=spec.source,
+            alert=spec.rule_id not in self._silent,
             extra=extra,
         )
 

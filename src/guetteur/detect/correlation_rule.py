@@ -57,7 +57,7 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 # Extended condition tree, rule references replaced by their index in `CorrelationSpec.rules`:
-# int | ("and", [...]) | ("or", [...]) | ("not", [x])
+# int | ("and", (...)) | ("or", (...)) | ("not", (x,))
 ConditionTree = Any
 
 
@@ -106,7 +106,6 @@ class CorrelationSpec:
     threshold: float
     percentile: float | None
     extended: ConditionTree | None
-    output: bool  # False when a correlation references it with `generate: false`
     generate: bool  # its own `generate`: True keeps the referenced rules' own alerts
     rising: bool
     source: str | None = None
@@ -213,7 +212,6 @@ class CorrelationSpec:
             threshold=threshold,
             percentile=percentile,
             extended=extended,
-            output=bool(getattr(rule, "_output", True)),
             generate=bool(rule.generate),
             rising=rising,
             source=source,
@@ -275,11 +273,11 @@ def _tree(node: Any, labels: Sequence[str]) -> ConditionTree:
         except ValueError as exc:
             raise CorrelationRuleError(f"extended condition names unknown rule {node.reference!r}") from exc
     if isinstance(node, CorrelationConditionNOT):
-        return ("not", [_tree(node.args[0], labels)])
+        return ("not", (_tree(node.args[0], labels),))
     if isinstance(node, CorrelationConditionAND):
-        return ("and", [_tree(a, labels) for a in node.args])
+        return ("and", tuple(_tree(a, labels) for a in node.args))
     if isinstance(node, CorrelationConditionOR):
-        return ("or", [_tree(a, labels) for a in node.args])
+        return ("or", tuple(_tree(a, labels) for a in node.args))
     raise CorrelationRuleError(f"unsupported extended condition node {type(node).__name__}")
 
 
