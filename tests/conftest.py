@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,11 +60,21 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    server = EmbeddedPostgres.start(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete")
+    # Not under pytest's basetemp: as root the server runs as another user that must traverse
+    # the path, and every pytest start resets /tmp/pytest-of-<user> to mode 0700.
+    del tmp_path_factory
+    parent = Path(tempfile.mkdtemp(prefix="guetteur-test-pg-"))
+    server = EmbeddedPostgres.start(parent / "pgdata", cleanup_mode="delete")
     try:
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            # A throwaway server: durability costs only time here (CREATE DATABASE checkpoints).
+            for name, value in (("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")):
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            conn.execute("SELECT pg_reload_conf()")
         yield server.dsn
     finally:
         server.stop()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
