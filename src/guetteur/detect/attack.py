@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 Status = Literal["known", "revoked", "deprecated", "unknown"]
 Kind = Literal["technique", "tactic", "group", "software", "campaign", "mitigation", "data_source", "other"]
@@ -311,31 +311,26 @@ def technique_ids(tags: Iterable[Any]) -> list[str]:
     return list(seen)
 
 
-class _RuleLike(Protocol):
-    """What `coverage()` needs from a rule: an id, tags, and (optionally) `enabled`."""
-
-    @property
-    def id(self) -> Any: ...
-
-    @property
-    def tags(self) -> Any: ...
-
-
 def coverage(rules: Iterable[Any], *, include_disabled: bool = False) -> dict[str, list[str]]:
-    """{technique id: [rule ids]} over the enabled rules of a rule set.
+    """{technique id: [rule ids]} over the enabled rules of a rule set, sorted by technique.
 
-    `rules` is any iterable of rule objects with `id` and `tags` (a RuleSet, pySigma rules, our
-    compiled rules); an object whose `enabled` attribute is False is skipped unless
-    `include_disabled`. A rule tagged with a sub-technique covers that sub-technique only; the
-    matrix (`coverage_matrix`) rolls sub-techniques up to their parent. Unknown technique ids are
-    included (they come from newer ATT&CK versions); deprecated ones are not.
+    `rules` is a `RuleSet` (its rules and correlations), or any iterable of rule objects with
+    `id` and `tags` (pySigma rules, `LoadedRule`s, whose tags live on `.rule`); an object whose
+    `enabled` attribute is False is skipped unless `include_disabled`. A rule tagged with a
+    sub-technique covers that sub-technique only; `coverage_matrix` rolls sub-techniques up to
+    their parent. Unknown technique ids are included (newer ATT&CK versions); deprecated ones
+    are not.
     """
     result: dict[str, list[str]] = {}
-    for rule in _iter_rules(rules):
-        if not include_disabled and getattr(rule, "enabled", True) is False:
+    for item in _iter_rules(rules):
+        if not include_disabled and getattr(item, "enabled", True) is False:
             continue
-        rule_id = str(getattr(rule, "id", "") or getattr(rule, "name", "") or getattr(rule, "title", ""))
-        for technique in technique_ids(getattr(rule, "tags", None) or ()):
+        tags = getattr(item, "tags", None)
+        inner = getattr(item, "rule", None)
+        if tags is None and inner is not None:
+            tags = getattr(inner, "tags", None)
+        rule_id = str(getattr(item, "id", None) or getattr(inner, "id", None) or getattr(item, "title", ""))
+        for technique in technique_ids(tags or ()):
             ids = result.setdefault(technique, [])
             if rule_id not in ids:
                 ids.append(rule_id)
@@ -343,10 +338,14 @@ def coverage(rules: Iterable[Any], *, include_disabled: bool = False) -> dict[st
 
 
 def _iter_rules(rules: Iterable[Any]) -> Iterable[Any]:
-    # A RuleSet may expose its rules as `.rules` (list or dict); plain iterables are used as is.
+    # A RuleSet holds `.rules` and `.correlations`; plain iterables are used as they are.
+    if isinstance(rules, list | tuple):
+        return rules
     inner = getattr(rules, "rules", None)
-    if inner is not None and not isinstance(rules, list | tuple):
-        rules = inner
+    if inner is not None:
+        items = list(inner.values() if isinstance(inner, Mapping) else inner)
+        items.extend(getattr(rules, "correlations", None) or ())
+        return items
     if isinstance(rules, Mapping):
         return rules.values()
     return rules
