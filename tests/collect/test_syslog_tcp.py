@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -242,3 +247,60 @@ def test_settings_configure_the_source_and_keywords_override_them() -> None:
     assert (source.port, source.max_connections, source.max_record_bytes) == (0, 7, 4096)
     assert SyslogTcpSource(settings, MemorySink(), max_connections=2).max_connections == 2
     assert source.counters.as_dict()["source"] == "syslog-tcp"
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throw-away self-signed certificate for 127.0.0.1, made with the openssl tool."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl tool absent")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_listener_frames_like_tcp_and_survives_a_plaintext_client(tls_files: tuple[Path, Path]) -> None:
+    cert, key = tls_files
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    client_context = ssl.create_default_context(cafile=str(cert))
+    sink = MemorySink()
+    async with listening(sink, ssl_context=server_context) as source:
+        port = source.bound_port or 0
+        # A client speaking plain text to the TLS port: an error, no record, no harm.
+        await send(port, b"<13>not encrypted\n")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_context)
+        writer.write(b"9 <13>hello<13>over tls\n")
+        await writer.drain()
+        writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
+        records = await sink.wait_for(2)
+        await eventually(lambda: source.counters.errors >= 1)
+    assert [r.data for r in records] == [b"<13>hello", b"<13>over tls"]
+
+
+async def test_ipv6_peer_is_bracketed() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    sink = MemorySink()
+    try:
+        source = SyslogTcpSource(Settings(), sink, host="::1", port=0)
+        await source.start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        reader, writer = await asyncio.open_connection("::1", source.bound_port or 0)
+        writer.write(b"<13>v6\n")
+        await writer.drain()
+        writer.close()
+        records = await sink.wait_for(1)
+    finally:
+        await source.stop()
+    assert records[0].peer and records[0].peer.startswith("[::1]:")

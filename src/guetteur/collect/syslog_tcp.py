@@ -18,6 +18,7 @@ import contextlib
 import logging
 import ssl
 import time
+from typing import Any
 
 from guetteur.collect.counters import SourceCounters
 from guetteur.collect.framing import Frame, StreamFramer
@@ -29,6 +30,21 @@ from guetteur.model import RawRecord
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65_536
+
+
+class _Connection(asyncio.StreamReaderProtocol):
+    """The stream protocol of one connection. With TLS the socket is not read before
+    `start_tls` takes it over: a ClientHello read into the plain stream would be lost."""
+
+    def __init__(self, reader: asyncio.StreamReader, serve: Any, *, loop: asyncio.AbstractEventLoop,
+                 paused: bool) -> None:
+        super().__init__(reader, serve, loop=loop)
+        self._paused_at_start = paused
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._paused_at_start and isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        super().connection_made(transport)
 
 
 class SyslogTcpSource:
@@ -52,6 +68,7 @@ class SyslogTcpSource:
         hint: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         stop_timeout: float = 5.0,
+        handshake_timeout: float = 10.0,
     ) -> None:
         """Configured from `settings.syslog` (host, tcp_port, max_connections) and
         `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
@@ -63,6 +80,7 @@ class SyslogTcpSource:
         self.hint = hint
         self.ssl_context = ssl_context
         self.stop_timeout = stop_timeout
+        self.handshake_timeout = handshake_timeout
         self.counters = SourceCounters(self.name)
         self.bound_port: int | None = None
         self._server: asyncio.Server | None = None
@@ -73,9 +91,14 @@ class SyslogTcpSource:
         """Listen. Raises OSError when the address cannot be bound."""
         self._stopping = False
         # limit bounds the stream's buffer: asyncio pauses the socket above twice this size.
-        self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, limit=READ_SIZE, ssl=self.ssl_context, backlog=512
-        )
+        loop = asyncio.get_running_loop()
+        paused = self.ssl_context is not None
+
+        def connection() -> asyncio.StreamReaderProtocol:
+            reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
+            return _Connection(reader, self._serve, loop=loop, paused=paused)
+
+        self._server = await loop.create_server(connection, self.host, self.port, backlog=512)
         self.bound_port = self._server.sockets[0].getsockname()[1]
         log.info("syslog TCP listening on %s:%s", self.host, self.bound_port)
 
@@ -115,6 +138,10 @@ class SyslogTcpSource:
         counters.connections += 1
         counters.connections_open += 1
         try:
+            if self.ssl_context is not None:
+                # TLS starts here rather than in the server so that a failed handshake is
+                # seen and counted, and handshakes count against max_connections.
+                await writer.start_tls(self.ssl_context, ssl_handshake_timeout=self.handshake_timeout)
             await self._read(reader, format_peer(writer.get_extra_info("peername")))
         except asyncio.CancelledError:
             raise

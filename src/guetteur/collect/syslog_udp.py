@@ -5,6 +5,10 @@ sink and a refusal (pipeline full) is counted in `counters.dropped`. Datagrams l
 than `max_record_bytes` are cut and tagged truncated; a trailing LF, CRLF or NUL that
 some senders add is removed; empty datagrams are ignored. The socket's receive buffer
 is enlarged (`receive_buffer` bytes, as far as the kernel allows) to absorb bursts.
+
+The socket is read directly (`loop.add_reader`), up to `BURST` datagrams per wake-up:
+asyncio's datagram transport reads one datagram per event-loop turn, which caps a
+source near 40,000 datagrams/s and lets the kernel drop the rest of a burst.
 """
 
 from __future__ import annotations
@@ -24,22 +28,8 @@ from guetteur.model import RawRecord
 
 log = logging.getLogger(__name__)
 
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, source: SyslogUdpSource) -> None:
-        self.source = source
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.source._received(data, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        self.source.counters.errors += 1
-        log.debug("syslog UDP error: %s", exc)
+BURST = 512  # datagrams read per wake-up before other tasks get a turn
+_MAX_DATAGRAM = 65_535
 
 
 class SyslogUdpSource:
@@ -72,34 +62,53 @@ class SyslogUdpSource:
         self.receive_buffer = receive_buffer
         self.counters = SourceCounters(self.name)
         self.bound_port: int | None = None
-        self._transport: asyncio.DatagramTransport | None = None
-        self._protocol: _Protocol | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._peers: dict[Any, str | None] = {}  # formatted addresses, reused per sender
 
     async def start(self) -> None:
         """Bind the socket. Raises OSError when the address cannot be bound."""
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self), local_addr=(self.host, self.port)
-        )
-        self._transport = transport
-        self._protocol = protocol
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
+        infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
+        family, _type, proto, _name, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_DGRAM, proto)
+        try:
             with contextlib.suppress(OSError):  # the kernel caps it at net.core.rmem_max
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
-            self.bound_port = sock.getsockname()[1]
+            sock.bind(address)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._sock, self._loop = sock, loop
+        self.bound_port = sock.getsockname()[1]
+        loop.add_reader(sock.fileno(), self._read_ready)
         log.info("syslog UDP listening on %s:%s", self.host, self.bound_port)
 
     async def stop(self) -> None:
         """Close the socket. Datagrams already handed over are the sink's; nothing is pending here."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-        if self._protocol is not None:
-            await self._protocol.closed  # the socket is released once this is done
-            self._protocol = None
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+        self._sock = self._loop = None
         self._peers.clear()
+
+    def _read_ready(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        recvfrom = sock.recvfrom
+        received = self._received
+        for _ in range(BURST):
+            try:
+                data, addr = recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. an ICMP error reported on the socket
+                self.counters.errors += 1
+                log.debug("syslog UDP error: %s", exc)
+                return
+            received(data, addr)
 
     def _received(self, data: bytes, addr: Any) -> None:
         counters = self.counters
