@@ -311,7 +311,7 @@ def technique_ids(tags: Iterable[Any]) -> list[str]:
     return list(seen)
 
 
-def coverage(rules: Iterable[Any], *, include_disabled: bool = False) -> dict[str, list[str]]:
+def coverage(rules: Any, *, include_disabled: bool = False) -> dict[str, list[str]]:
     """{technique id: [rule ids]} over the enabled rules of a rule set, sorted by technique.
 
     `rules` is a `RuleSet` (its rules and correlations), or any iterable of rule objects with
