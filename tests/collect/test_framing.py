@@ -199,3 +199,16 @@ def test_lines_are_the_same_in_any_chunks(data: bytes, sizes: list[int], limit: 
         rest = data[offset + len(record) :]
         line_ends_here = rest in (b"", b"\r") or rest.startswith((b"\n", b"\r\n"))
         assert cut == (len(record) == limit and not line_ends_here)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=300), stop_at=st.integers(0, 300), limit=st.integers(2, 40))
+def test_resuming_at_the_saved_offset_neither_repeats_nor_skips(data: bytes, stop_at: int, limit: int) -> None:
+    """Stop reading anywhere, restart from (resume_offset, skipping): the records of both
+    runs are exactly those of one uninterrupted run. This is what file offsets rely on."""
+    stop_at = min(stop_at, len(data))
+    first = LineFramer(limit)
+    before = first.feed(data[:stop_at])
+    resumed = LineFramer(limit, offset=first.resume_offset, skipping=first.skipping)
+    after = resumed.feed(data[first.resume_offset :]) + resumed.close()
+    assert before + after == lines_all(data, [], limit)
