@@ -11,21 +11,61 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse.base import Parser
 from guetteur.parse.windows_ecs import WinSystem, build, windows_time
 
-_TAG = r"(?:\w+:)?"
-_SYSTEM = re.compile(r"<" + _TAG + r"System\b[^>]*>(.*?)</" + _TAG + r"System>", re.DOTALL)
-_ELEMENT = re.compile(r"<(\w+)\b([^>]*?)(?:/>|>(.*?)</\1>)", re.DOTALL)
+_OPEN = re.compile(r"<(\w+)([^<>]*)>")
 _ATTR = re.compile(r"(\w+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_EVENT_DATA = re.compile(r"<" + _TAG + r"EventData\b[^>]*?(?:/>|>(.*?)</" + _TAG + r"EventData>)", re.DOTALL)
-_DATA = re.compile(r"<Data\b([^>]*?)(?:/>|>(.*?)</Data>)", re.DOTALL)
 _NAME = re.compile(r"Name\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_USER_DATA = re.compile(r"<UserData\b[^>]*>\s*(?:-\s*)?<(\w+)\b[^>]*>(.*?)</\1>", re.DOTALL)
-_RENDERING = re.compile(r"<RenderingInfo\b[^>]*>.*?<Message>(.*?)</Message>", re.DOTALL)
+
+
+def _elements(body: str) -> Iterator[tuple[str, str, str | None]]:
+    """(tag, attribute text, inner text or None) of each element at any depth, in order.
+
+    A linear scan with `str.find`: an element whose end tag is missing (a cut record)
+    ends the scan, so hostile input cannot make it quadratic."""
+    pos = 0
+    while True:
+        pos = body.find("<", pos)
+        if pos < 0:
+            return
+        m = _OPEN.match(body, pos)
+        if m is None:
+            if body.find(">", pos) < 0:
+                return
+            pos += 1
+            continue
+        tag, attrs = m.group(1), m.group(2)
+        if attrs.endswith("/"):
+            yield tag, attrs[:-1], None
+            pos = m.end()
+            continue
+        close = body.find(f"</{tag}>", m.end())
+        if close < 0:
+            yield tag, attrs, None
+            return
+        yield tag, attrs, body[m.end():close]
+        pos = m.end()  # children are visited too (callers pick the tags they want)
+
+
+def _section(text: str, tag: str, start: int = 0) -> tuple[str, int] | None:
+    """Inner text of the first `<tag ...>...</tag>` (or up to the end when cut), and its end."""
+    pos = text.find("<" + tag, start)
+    if pos < 0:
+        return None
+    opened = text.find(">", pos)
+    if opened < 0:
+        return None
+    if text[opened - 1] == "/":
+        return "", opened + 1
+    close = text.find(f"</{tag}>", opened)
+    if close < 0:
+        return text[opened + 1:], len(text)
+    return text[opened + 1:close], close + len(tag) + 3
 
 
 def _unescape(text: str) -> str:
@@ -39,9 +79,8 @@ def _attrs(text: str) -> dict[str, str]:
 
 def system_from_xml(body: str) -> WinSystem:
     out: WinSystem = {"event_id": ""}
-    for m in _ELEMENT.finditer(body):
-        tag, attr_text, inner = m.group(1), m.group(2), m.group(3)
-        value = _unescape(inner.strip()) if inner else ""
+    for tag, attr_text, inner in _elements(body):
+        value = _unescape(inner.strip()) if inner and "<" not in inner else ""
         if tag == "EventID":
             out["event_id"] = value
         elif tag == "Provider":
@@ -95,42 +134,50 @@ def event_data_from_xml(body: str) -> dict[str, str]:
     """`<Data Name="X">v</Data>` -> {"X": "v"}; unnamed data -> param1..N."""
     out: dict[str, str] = {}
     unnamed = 0
-    for m in _DATA.finditer(body):
-        name_match = _NAME.search(m.group(1))
-        value = _unescape(m.group(2)) if m.group(2) else ""
+    for tag, attrs, inner in _elements(body):
+        if tag != "Data":
+            continue
+        name_match = _NAME.search(attrs)
+        value = _unescape(inner) if inner else ""
         if name_match is not None:
             out[name_match.group(1) if name_match.group(1) is not None else name_match.group(2)] = value
         else:
             unnamed += 1
             out[f"param{unnamed}"] = value
-    binary = re.search(r"<Binary>(.*?)</Binary>", body, re.DOTALL)
-    if binary is not None:
-        out["Binary"] = binary.group(1).strip()
+    binary = _section(body, "Binary")
+    if binary is not None and binary[0]:
+        out["Binary"] = binary[0].strip()
     return out
 
 
 def user_data_from_xml(name: str, body: str) -> dict[str, Any]:
     out: dict[str, Any] = {"xml_name": name}
-    for m in _ELEMENT.finditer(body):
-        out[m.group(1)] = _unescape(m.group(3).strip()) if m.group(3) else ""
+    for tag, _attrs, inner in _elements(body):
+        if inner is None or "<" not in inner:
+            out[tag] = _unescape(inner.strip()) if inner else ""
     return out
 
 
 def parse_event_xml(text: str) -> Event | None:
     """ECS event from one `<Event>` XML document (or a fragment holding its System)."""
-    system = _SYSTEM.search(text)
+    system = _section(text, "System")
     if system is None:
         return None
-    sys = system_from_xml(system.group(1))
+    sys = system_from_xml(system[0])
     if not sys.get("event_id"):
         return None
-    tail = text[system.end():]
-    data_match = _EVENT_DATA.search(tail)
-    event_data = event_data_from_xml(data_match.group(1) or "") if data_match is not None else {}
-    user_match = _USER_DATA.search(tail)
-    user_data = user_data_from_xml(user_match.group(1), user_match.group(2)) if user_match else None
-    rendering = _RENDERING.search(tail)
-    message = _unescape(rendering.group(1).strip()) if rendering else None
+    tail = text[system[1]:]
+    data = _section(tail, "EventData")
+    event_data = event_data_from_xml(data[0]) if data is not None else {}
+    user_data = None
+    user = _section(tail, "UserData")
+    if user is not None:
+        child = _OPEN.search(user[0])
+        if child is not None:
+            inner = _section(user[0], child.group(1))
+            user_data = user_data_from_xml(child.group(1), inner[0] if inner else "")
+    rendering = _section(tail, "Message")
+    message = _unescape(rendering[0].strip()) if rendering else None
     return build(sys, event_data, user_data, message)
 
 
