@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import ahocorasick
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -66,7 +67,7 @@ from sigma.types import (
 )
 
 from guetteur.detect.logsource import RouteKey, field_paths
-from guetteur.detect.view import EventView, FieldSlots
+from guetteur.detect.view import EventView, FieldSlots, json_literal
 
 Matcher = Callable[[EventView], bool]
 Need = frozenset[str] | None
@@ -158,15 +159,25 @@ class RuleCompiler:
         # A selection's value list (`Image|endswith: [a, b, c]`) arrives as OR of leaves on
         # one field: group plain strings per field into one test (a set / a tuple).
         grouped: dict[str, list[Any]] = {}
+        keywords: list[str] = []
         others: list[Any] = []
         for arg in args:
             if isinstance(arg, ConditionFieldEqualsValueExpression) and _plain_string(arg.value):
                 grouped.setdefault(arg.field, []).append(arg.value)
+            elif (
+                isinstance(arg, ConditionValueExpression)
+                and _plain_string(arg.value)
+                and _shape(arg.value)[0] in ("eq", "infix", "prefix", "suffix")
+            ):
+                keywords.append(_shape(arg.value)[1])
             else:
                 others.append(arg)
         parts: list[Compiled] = []
         for field, values in grouped.items():
             parts.extend(self._string_group(field, values, key))
+        if keywords:
+            self.reads_original = True
+            parts.append(_keywords_contain(keywords))
         parts.extend(self.compile_node(arg, key) for arg in others)
         return parts[0] if len(parts) == 1 else _or(parts)
 
@@ -396,9 +407,17 @@ def _need_of(*texts: str) -> Need:
     if not texts:
         return None
     for text in texts:
-        if len(text) < MIN_LITERAL or SEPARATOR in text:
+        if _weight(text) < MIN_LITERAL or SEPARATOR in text:
             return None
     return frozenset(texts)
+
+
+def _weight(text: str) -> int:
+    """How selective a literal is, roughly: its length, non-ASCII characters (emoji,
+    homoglyphs: rare in logs) counting three."""
+    if text.isascii():
+        return len(text)
+    return sum(1 if ord(c) < 128 else 3 for c in text)
 
 
 def _equals_text(slot: int, values: frozenset[str]) -> Compiled:
@@ -454,13 +473,13 @@ def _contains(slot: int, infixes: tuple[str, ...]) -> Compiled:
 
         return Compiled(contains_one, _need_of(needle))
     if len(infixes) > 8:
-        # Many literals: one regex alternation scans each value once.
-        alternation = re.compile("|".join(re.escape(t) for t in sorted(infixes, key=len, reverse=True)))
-        search = alternation.search
+        # Many literals: one Aho-Corasick pass over each value (a regex alternation of
+        # hundreds of literals backtracks through every branch at every position).
+        automaton = _automaton(infixes)
 
         def contains_many(view: EventView) -> bool:
             for v in view.lower(slot):
-                if search(v) is not None:
+                for _found in automaton.iter(v):
                     return True
             return False
 
@@ -507,35 +526,63 @@ def _regex_flags(value: SigmaRegularExpression) -> int:
 
 
 def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
+    pattern = str(value.regexp)
+    flags = _regex_flags(value)
     try:
-        regex = re.compile(str(value.regexp), _regex_flags(value))
+        regex = re.compile(pattern, flags)
     except re.error as exc:
         raise CompileError(f"invalid regular expression for {field!r}: {exc}") from exc
     search = regex.search
+    literal = regex_literal(pattern)
     # The haystack is lower-cased, so a literal of a case-sensitive regex is a valid need too.
-    need = regex_need(str(value.regexp))
+    need = _need_of(literal.lower()) if literal else None
+    if not literal:
 
-    def regex_match(view: EventView) -> bool:
+        def regex_match(view: EventView) -> bool:
+            for v in view.text(slot):
+                if search(v) is not None:
+                    return True
+            return False
+
+        return Compiled(regex_match, need)
+    # A literal every match contains is a cheap test before running the regex.
+    if flags & re.IGNORECASE:
+        low = literal.lower()
+
+        def regex_checked_nocase(view: EventView) -> bool:
+            for v, lv in zip(view.text(slot), view.lower(slot), strict=False):
+                if low in lv and search(v) is not None:
+                    return True
+            return False
+
+        return Compiled(regex_checked_nocase, need)
+
+    def regex_checked(view: EventView) -> bool:
         for v in view.text(slot):
-            if search(v) is not None:
+            if literal in v and search(v) is not None:
                 return True
         return False
 
-    return Compiled(regex_match, need)
+    return Compiled(regex_checked, need)
 
 
 # A run of characters that stand for themselves in a regex (no metacharacters).
 _REGEX_LITERAL = re.compile(r"(?:\\[\\/.\-*?+()\[\]{}|^$ ]|[^\\.^$*+?{}\[\]()|])+")
 
 
-def regex_need(pattern: str) -> Need:
-    """A literal every match of `pattern` contains, when one is easy to prove; else None.
+_QUANTIFIER = re.compile(r"\{\d*(?:,\d*)?\}")
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+[):]")
 
-    Only patterns without alternation or optional parts are analysed: the longest run of
-    plain characters outside any group or class is then necessarily in every match.
+
+def regex_literal(pattern: str) -> str:
+    """A literal every match of `pattern` contains, when one is easy to prove; else "".
+
+    The longest run of plain characters outside any group or class, not made optional by
+    a quantifier, is necessarily in every match, unless the pattern has a top-level
+    alternation (then nothing is proven) or inline flags (not analysed).
     """
-    if "|" in pattern or "(?" in pattern:
-        return None
+    if _INLINE_FLAGS.search(pattern):
+        return ""
     depth = 0
     cls = False
     best = ""
@@ -581,6 +628,14 @@ def regex_need(pattern: str) -> Need:
             best = max(best, "".join(run), key=len)
             run = []
             depth += 1
+            if nxt == "?":  # (?: (?= (?! (?<= (?P<name>: still a group; skip the marker
+                i += 2
+                continue
+        elif c == "|":
+            if depth == 0:
+                return ""
+            best = max(best, "".join(run), key=len)
+            run = []
         elif c == ")":
             depth -= 1
             best = max(best, "".join(run), key=len)
@@ -592,8 +647,10 @@ def regex_need(pattern: str) -> Need:
             best = max(best, "".join(run), key=len)
             run = []
             if c == "{":
-                end = pattern.find("}", i)
-                i = end + 1 if end > 0 else i + 1
+                quantifier = _QUANTIFIER.match(pattern, i)
+                if quantifier is None:  # a literal brace: too unusual to reason about
+                    return ""
+                i = quantifier.end()
                 continue
         elif c == "+":
             best = max(best, "".join(run), key=len)
@@ -602,7 +659,7 @@ def regex_need(pattern: str) -> Need:
             run.append(c)
         i += 1
     best = max(best, "".join(run), key=len)
-    return _need_of(best.lower()) if best else None
+    return best
 
 
 def _null(slot: int) -> Compiled:
@@ -743,10 +800,23 @@ def _timestamp_part(slot: int, part: TimestampPart, number: int) -> Compiled:
     return Compiled(time_part, None)
 
 
+def _automaton(literals: Sequence[str]) -> Any:
+    automaton = ahocorasick.Automaton()
+    for literal in literals:
+        automaton.add_word(literal, literal)
+    automaton.make_automaton()
+    return automaton
+
+
 def _keyword_contains(needle: str, cased: bool) -> Compiled:
+    # Most events do not hold the keyword: one C-level search of the event's JSON text
+    # rejects them; only then are the event's strings checked one by one.
+    quick = json_literal(needle)
     if cased:
 
         def keyword_cased(view: EventView) -> bool:
+            if quick not in view.haystack(True):
+                return False
             for text in view.texts():
                 if needle in text:
                     return True
@@ -756,12 +826,34 @@ def _keyword_contains(needle: str, cased: bool) -> Compiled:
     low = needle.lower()
 
     def keyword(view: EventView) -> bool:
+        if quick not in view.haystack(True):
+            return False
         for text in view.lower_texts():
             if low in text:
                 return True
         return False
 
     return Compiled(keyword, _need_of(low))
+
+
+def _keywords_contain(needles: list[str]) -> Compiled:
+    """A list of keywords (OR): one automaton pass over the JSON text, then confirmation."""
+    if len(needles) == 1:
+        return _keyword_contains(needles[0], False)
+    quick = _automaton([json_literal(n) for n in needles])
+    exact = _automaton(needles)
+
+    def keywords(view: EventView) -> bool:
+        for _found in quick.iter(view.haystack(True)):
+            break
+        else:
+            return False
+        for text in view.lower_texts():
+            for _found in exact.iter(text):
+                return True
+        return False
+
+    return Compiled(keywords, _need_of(*needles))
 
 
 def _keyword_regex(regex: re.Pattern[str], need: Need) -> Compiled:

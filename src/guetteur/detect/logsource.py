@@ -28,6 +28,10 @@ from guetteur.model import Event
 
 Path = tuple[str, ...]
 
+# A path step starting with this marker matches a key whose spaces are removed
+# (see `view.lookup`).
+NO_SPACE = "\x00nospace:"
+
 # (product, category, service), lower case, None when the rule leaves it open.
 RouteKey = tuple[str | None, str | None, str | None]
 
@@ -534,6 +538,11 @@ def field_paths(field: str, key: RouteKey) -> tuple[Path, ...]:
         else:
             tried.append(("winlog", "event_data", field))
             tried.extend(("winlog", "event_data", alias) for alias in WINDOWS_ALIASES.get(field, ()))
+            # Records whose data is in UserData (WMI-Activity, some Defender events) keep it
+            # under winlog.user_data; EventData names with spaces ("Source Name") are
+            # written without them in Sigma ("SourceName").
+            tried.append(("winlog", "user_data", field))
+            tried.append(("winlog", "event_data", NO_SPACE + field))
             tried.extend(_split(WINDOWS_ECS.get(field, ())))
             if category == "webserver":
                 tried.extend(_split(WEB_FIELDS.get(field, ())))

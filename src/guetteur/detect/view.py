@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from guetteur.model import Event
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 Path = tuple[str, ...]
 _MISSING: Any = object()
@@ -46,7 +50,10 @@ def lookup(event: Event, paths: tuple[Path, ...]) -> Any:
         node: Any = event
         for part in path:
             if type(node) is dict:
-                node = node.get(part, _MISSING)
+                if part[:1] == "\x00":
+                    node = _lookup_without_spaces(node, part)
+                else:
+                    node = node.get(part, _MISSING)
                 if node is _MISSING:
                     break
             else:
@@ -54,6 +61,14 @@ def lookup(event: Event, paths: tuple[Path, ...]) -> Any:
                 break
         if node is not _MISSING:
             return node
+    return _MISSING
+
+
+def _lookup_without_spaces(node: dict[str, Any], part: str) -> Any:
+    wanted = part.split(":", 1)[1]
+    for key, value in node.items():
+        if " " in key and key.replace(" ", "") == wanted:
+            return value
     return _MISSING
 
 
@@ -97,7 +112,7 @@ def _leaves(node: Any, out: list[str]) -> None:
 class EventView:
     """Per-event caches over one event (not thread-safe; one view per event)."""
 
-    __slots__ = ("_lower", "_lower_texts", "_raw", "_text", "_texts", "event", "paths")
+    __slots__ = ("_hay", "_hay_full", "_lower", "_lower_texts", "_raw", "_text", "_texts", "event", "paths")
 
     def __init__(self, event: Event, paths: list[tuple[Path, ...]]) -> None:
         self.event = event
@@ -107,6 +122,8 @@ class EventView:
         self._lower: dict[int, tuple[str, ...]] = {}
         self._texts: list[str] | None = None
         self._lower_texts: list[str] | None = None
+        self._hay: str | None = None
+        self._hay_full: str | None = None
 
     def raw(self, slot: int) -> tuple[Any, ...] | None:
         """The field's values (a list field gives its elements), None when absent."""
@@ -160,20 +177,36 @@ class EventView:
         return self._lower_texts
 
     def haystack(self, with_original: bool) -> str:
-        """All strings of the event, lower-cased, NUL-separated, for the multi-pattern prefilter.
+        """The event as lower-cased JSON text, for the multi-pattern prefilter and keyword tests.
 
-        `event.original` is left out unless asked for: field values hold everything field
-        rules can match, and the original record would double the text to scan.
+        JSON because orjson renders a whole event in C far faster than Python can walk it;
+        literals searched in it must be JSON-escaped the same way (`json_literal`). Keys and
+        punctuation only add false candidates, never hide a value. `event.original` is left
+        out unless asked for: field values hold everything field rules can match, and the
+        original record would double the text to scan.
         """
         if with_original:
-            texts = self.texts()
-        else:
-            texts = []
-            for key, value in self.event.items():
-                if key == "event" and type(value) is dict:
-                    for sub, inner in value.items():
-                        if sub != "original":
-                            _leaves(inner, texts)
-                else:
-                    _leaves(value, texts)
-        return "\x00".join(texts).lower()
+            if self._hay_full is None:
+                self._hay_full = _dump(self.event)
+            return self._hay_full
+        if self._hay is None:
+            event = self.event
+            meta = event.get("event")
+            if type(meta) is dict and "original" in meta:
+                event = {**event, "event": {k: v for k, v in meta.items() if k != "original"}}
+            self._hay = _dump(event)
+        return self._hay
+
+
+def _dump(event: Event) -> str:
+    try:
+        return orjson.dumps(event, default=str, option=_JSON_OPTIONS).decode("utf-8").lower()
+    except (TypeError, orjson.JSONEncodeError):  # cycles or exotic values: walk it instead
+        out: list[str] = []
+        _leaves(event, out)
+        return "\x00".join(json_literal(t) for t in out)
+
+
+def json_literal(literal: str) -> str:
+    """`literal` as it appears inside lower-cased JSON text (see `EventView.haystack`)."""
+    return orjson.dumps(literal).decode("utf-8")[1:-1].lower()
