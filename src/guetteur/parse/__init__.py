@@ -12,8 +12,9 @@ Auto-detection order (no hint, or the hinted parser said "not mine"):
 1. text starting with `{`: JSON parsers (by priority, each `sniff(obj)`);
 2. a syslog envelope: the parsers registered for the program name (exact, then the base
    name before `(` or `/`), then the syslog parsers whose `sniff(message)` accepts MSG;
-3. line parsers whose `sniff(text)` accepts the text (also for syslog-looking lines no
-   program parser claimed: a PostgreSQL or MySQL line can look like "ISO-time host msg");
+3. line parsers whose `sniff(text)` accepts the text (also for syslog-looking lines
+   without both a host and a program: a PostgreSQL or MySQL line can look like
+   "ISO-time word msg");
 4. the generic syslog event from step 2, else `unparsed`.
 """
 
@@ -123,8 +124,6 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
     if parser.kind == "json":
         obj = decode_json_object(text.strip())
         return None if obj is None else _try(parser, obj, text, record)
-    from guetteur.parse.syslog import parse_envelope
-
     envelope = parse_envelope(text, record)
     if envelope is None:
         return _try(parser, text, record, {})
@@ -134,8 +133,6 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
 
 def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | None]:
     """See the module docstring for the order."""
-    from guetteur.parse.syslog import parse_envelope
-
     if text[:1] == "{" or text.lstrip()[:1] == "{":
         obj = decode_json_object(text.strip())
         if obj is not None:
@@ -152,6 +149,9 @@ def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | No
             if parser.sniff is not None and parser.sniff(message):
                 if (event := _try(parser, message, record, base)) is not None:
                     return event, parser
+        if program is not None and "host" in base:
+            # a well-formed "time host program: msg" line: no other format looks like that
+            return base, _GENERIC
     for parser in _LINE_SNIFFED:
         if parser.sniff is not None and parser.sniff(text):
             if (event := _try(parser, text, record)) is not None:
@@ -189,11 +189,15 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
             meta["dataset"] = parser.name
     if "@timestamp" not in event:
         event["@timestamp"] = ingested
-    if record.peer:
+    peer = record.peer
+    if peer:
+        log_obj = event.get("log")
+        if not isinstance(log_obj, dict):
+            log_obj = event["log"] = {}
         if record.source == "file" or record.source == "import":
-            ecs.put(event, "log.file.path", record.peer)
+            log_obj["file"] = {"path": peer}
         else:
-            ecs.put(event, "log.source.address", record.peer)
+            log_obj["source"] = {"address": peer}
     if record.meta:
         if "offset" in record.meta:
             ecs.put(event, "log.offset", record.meta["offset"])
@@ -244,6 +248,7 @@ class BatchResult:
 
 
 from guetteur.parse.auditd import AuditAssembler, parse_audit_record  # noqa: E402
+from guetteur.parse.syslog import parse_envelope  # noqa: E402
 
 ASSEMBLER = AuditAssembler()
 _AUDITD = PARSERS["auditd"]

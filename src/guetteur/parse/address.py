@@ -33,16 +33,22 @@ def is_domain(text: str) -> bool:
     return bool(_DOMAIN.match(text)) and not text.replace(".", "").isdigit()
 
 
+@lru_cache(maxsize=16384)
+def _classify(address: str) -> tuple[str, str]:
+    ip = ip_text(address)
+    if ip is not None:
+        return "ip", ip
+    if is_domain(address):
+        return "domain", address
+    return "", ""
+
+
 def endpoint(address: str | None, port: str | int | None = None) -> dict | None:
     """`{"address", "ip" | "domain", "port"}` for an address text, or None when empty/"-"."""
     if not address or address in ("-", "unknown", "UNKNOWN"):
         return None
-    out: dict = {"address": address}
-    ip = ip_text(address)
-    if ip is not None:
-        out["ip"] = ip
-    elif is_domain(address):
-        out["domain"] = address
+    kind, value = _classify(address)
+    out: dict = {"address": address, kind: value} if kind else {"address": address}
     if port is not None:
         try:
             number = int(port)

@@ -23,8 +23,7 @@ from guetteur.parse.base import Parser
 # -- sshd ---------------------------------------------------------------------------------
 
 _SSH_LOGIN = re.compile(
-    r"(Accepted|Failed|Postponed) (\S+) for (invalid user )?(.*?) from (\S+) port (\d+)(?: ssh2)?(?:: (.*?))?"
-    r"(?: \[preauth\])?\s*$"
+    r"(Accepted|Failed|Postponed) (\S+) for (invalid user )?(.*?) from (\S+) port (\d+)(?: ssh2)?(?:: (.*))?"
 )
 _SSH_INVALID = re.compile(r"[Ii]nvalid user (.*?) from (\S+?)(?: port (\d+))?(?: \[preauth\])?\s*$")
 _SSH_CLOSED = re.compile(
@@ -81,37 +80,49 @@ def _ssh_fields(base: Event) -> dict:
     return auth.setdefault("ssh", {})
 
 
+def _ssh_login(base: Event, ssh: dict, outcome: str, user: str | None, address: str, port: str | None) -> Event:
+    """The hot path (most auth.log lines): build the objects directly, no helper calls."""
+    ev = base.get("event")
+    category = ["authentication", "session"] if outcome == "success" else ["authentication"]
+    if ev is None:
+        base["event"] = {"action": "ssh_login", "category": category, "type": ["info"], "outcome": outcome}
+    else:
+        ev.update(action="ssh_login", category=category, type=["info"], outcome=outcome)
+    base["system"] = {"auth": {"ssh": ssh}}
+    src = endpoint(address, port)
+    related: dict = {}
+    if user:
+        base["user"] = {"name": user}
+        related["user"] = [user]
+    if src is not None:
+        base["source"] = src
+        if "ip" in src:
+            related["ip"] = [src["ip"]]
+    if related:
+        base["related"] = related
+    return base
+
+
 def parse_sshd(msg: str, base: Event) -> Event:
     first = msg[:4]
     if first in ("Acce", "Fail", "Post"):
         m = _SSH_LOGIN.match(msg)
         if m is not None:
             word, method, invalid, user, address, port, signature = m.groups()
-            ssh = _ssh_fields(base)
-            ssh["event"] = word
-            ssh["method"] = method
+            ssh: dict = {"event": word, "method": method}
             if signature:
-                ssh["signature"] = signature
-            if word == "Accepted":
-                _auth_event(base, "ssh_login", "success", _LOGIN_SUCCESS)
-            elif word == "Failed":
-                _auth_event(base, "ssh_login", "failure")
-            else:
-                _auth_event(base, "ssh_login", "unknown")
-            _user(base, user)
-            _source(base, address, port)
+                signature = signature.removesuffix(" [preauth]").rstrip()
+                if signature:
+                    ssh["signature"] = signature
             if invalid:
                 ssh["invalid_user"] = True
-            return base
+            outcome = "success" if word == "Accepted" else "failure" if word == "Failed" else "unknown"
+            return _ssh_login(base, ssh, outcome, user, address, port)
     elif first in ("Inva", "inva"):
         m = _SSH_INVALID.match(msg)
         if m is not None:
             user, address, port = m.groups()
-            _ssh_fields(base)["event"] = "Invalid"
-            _auth_event(base, "ssh_login", "failure")
-            _user(base, user)
-            _source(base, address, port)
-            return base
+            return _ssh_login(base, {"event": "Invalid"}, "failure", user, address, port)
     elif first in ("Conn", "Disc", "Rece"):
         m = _SSH_CLOSED.match(msg)
         if m is not None:
@@ -532,6 +543,8 @@ def parse_auth(msg: str, record: RawRecord, base: Event) -> Event | None:
         return None
     name = base.get("process", {}).get("name", "")
     program = name.lower()
+    if "(pam" in program:  # old PAM style "sshd(pam_unix)[15794]: 2 more authentication failures; ..."
+        return parse_pam(msg, base) or base
     handler = _HANDLERS.get(program)
     if handler is None:
         # "su(pam_unix)", "sshd(pam_unix)", "postfix/smtpd": dispatch on the base name

@@ -255,7 +255,8 @@ def parse_csvlog(text: str, record: RawRecord) -> Event | None:
 
 
 def sniff_stderr(text: str) -> bool:
-    return _SNIFF.match(text) is not None
+    head = text[:400]
+    return ":  " in head and "-" in head[:140] and _SNIFF.match(text) is not None
 
 
 def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:

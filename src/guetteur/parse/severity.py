@@ -50,6 +50,8 @@ def from_number(value: int) -> tuple[str, int]:
 
 def _normalize(word: str) -> str | None:
     key = word.strip().lower()
+    if key[:5] == "trace" and key[5:].isdigit():  # Apache 2.4 trace1..trace8
+        return "debug"
     key = _ALIASES.get(key, key)
     return key if key in LEVELS else None
 

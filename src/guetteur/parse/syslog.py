@@ -26,10 +26,13 @@ FACILITIES = (
     "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 )
 
-# host and TAG[pid]: shared tail of both RFC 3164 shapes. The optional " (...)" after the
-# pid is macOS launchd's "com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):".
+# host and TAG[pid]: shared tail of both RFC 3164 shapes. A TAG starts with a letter (so
+# "16:21:00" in a CSV line is no program) and may hold spaces only before "[pid]"
+# ("Google Chrome[85294]:"). The optional " (...)" after the pid is macOS launchd's
+# "com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):".
 _TAIL = (
-    r"(?:(\S+) +)?([^\s\[\]:]{1,128})(?:\[(\d{0,20})\])?(?: \([^)\n]{0,256}\))?: ?(.*)"
+    r"(?:([^\s\",;]+) +)?([A-Za-z_./(][^\s\[\]:]{0,127}|[A-Za-z_][^\[\]:\n]{0,63}(?=\[\d))(?:\[(\d{0,20})\])?"
+    r"(?: \([^)\n]{0,256}\))?: ?(.*)"
 )
 _BSD_LINE = re.compile(
     r"(?:<(\d{1,3})>)?(?:(\d{4}) )?([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}:\d{2}:\d{2})(?:\.(\d{1,6}))?"
@@ -164,6 +167,8 @@ def parse_envelope(text: str, record: RawRecord) -> tuple[Event, str, str | None
     m = _BSD_NOTAG.match(text)
     if m is not None:
         pri, year1, month, day, hms, frac, year2, host, msg = m.groups()
+        if host == "---":  # "Apr 4 03:39:57 --- last message repeated 1 time ---"
+            host, msg = None, f"--- {msg}"
         stamp = timefmt.bsd(month, day, hms, record.received, year1 or year2, frac)
         if stamp is not None and (pri is None or int(pri) <= 191):
             return _finish({"@timestamp": stamp}, pri, host, None, None, msg)

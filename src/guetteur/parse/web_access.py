@@ -15,7 +15,9 @@ is parsed (the whole record stays in `event.original`).
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from urllib.parse import unquote
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse import timefmt
@@ -48,9 +50,9 @@ def _url(event: Event, target: str) -> None:
         url["domain"] = host.rsplit("@", 1)[-1].split(":", 1)[0]
         path, _, query = (slash + remainder).partition("?")
     if path:
-        url["path"] = path
+        url["path"] = unquote(path, errors="replace") if "%" in path else path
     if query:
-        url["query"] = query
+        url["query"] = unquote(query, errors="replace") if "%" in query else query
     last = path.rsplit("/", 1)[-1]
     if "." in last:
         ext = last.rsplit(".", 1)[1]
@@ -96,16 +98,35 @@ def _split_clients(head: str) -> tuple[str | None, list[str]]:
     return vhost, [c for c in clients if c]
 
 
+def _client_address(clients: list[str]) -> str:
+    """The client of a forwarded chain: the first public address, else the first one."""
+    if len(clients) > 1:
+        for client in clients:
+            try:
+                if ipaddress.ip_address(client).is_global:
+                    return client
+            except ValueError:
+                continue
+    return clients[0]
+
+
 def parse_access(text: str, record: RawRecord, server: str | None = None) -> Event | None:
-    line = text.split("\n", 1)[0]
-    m = _TIME_AND_TAIL.search(line)
+    line = text.split("\n", 1)[0] if "\n" in text else text
+    bracket = line.find(" [")
+    m = _TIME_AND_TAIL.match(line, bracket + 1) if bracket > 0 else None
+    if m is None:
+        m = _TIME_AND_TAIL.search(line)
     if m is None:
         return _parse_ssl_request(line) if line.startswith("[") else None
     head = line[:m.start()].rstrip()
     parts = head.rsplit(" ", 2)
-    if len(parts) < 3:
+    if len(parts) == 3:
+        client_text, ident, user = parts
+    elif len(parts) == 2:  # "client user [time]": no ident column
+        client_text, user = parts
+        ident = "-"
+    else:
         return None
-    client_text, ident, user = parts
     stamp, request, status, size, referrer, agent, _rest = m.groups()
     ts = timefmt.clf(stamp)
     if ts is None:
@@ -114,7 +135,7 @@ def parse_access(text: str, record: RawRecord, server: str | None = None) -> Eve
     if not clients:
         return None
     event: Event = {"@timestamp": ts, "event": {"category": ["web"], "type": ["access"]}}
-    src = endpoint(clients[0])
+    src = endpoint(_client_address(clients))
     if src is not None:
         event["source"] = src
         add_related(event, "ip", src.get("ip"))

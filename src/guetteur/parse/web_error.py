@@ -30,7 +30,7 @@ _APACHE = re.compile(
     re.DOTALL,
 )
 _NGINX = re.compile(
-    r"(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) \[(\w+)\] (\d+)[#:](\d+):(?: \*(\d+))? ?(.*)$", re.DOTALL
+    r"(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) \[(\w+)\] (\d+)[#:](\d+):?(?: \*(\d+))? ?(.*)$", re.DOTALL
 )
 _NGINX_DETAIL = re.compile(r", (client|server|request|upstream|host|referrer): (\"(?:[^\"\\]|\\.)*\"|[^,]*)")
 _FILE_NOT_EXIST = re.compile(r"File does not exist: ([^,]+)")
@@ -73,7 +73,9 @@ def parse_apache_error(text: str, record: RawRecord) -> Event | None:
     m = _APACHE.match(text)
     if m is None:
         return None
-    stamp, module, level, pid, tid, _srcfile, client, message = m.groups()
+    stamp, module, level, pid, tid, srcfile, client, message = m.groups()
+    if srcfile:  # "mod_rewrite.c(470): [client ...] ...": Elastic keeps it all in the message
+        message = text[m.start(6):]
     event: Event = {"event": {"category": ["web"]}, "message": message}
     if stamp:
         ts = timefmt.ctime(stamp)
