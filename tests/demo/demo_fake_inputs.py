@@ -76,8 +76,10 @@ class FakeIngest:
     lines; `requests` every request as (status, content type, source hint, line count)."""
 
     def __init__(self, *, key: str = "k-demo", throttle: int = 0, retry_after: str = "0",
-                 max_lines: int = 1_000_000, status_override: int | None = None) -> None:
+                 max_lines: int = 1_000_000, status_override: int | None = None,
+                 accepted_body: bytes | None = None) -> None:
         self.key, self.throttle, self.retry_after = key, throttle, retry_after
+        self.accepted_body = accepted_body
         self.max_lines, self.status_override = max_lines, status_override
         self.lines: list[bytes] = []
         self.requests: list[tuple[int, str, str | None, int]] = []
@@ -100,6 +102,8 @@ class FakeIngest:
                     if status == 202:
                         owner.lines.extend(lines)
                 data = json.dumps(payload).encode()
+                if status == 202 and owner.accepted_body is not None:
+                    data = owner.accepted_body
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

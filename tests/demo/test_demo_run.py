@@ -146,6 +146,20 @@ async def test_http_client_sleeps_for_retry_after_then_resends() -> None:
     assert ingest.requests[-1][2] == "syslog"
 
 
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'{"accepted": 999}', b'{"accepted": -1}',
+                                  b'{"accepted": "3"}', b"\xff\xfe"])
+async def test_http_client_survives_odd_202_bodies(body: bytes) -> None:
+    """A 202 whose body is missing, garbage or lies counts the lines that were sent."""
+    ingest = FakeIngest(accepted_body=body).start()
+    client = HttpIngestClient(ingest.url, "k-demo")
+    try:
+        assert await client.post(["a", "b", "c"], ndjson=False) == 3
+    finally:
+        await client.close()
+        ingest.stop()
+    assert client.counters.accepted == 3
+
+
 async def test_http_client_splits_a_batch_on_413() -> None:
     ingest = FakeIngest(max_lines=3).start()
     client = HttpIngestClient(ingest.url, "k-demo")
