@@ -178,6 +178,9 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
     meta = event.get("event")
     if meta is None:
         meta = event["event"] = {}
+    elif not isinstance(meta, dict):  # a JSON passthrough with "event": "x": keep it, not as ECS
+        event.setdefault("json", {})["event"] = meta
+        meta = event["event"] = {}
     if "kind" not in meta:
         meta["kind"] = "event"
     meta["original"] = text
@@ -187,7 +190,8 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
             meta["module"] = parser.family
         if "dataset" not in meta:
             meta["dataset"] = parser.name
-    if "@timestamp" not in event:
+    stamp = event.get("@timestamp")
+    if not stamp or not isinstance(stamp, str):
         event["@timestamp"] = ingested
     peer = record.peer
     if peer:

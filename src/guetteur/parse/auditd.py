@@ -341,7 +341,10 @@ def parse_line(text: str, record: RawRecord) -> Event | None:
 
 def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
     """An audit record forwarded by syslog (audispd, kernel `audit: type=1400 ...`)."""
-    body = message.removeprefix("audit: ")
+    start = message.find("type=")
+    if start < 0:
+        return None
+    body = message[start:]  # drop "[49787.970285] audit: " kernel prefixes
     if body.startswith("type=") and "audit(" in body[:40] and " msg=audit(" not in body[:40]:
         # kernel form "type=1400 audit(…): …": give it the auditd header shape
         body = body.replace(" audit(", " msg=audit(", 1)
@@ -373,6 +376,7 @@ class _Group:
     records: list[AuditRecord]
     raws: list[RawRecord]
     started: float
+    texts: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -397,6 +401,7 @@ class AuditAssembler:
         if parsed.type == "EOE":
             if current is not None:
                 current[1].raws.append(record)
+                current[1].texts.append(text)
                 self.pending += 1
                 closed.append(self._close(stream))
             else:  # a lone EOE: keep it as its own (tiny) event rather than lose the record
@@ -406,19 +411,19 @@ class AuditAssembler:
             if is_standalone(parsed.type):
                 closed.append((build_event([parsed]), [record], text))
                 return closed
-            group = _Group([parsed], [record], time.monotonic())
+            group = _Group([parsed], [record], time.monotonic(), [text])
             self._open[stream] = (parsed.serial, group)
         else:
             current[1].records.append(parsed)
             current[1].raws.append(record)
+            current[1].texts.append(text)
         self.pending += 1
         return closed
 
     def _close(self, stream: tuple[str, str | None]) -> tuple[Event, list[RawRecord], str]:
         _serial, group = self._open.pop(stream)
         self.pending -= len(group.raws)
-        text = "\n".join(r.text for r in group.records)
-        return build_event(group.records), group.raws, text
+        return build_event(group.records), group.raws, "\n".join(group.texts)
 
     def expire(self, now: float | None = None) -> list[tuple[Event, list[RawRecord], str]]:
         moment = time.monotonic() if now is None else now

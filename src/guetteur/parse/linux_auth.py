@@ -519,11 +519,12 @@ def parse_login(msg: str, base: Event) -> Event:
     return parse_pam(msg, base) or base
 
 
-def _pam_only(msg: str, base: Event) -> Event:
-    return parse_pam(msg, base) or base
+def _pam_only(msg: str, base: Event) -> Event | None:
+    """Programs whose only auth lines are PAM's: anything else stays generic syslog."""
+    return parse_pam(msg, base)
 
 
-_HANDLERS: dict[str, Callable[[str, Event], Event]] = {
+_HANDLERS: dict[str, Callable[[str, Event], Event | None]] = {
     "sshd": parse_sshd, "sshd-session": parse_sshd, "sshd-auth": parse_sshd, "dropbear": parse_sshd,
     "sudo": parse_sudo, "su": parse_su, "pkexec": parse_pkexec, "doas": parse_doas,
     "useradd": parse_account, "usermod": parse_account, "userdel": parse_account,

@@ -154,7 +154,8 @@ def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
     for key in ("host", "process"):
         if key in base:
             event[key] = base[key]
-    event.setdefault("@timestamp", base.get("@timestamp"))
+    if "@timestamp" not in event and "@timestamp" in base:
+        event["@timestamp"] = base["@timestamp"]
     return event
 
 
