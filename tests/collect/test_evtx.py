@@ -30,8 +30,9 @@ def test_reads_every_record_in_order() -> None:
     assert ids == sorted(ids)
     assert ids == list(range(1, 296))
     first = records[0]
-    assert first.hint == "windows_evtx" and first.source == "import" and first.peer == str(SPRAY)
+    assert first.hint == "windows_evtx_import" and first.source == "import" and first.peer == str(SPRAY)
     event = parse_record(first)
+    assert event["event"]["dataset"] == "windows_evtx"
     assert event["log"]["file"]["path"] == str(SPRAY)
     assert event["winlog"]["record_id"] == str(json.loads(first.text())["Event"]["System"]["EventRecordID"])
 

@@ -306,6 +306,14 @@ def test_flat_sysmon_keeps_event_data_names() -> None:
     assert event["@timestamp"] == "2020-10-21T09:40:38.926Z"
 
 
+def test_deep_json_under_the_import_hint_is_bounded() -> None:
+    deep = '{"Event": {"System": {"EventID": 1}, "UserData": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}}"
+    event = parse_record(record(deep, "windows_evtx_import"))
+    assert event["winlog"]["event_id"] == "1"
+    nested = '{"Event": {"System": {"EventID": 1}, "EventData": {"X": ' + "[" * 500 + "]" * 500 + "}}}"
+    assert parse_record(record(nested, "windows_evtx_import"))["winlog"]["event_data"]["X"] == ""
+
+
 def test_helpers() -> None:
     assert windows_time("2022-04-29T12:36:01.9027913Z") == "2022-04-29T12:36:01.902Z"
     assert windows_time("2020-10-19 10:46:42.027") == "2020-10-19T10:46:42.027Z"
@@ -313,11 +321,12 @@ def test_helpers() -> None:
     assert windows_time("garbage") is None
     assert split_command_line('"C:\\a b\\c.exe"  -x "y z"') == ['"C:\\a b\\c.exe"', "-x", '"y z"']
     assert split_command_line("") == []
+    assert split_command_line('a "b c') == ["a", '"b c']
 
 
 # ---- hostile input -----------------------------------------------------------------------------
 
-_HINTS = (None, "windows_evtx", "windows_xml", "winlogbeat", "windows_flat")
+_HINTS = (None, "windows_evtx", "windows_evtx_import", "windows_xml", "winlogbeat", "windows_flat")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -359,6 +368,7 @@ def test_truncated_real_records_never_raise() -> None:
         for cut in range(0, len(text), max(1, len(text) // 60)):
             piece = text[:cut]
             parse_record(record(piece, "windows_evtx"))
+            parse_record(record(piece, "windows_evtx_import"))
             parse_record(record(piece))
             parse_xml_record(piece, record(piece))
 

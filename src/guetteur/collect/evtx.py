@@ -2,7 +2,7 @@
 
 `iter_evtx_records(path)` yields one `RawRecord` per event record, as the JSON text
 the `evtx` library (pyevtx-rs) renders (`{"Event": {"System": ..., "EventData": ...}}`),
-hinted for the `windows_evtx` parser. A damaged record or chunk does not stop the
+hinted for the `windows_evtx_import` parser (`parse/windows_evtx.py`). A damaged record or chunk does not stop the
 import: the library reports it, we log a warning naming the file and the record or
 chunk, count it in `EvtxStats.corrupt`, and go on with the rest of the file.
 """
@@ -19,7 +19,7 @@ from guetteur.model import RawRecord
 
 log = logging.getLogger(__name__)
 
-HINT = "windows_evtx"
+HINT = "windows_evtx_import"  # the windows_evtx JSON shape, decoded without the generic depth walk
 # The library raises once per bad record; a file so damaged that it keeps failing far
 # beyond its record count is abandoned rather than spun on.
 _MAX_CONSECUTIVE_ERRORS = 100_000

@@ -69,10 +69,12 @@ def to_text(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, list):
-        return "\n".join(to_text(v) for v in value)
+        # one level only: deeper nesting never comes from Windows and must not recurse
+        return "\n".join(v if isinstance(v, str) else "" if isinstance(v, (list, dict)) else to_text(v)
+                         for v in value)
     if isinstance(value, dict):
         inner = value.get("#text")
-        return to_text(inner) if inner is not None else ""
+        return to_text(inner) if isinstance(inner, (str, int, float, bool)) else ""
     return str(value)
 
 
@@ -90,22 +92,15 @@ def _basename(path: str) -> str:
     return path.rsplit("\\", 1)[-1].rsplit("/", 1)[-1]
 
 
+_ARG = re.compile(r'(?:[^\s"]+|"[^"]*(?:"|$))+')
+
+
 def split_command_line(line: str) -> list[str]:
     """Split a Windows command line as Elastic does: on whitespace outside double quotes,
-    quotes kept."""
-    args: list[str] = []
-    start = 0
-    quoted = False
-    for i, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif ch.isspace() and not quoted:
-            if i > start:
-                args.append(line[start:i])
-            start = i + 1
-    if start < len(line):
-        args.append(line[start:])
-    return args
+    quotes kept (an unclosed quote runs to the end)."""
+    if '"' not in line:
+        return line.split()
+    return _ARG.findall(line)
 
 
 def _useful(value: str | None) -> bool:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from guetteur.model import Event, RawRecord
 from guetteur.parse.base import Parser
+
+MAX_JSON_BYTES = 1_048_576  # as the registry's bound for JSON records
 from guetteur.parse.windows_ecs import WinSystem, build, to_text, windows_time
 
 
@@ -110,10 +114,12 @@ def user_data_from_json(data: Any) -> dict[str, Any] | None:
     return None
 
 
-def _flatten_user(value: dict[str, Any]) -> Any:
+def _flatten_user(value: dict[str, Any], depth: int = 0) -> Any:
     if "#text" in value:
         return to_text(value["#text"])
-    return {k: to_text(v) if not isinstance(v, dict) else _flatten_user(v) for k, v in value.items()
+    if depth > 8:  # UserData is shallow; a deeper object is not Windows' and is cut here
+        return ""
+    return {k: to_text(v) if not isinstance(v, dict) else _flatten_user(v, depth + 1) for k, v in value.items()
             if k != "#attributes"}
 
 
@@ -129,9 +135,29 @@ def parse_evtx_json(obj: dict[str, Any], text: str, record: RawRecord) -> Event 
                  user_data_from_json(root.get("UserData")))
 
 
+def parse_evtx_import(text: str, record: RawRecord) -> Event | None:
+    """The records `collect/evtx.py` reads (hint `windows_evtx_import`): the same JSON, decoded
+    here with orjson alone. The registry's generic depth walk costs a quarter of the time
+    on these records and is not needed: orjson refuses nesting deeper than 1024 and this
+    module only follows fixed paths (UserData is cut at depth 8)."""
+    if len(text) > MAX_JSON_BYTES or not text.startswith("{"):
+        return None
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    event = parse_evtx_json(obj, text, record) if isinstance(obj, dict) else None
+    if event is not None:
+        event["event"]["dataset"] = "windows_evtx"  # one dataset whatever the way in
+    return event
+
+
 def _sniff(obj: dict[str, Any]) -> bool:
     root = obj.get("Event")
     return isinstance(root, dict) and "System" in root
 
 
-PARSERS = [Parser("windows_evtx", "windows", "json", parse_evtx_json, sniff=_sniff, priority=20)]
+PARSERS = [
+    Parser("windows_evtx", "windows", "json", parse_evtx_json, sniff=_sniff, priority=20),
+    Parser("windows_evtx_import", "windows", "line", parse_evtx_import),
+]
