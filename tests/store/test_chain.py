@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
+from psycopg import sql
 from store_helpers import realistic_event
 from typer.testing import CliRunner
 
@@ -52,7 +53,7 @@ def test_app_role_cannot_change_a_partition_directly(fresh_app_dsn: str, make_ev
         part = conn.execute("SELECT tableoid::regclass::text FROM events LIMIT 1").fetchone()
         assert part is not None
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(f"DELETE FROM {part[0]}".encode())
+            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(part[0])))
 
 
 def test_trigger_stops_even_the_owner(fresh_dsn: str, fresh_app_dsn: str, make_event: Make) -> None:
@@ -73,33 +74,34 @@ def test_verify_passes_on_a_clean_store(fresh_dsn: str, fresh_app_dsn: str, make
     assert report.head_hash == receipts[-1].chain_hash
 
 
-def _tamper(dsn: str, *statements: str) -> None:
-    """As the superuser, with triggers off (what an intruder with database access would do)."""
+def _tamper(dsn: str, *statements: str, batch: int = 0) -> None:
+    """As the superuser, with triggers off (what an intruder with database access would do).
+    `%(b)s` in a statement is the target batch id."""
     with psycopg.connect(dsn) as conn:
         conn.execute("SET session_replication_role = replica")
         for statement in statements:
-            conn.execute(statement.encode())
+            conn.execute(statement.encode(), {"b": batch} if "%(b)s" in statement else None)
 
 
 @pytest.mark.parametrize(
     ("statements", "reason"),
     [
-        (["UPDATE events SET doc = jsonb_set(doc, '{message}', '\"nothing to see\"') WHERE id = (SELECT id FROM events WHERE batch_id = {b} ORDER BY id LIMIT 1)"],
+        (["UPDATE events SET doc = jsonb_set(doc, '{message}', '\"nothing to see\"') WHERE id = (SELECT id FROM events WHERE batch_id = %(b)s ORDER BY id LIMIT 1)"],
          "rows changed"),
-        (["UPDATE events SET source_ip = '192.0.2.1' WHERE id = (SELECT id FROM events WHERE batch_id = {b} ORDER BY id DESC LIMIT 1)"],
+        (["UPDATE events SET source_ip = '192.0.2.1' WHERE id = (SELECT id FROM events WHERE batch_id = %(b)s ORDER BY id DESC LIMIT 1)"],
          "rows changed"),
-        (["DELETE FROM events WHERE id = (SELECT id FROM events WHERE batch_id = {b} LIMIT 1)"], "rows deleted"),
-        (["INSERT INTO events SELECT * FROM events WHERE batch_id = {b} LIMIT 1"], "rows added"),
-        (["UPDATE batches SET row_count = row_count - 1 WHERE batch_id = {b}"], "batch record altered"),
-        (["UPDATE batches SET content_hash = sha256('x') WHERE batch_id = {b}"], "batch record altered"),
-        (["DELETE FROM batches WHERE batch_id = {b}"], "chain link broken"),
+        (["DELETE FROM events WHERE id = (SELECT id FROM events WHERE batch_id = %(b)s LIMIT 1)"], "rows deleted"),
+        (["INSERT INTO events SELECT * FROM events WHERE batch_id = %(b)s LIMIT 1"], "rows added"),
+        (["UPDATE batches SET row_count = row_count - 1 WHERE batch_id = %(b)s"], "batch record altered"),
+        (["UPDATE batches SET content_hash = sha256('x') WHERE batch_id = %(b)s"], "batch record altered"),
+        (["DELETE FROM batches WHERE batch_id = %(b)s"], "chain link broken"),
     ],
 )
 def test_verify_names_the_first_broken_batch(fresh_dsn: str, fresh_app_dsn: str, make_event: Make,
                                              statements: list[str], reason: str) -> None:
     receipts = write_batches(fresh_app_dsn, make_event)
     target = receipts[1].batch_id
-    _tamper(fresh_dsn, *(s.replace("{b}", str(target)) for s in statements))
+    _tamper(fresh_dsn, *statements, batch=target)
     report = verify(fresh_dsn)
     assert not report.ok
     assert report.reason is not None and report.reason.startswith(reason), report.reason
@@ -114,17 +116,17 @@ def test_a_recomputed_batch_still_breaks_the_next_link(fresh_dsn: str, fresh_app
     by the next batch, whose prev_hash no longer matches."""
     receipts = write_batches(fresh_app_dsn, make_event)
     b = receipts[1].batch_id
-    _tamper(fresh_dsn, f"UPDATE events SET host = 'forged' WHERE batch_id = {b}",
-            f"UPDATE batches SET content_hash = (SELECT digest FROM guetteur_batch_digest(batch_id, stored_at)),"
-            f" chain_hash = sha256('forged') WHERE batch_id = {b}")
+    _tamper(fresh_dsn, "UPDATE events SET host = 'forged' WHERE batch_id = %(b)s",
+            "UPDATE batches SET content_hash = (SELECT digest FROM guetteur_batch_digest(batch_id, stored_at)),"
+            " chain_hash = sha256('forged') WHERE batch_id = %(b)s", batch=b)
     report = verify(fresh_dsn)
     assert not report.ok and report.first_broken_batch == b  # its own chain hash no longer matches
 
 
 def test_rows_outside_any_batch_are_reported(fresh_dsn: str, fresh_app_dsn: str, make_event: Make) -> None:
     receipts = write_batches(fresh_app_dsn, make_event, batches=2)
-    _tamper(fresh_dsn, f"INSERT INTO events (id, ts, batch_id, doc) SELECT gen_random_uuid(), now(), 999999, '{{}}'"
-                       f" FROM generate_series(1, 2)")
+    _tamper(fresh_dsn, "INSERT INTO events (id, ts, batch_id, doc) SELECT gen_random_uuid(), now(), 999999, '{}'"
+                       " FROM generate_series(1, 2)")
     report = verify(fresh_dsn)
     assert not report.ok and report.first_broken_batch is None
     assert report.reason is not None and "999999" in report.reason
@@ -138,7 +140,7 @@ def test_cli_verify_exit_codes(fresh_dsn: str, fresh_app_dsn: str, make_event: M
     ok = runner.invoke(app, ["verify"])
     assert ok.exit_code == 0, ok.output
     assert receipts[-1].chain_hash in ok.output
-    _tamper(fresh_dsn, f"DELETE FROM events WHERE batch_id = {receipts[2].batch_id}")
+    _tamper(fresh_dsn, "DELETE FROM events WHERE batch_id = %(b)s", batch=receipts[2].batch_id)
     broken = runner.invoke(app, ["verify"])
     assert broken.exit_code == 1
     assert f"batch {receipts[2].batch_id}" in broken.output and "rows deleted" in broken.output

@@ -127,14 +127,16 @@ CREATE OR REPLACE FUNCTION guetteur_batch_digest(p_batch bigint, p_ingested time
 LANGUAGE sql STABLE
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' AS $$
-    SELECT count(*), sha256(coalesce(string_agg(r.d, ''::bytea ORDER BY r.id, r.d), ''::bytea))
-    FROM (
+    -- MATERIALIZED: hash each row before the sort, so only (id, hash) pairs are sorted
+    -- (otherwise the planner may sort whole row texts and spill to disk).
+    WITH r AS MATERIALIZED (
         SELECT e.id, sha256(convert_to(ROW(e.id, e.ts, e.ingested, e.batch_id, e.host, e.user_name,
                     e.source_ip, e.destination_ip, e.category, e.action, e.outcome, e.severity,
                     e.source_type, e.doc, e.original)::text, 'UTF8')) AS d
         FROM events e
         WHERE e.batch_id = p_batch AND e.ingested = p_ingested
-    ) r
+    )
+    SELECT count(*), sha256(coalesce(string_agg(r.d, ''::bytea ORDER BY r.id, r.d), ''::bytea)) FROM r
 $$;
 
 CREATE TABLE api_keys (
