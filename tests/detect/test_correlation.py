@@ -627,3 +627,17 @@ def test_hostile_group_values_never_raise(value: object) -> None:
     feed(eng, rules, "ssh_failed", doc)
     stats = eng.stats()
     assert stats["entries"] + stats["missing_group_field"] == 1
+
+
+def test_event_without_timestamp_takes_the_stream_time_not_the_clock() -> None:
+    """Replaying old events: one event without @timestamp must not make the rest late."""
+    eng, rules = engine(BRUTE_FORCE, lateness=10, clock=lambda: T0 + 10 * 86400)
+    out = feed(eng, rules, "ssh_failed", failed(T0))
+    doc = failed(T0)
+    h = hit(rules, "ssh_failed", doc)
+    del doc["@timestamp"]
+    h.event_times = []
+    out += eng.process(doc, [h])
+    for i in range(3):
+        out += feed(eng, rules, "ssh_failed", failed(T0 + 1 + i))
+    assert len(out) == 1 and eng.stats()["late_dropped"] == 0

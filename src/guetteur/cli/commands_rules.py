@@ -438,7 +438,8 @@ def replay(
 
     subset = _subset(ruleset, target)
     detector = Detector(subset, timing=False)
-    engine = CorrelationEngine(subset.correlations, lateness=float("inf")) if subset.correlations else None
+    # stored events come in @timestamp order, so no lateness is needed
+    engine = CorrelationEngine(subset.correlations, lateness=0.0) if subset.correlations else None
     report = ReplayReport(rule_id=target.id, title=str(target.rule.title))
     presences: list[FieldPresence] = []
     for loaded in subset.rules:

@@ -339,7 +339,9 @@ class CorrelationEngine:
         routed = [hit for hit in base_hits if hit.rule_id in self._routes or hit.rule_name in self._routes]
         t = event_time(event)
         if t is None:
-            t = self.clock()
+            # no usable @timestamp: "now" in event time, so a replay of old events is not
+            # thrown off by the wall clock
+            t = self.newest if math.isfinite(self.newest) else self.clock()
         out: list[Hit] = []
         if routed:
             self._observe(t)
