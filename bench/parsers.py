@@ -123,6 +123,10 @@ ROWS: list[tuple[str, str, Callable[[], list[str]]]] = [
     ("windows/winlogbeat", "winlogbeat", json_events(
         "elastic-fixtures/from-elastic-package/parallel/system/data_stream/security/_dev/test/pipeline/*.json")),
     ("windows/flat-json", "windows_flat", lines_of("security-datasets/atomic/windows/*/*.json")),
+    ("windows/xml", "windows_xml", lines_of("crowdsec-hub/tests/windows-*/*.log")),
+    ("network/zeek-tsv", "zeek_tsv", lambda: [line for path in sorted(glob.glob(str(
+        DATA / "security-datasets/compound/LSASS_campaign_01/zeek/conn.log")))
+        for line in Path(path).read_text().splitlines() if line]),
     ("network/cisco_asa", "cisco_asa", lines_of(
         "elastic-fixtures/from-elastic-package/false_positives/cisco_asa/data_stream/log/_dev/test/pipeline/*.log")),
     ("network/netfilter", "netfilter", lines_of("crowdsec-hub/tests/iptables-*/*.log")),

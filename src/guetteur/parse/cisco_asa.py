@@ -23,6 +23,7 @@ from guetteur.model import Event, RawRecord
 from guetteur.parse import severity
 from guetteur.parse.base import Parser
 from guetteur.parse.community_id import community_id
+from guetteur.parse.context import CONTEXT
 from guetteur.parse.timefmt import bsd
 
 _TAG = re.compile(r"%(ASA|FTD|PIX|FWSM)-(?:[A-Za-z_]+-)?([0-7])-(\d{6}):?\s*")
@@ -44,10 +45,12 @@ def _ep(prefix: str) -> str:
 
 
 _BUILT = re.compile(
-    r"Built (?P<dir>inbound|outbound) (?P<proto>TCP|UDP|SCTP|GRE) connection (?P<cid>\d+) for "
+    r"Built (?:(?P<dir>inbound|outbound) )?(?:[a-z]+\s+stub )?(?P<proto>TCP|UDP|SCTP|GRE) connection"
+    r"(?: (?P<cid>\d+))? for "
     + _ep("a") + r" to " + _ep("b"))
 _TEARDOWN = re.compile(
-    r"Teardown (?P<proto>TCP|UDP|SCTP|GRE) connection (?P<cid>\d+) for " + _ep("a") + r" to " + _ep("b")
+    r"Teardown (?:[a-z]+\s+stub )?(?P<proto>TCP|UDP|SCTP|GRE) connection(?: (?P<cid>\d+))? for "
+    + _ep("a") + r" to " + _ep("b")
     + r"(?: duration (?P<dur>\d+:\d\d:\d\d))?(?: bytes (?P<bytes>\d+))?\s*(?P<reason>.*)$")
 _ICMP_CONN = re.compile(
     r"(?P<what>Built|Teardown) (?:(?P<dir>inbound|outbound) )?ICMP connection for faddr (?P<faddr>\S+?)/\d+"
@@ -74,6 +77,7 @@ _AAA = re.compile(r"AAA user (?P<kind>authentication|authorization) (?P<verdict>
 _AAA_FAILED = re.compile(  # 113015
     r"AAA user authentication Rejected\s*:\s*reason = (?P<reason>.*?)\s*:\s*local database\s*:\s*user = "
     r"(?P<user>[^:]+?)\s*:\s*user IP = (?P<ip>\S+)")
+_GENERIC_FLOW = re.compile(r"\b(?:from|for) " + _ep("a") + r",? to " + _ep("b"))
 _TRANSLATION = re.compile(
     r"(?P<what>Built|Teardown) (?:dynamic|static) (?P<proto>TCP|UDP|ICMP) translation from "
     r"(?:(?P<aif>[^\s:]+):)?(?P<aip>[^\s/]+)/(?P<aport>\d+)(?:\([^)]*\))? to "
@@ -150,13 +154,13 @@ def _classify(event: Event, category: list[str], kind: list[str], action: str, o
 def _decode(code: str, text: str, event: Event) -> None:
     """Fill event fields from the message body of id `code`."""
     asa = event.setdefault("cisco", {}).setdefault("asa", {})
-    if code in ("302013", "302015"):
+    if code in ("302013", "302015", "302022", "302024", "302026"):
         m = _BUILT.search(text)
         if m is None:
             return
         g = m.groupdict()
         # "for" is the outside/foreign side; inbound flows start there
-        first, second = ("a", "b") if g["dir"] == "inbound" else ("b", "a")
+        first, second = ("b", "a") if g["dir"] == "outbound" else ("a", "b")
         _endpoint(event, "source", g[first + "ip"], g[first + "port"])
         _endpoint(event, "destination", g[second + "ip"], g[second + "port"])
         _interfaces(event, g[first + "if"], g[second + "if"])
@@ -165,14 +169,16 @@ def _decode(code: str, text: str, event: Event) -> None:
                 event[side]["nat"] = {"ip": g[p + "mip"]}
                 if g[p + "mport"]:
                     event[side]["nat"]["port"] = int(g[p + "mport"])
-        asa["connection_id"] = g["cid"]
+        if g["cid"]:
+            asa["connection_id"] = g["cid"]
         for p, name in (("a", "source"), ("b", "destination")):
             if g[p + "mip"]:
                 asa[f"mapped_{name}_ip"] = g[p + "mip"]
                 asa[f"mapped_{name}_port"] = int(g[p + "mport"])
-        event.setdefault("network", {})["direction"] = g["dir"]
+        if g["dir"]:
+            event.setdefault("network", {})["direction"] = g["dir"]
         _transport(event, g["proto"])  # Elastic keeps action firewall-rule / type info here
-    elif code in ("302014", "302016"):
+    elif code in ("302014", "302016", "302023", "302025", "302027"):
         m = _TEARDOWN.search(text)
         if m is None:
             return
@@ -180,7 +186,12 @@ def _decode(code: str, text: str, event: Event) -> None:
         _endpoint(event, "source", g["aip"], g["aport"])
         _endpoint(event, "destination", g["bip"], g["bport"])
         _interfaces(event, g["aif"], g["bif"])
-        asa["connection_id"] = g["cid"]
+        if g["cid"]:
+            asa["connection_id"] = g["cid"]
+        for p, name in (("a", "source"), ("b", "destination")):
+            if g[p + "mip"]:
+                asa[f"mapped_{name}_ip"] = g[p + "mip"]
+                asa[f"mapped_{name}_port"] = int(g[p + "mport"])
         _transport(event, g["proto"])
         if g["bytes"]:
             event.setdefault("network", {})["bytes"] = int(g["bytes"])
@@ -330,6 +341,20 @@ def _decode(code: str, text: str, event: Event) -> None:
         _classify(event, ["authentication", "network"], ["allowed" if ok else "denied", "info"],
                   "logged-in" if ok else "logon-failed", "success" if ok else "failure")
         _user(event, g["user"].strip())
+    elif (m := _GENERIC_FLOW.search(text)) is not None:
+        # any other "from|for iface:ip/port (mapped) to iface:ip/port (mapped)" message
+        g = m.groupdict()
+        _endpoint(event, "source", g["aip"], g["aport"])
+        _endpoint(event, "destination", g["bip"], g["bport"])
+        _interfaces(event, g["aif"], g["bif"])
+        for p, name in (("a", "source"), ("b", "destination")):
+            if g[p + "mip"]:
+                asa[f"mapped_{name}_ip"] = g[p + "mip"]
+                asa[f"mapped_{name}_port"] = int(g[p + "mport"])
+            if g[p + "user"]:
+                asa[f"{name}_username"] = g[p + "user"]
+        proto = re.search(r"\b(TCP|UDP|ICMP|tcp|udp|icmp)\b", text)
+        _transport(event, proto.group(1) if proto else None)
     else:
         pairs = list(_ANY_EP.finditer(text))
         if len(pairs) >= 2:
@@ -361,6 +386,7 @@ def parse_asa_text(text: str, base: Event, received: float) -> Event | None:
     meta["action"] = "firewall-rule"
     meta["category"] = ["network"]
     meta["type"] = ["info"]
+    meta["timezone"] = getattr(CONTEXT.tz, "key", None) or str(CONTEXT.tz)  # how zone-less times were read
     word, sev = severity.from_code(int(level))
     meta["severity"] = sev
     event.setdefault("log", {})["level"] = word
@@ -393,7 +419,14 @@ def parse_asa_text(text: str, base: Event, received: float) -> Event | None:
 
 
 def parse_asa_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
-    return parse_asa_text(message, base, record.received)
+    # ASA headers confuse RFC 3164 readers (`host: %ASA-...` reads as a program named
+    # `host`): read the whole line's header here, keep only the envelope's PRI facts.
+    kept: Event = {}
+    syslog = (base.get("log") or {}).get("syslog")
+    if syslog:
+        kept["log"] = {"syslog": syslog}
+    event = parse_asa_text(record.text(), kept, record.received)
+    return event if event is not None else parse_asa_text(message, base, record.received)
 
 
 def parse_asa_line(text: str, record: RawRecord) -> Event | None:

@@ -14,9 +14,9 @@ import orjson
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse.base import Parser
+from guetteur.parse.windows_ecs import WinSystem, build, to_text, windows_time
 
 MAX_JSON_BYTES = 1_048_576  # as the registry's bound for JSON records
-from guetteur.parse.windows_ecs import WinSystem, build, to_text, windows_time
 
 
 def _attr(node: Any, name: str) -> Any:
