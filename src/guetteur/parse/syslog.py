@@ -31,7 +31,7 @@ FACILITIES = (
 # ("Google Chrome[85294]:"). The optional " (...)" after the pid is macOS launchd's
 # "com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):".
 _TAIL = (
-    r"(?:([^\s\",;]+) +)?([A-Za-z_./(][^\s\[\]:]{0,127}|[A-Za-z_][^\[\]:\n]{0,63}(?=\[\d))(?:\[(\d{0,20})\])?"
+    r"(?:([^\s\",;]+) +)?([A-Za-z_./(][^\s\[\]:]{0,127}|[A-Za-z_][^\[\]:\n]{0,62}[^\s\[\]:](?=\[\d))(?:\[(\d{0,20})\])?"
     r"(?: \([^)\n]{0,256}\))?: ?(.*)"
 )
 _BSD_LINE = re.compile(

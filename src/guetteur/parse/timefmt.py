@@ -60,11 +60,21 @@ def utc_text(moment: datetime) -> str:
            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
 
 
+# Zone abbreviations seen in logs (PostgreSQL's %t/%m print them): fixed offsets.
+_ABBREVIATIONS = {
+    "CET": 1, "CEST": 2, "WET": 0, "WEST": 1, "EET": 2, "EEST": 3, "BST": 1, "IST": 5.5, "MSK": 3,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AEST": 10, "AEDT": 11, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8, "NZST": 12, "NZDT": 13,
+}
+
+
 def parse_tz(text: str) -> tzinfo | None:
-    """A zone from `+0200`, `-02:00`, `GMT-0200`, `GMT+2`, `UTC`, `Z` or an IANA name."""
+    """A zone from `+0200`, `-02:00`, `GMT-0200`, `GMT+2`, `UTC`, `Z`, `CEST` or an IANA name."""
     value = text.strip()
     if value in ("Z", "UTC", "GMT", "UT"):
         return UTC
+    if value in _ABBREVIATIONS:
+        return timezone(timedelta(hours=_ABBREVIATIONS[value]))
     m = _TZ_OFFSET.match(value)
     if m is not None:
         sign, hours, minutes = m.groups()
@@ -84,9 +94,8 @@ def parse_iso(text: str) -> datetime | None:
     zone: tzinfo | None = None
     m = _ZONE_WORD.match(value)
     if m is not None and m.group(2) != "Z":
-        zone = parse_tz(m.group(2))
-        if zone is None:
-            return None
+        # an unknown abbreviation: the configured zone is the best guess, not a lost event
+        zone = parse_tz(m.group(2)) or CONTEXT.tz
         value = m.group(1)
     try:
         moment = datetime.fromisoformat(value)
