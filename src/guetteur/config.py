@@ -101,12 +101,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = Field(None, description="external PostgreSQL; unset = embedded server")
-    syslog: SyslogSettings = Field(default_factory=SyslogSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
-    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
-    parse: ParseSettings = Field(default_factory=ParseSettings)
-    store: StoreSettings = Field(default_factory=StoreSettings)
-    detect: DetectSettings = Field(default_factory=DetectSettings)
+    syslog: SyslogSettings = Field(default_factory=lambda: SyslogSettings())
+    api: ApiSettings = Field(default_factory=lambda: ApiSettings())
+    pipeline: PipelineSettings = Field(default_factory=lambda: PipelineSettings())
+    parse: ParseSettings = Field(default_factory=lambda: ParseSettings())
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
+    detect: DetectSettings = Field(default_factory=lambda: DetectSettings())
     file_inputs: list[FileInput] = Field(default_factory=list)
 
     @classmethod

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import uvicorn
-from psycopg_pool import AsyncConnectionPool
 
 from guetteur.api.app import create_app
 from guetteur.api.state import AppState
@@ -25,14 +25,18 @@ from guetteur.parse.context import configure as configure_parsers
 from guetteur.pipeline.runtime import Pipeline
 from guetteur.store.database import app_dsn, resolve_dsn
 from guetteur.store.migrate import migrate
+from guetteur.store.pool import open_pool
 
 log = logging.getLogger(__name__)
 
 
-async def open_pool(dsn: str, size: int) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(dsn, min_size=1, max_size=size, open=False)
-    await pool.open(wait=True, timeout=30)
-    return pool
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: `serve()` owns SIGTERM/SIGINT and stops
+    the API itself, after the inputs, in the order that loses nothing."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _sources(settings: Settings, pipeline: Pipeline) -> list[Any]:
@@ -51,13 +55,15 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
     demo: bool = False,
+    handle_signals: bool = True,
 ) -> dict[str, Any]:
     """Run Guetteur until `stop` is set or SIGTERM/SIGINT; returns the final health counters."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    if handle_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
 
     configure_parsers(settings.parse)
     owner_dsn, embedded = await asyncio.to_thread(resolve_dsn, settings)
@@ -68,7 +74,7 @@ async def serve(
         dsn = app_dsn(owner_dsn)
         pipeline = Pipeline(settings, dsn)
         await pipeline.start()
-        pool = await open_pool(dsn, settings.store.pool_size)
+        pool = await open_pool(dsn, max_size=settings.store.pool_size)
         sources = _sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None
@@ -79,8 +85,7 @@ async def serve(
             state = AppState(settings=settings, pipeline=pipeline, pool=pool)
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False)
-            server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            server = _ApiServer(config)
             api_task = asyncio.create_task(server.serve(), name="api")
             while not server.started:
                 if api_task.done():
@@ -118,7 +123,7 @@ async def serve(
             await pipeline.stop()
             await pool.close()
         final = pipeline.health()
-        log.info("stopped; totals %s", final["totals"])
+        log.info("stopped; totals %s", json.dumps(final["totals"]))
         return final
     finally:
         if embedded is not None:

@@ -40,6 +40,6 @@ class Counters:
     def totals(self) -> dict[str, int]:
         total = SourceCounters()
         for c in self._by_source.values():
-            for key in total.__slots__:  # type: ignore[attr-defined]
+            for key in total.__slots__:
                 setattr(total, key, getattr(total, key) + getattr(c, key))
         return asdict(total)

@@ -47,6 +47,14 @@ class _Worker:
     flushed: bool = False
 
 
+def _is_auditd(batch: list[RawRecord]) -> bool:
+    first = batch[0]
+    if first.hint == "auditd":
+        return True
+    head = first.data[:5] if isinstance(first.data, bytes) else first.data[:5].encode()
+    return head in (b"type=", b"node=")
+
+
 class Pipeline:
     def __init__(self, settings: Settings, dsn: str) -> None:
         self.settings = settings
@@ -184,8 +192,11 @@ class Pipeline:
                 if not worker.process.is_alive():
                     raise RuntimeError(f"worker {worker.worker_id} died") from None
 
-    def _pick_worker(self) -> _Worker:
+    def _pick_worker(self, batch: list[RawRecord]) -> _Worker:
         alive = [w for w in self._workers.values() if w.process.is_alive()] or list(self._workers.values())
+        if _is_auditd(batch):
+            # auditd groups span batches: one worker's assembler must see them all
+            return min(alive, key=lambda w: w.worker_id)
         return min(alive, key=lambda w: len(w.inflight))
 
     async def _dispatch(self) -> None:
@@ -195,7 +206,7 @@ class Pipeline:
                 return
             seq = next(self._seq)
             while True:
-                worker = self._pick_worker()
+                worker = self._pick_worker(batch)
                 worker.inflight[seq] = batch
                 try:
                     await self._put(worker, (seq, batch))
