@@ -22,7 +22,7 @@ def register_hunt(app: typer.Typer) -> None:
 def register_rules(app: typer.Typer) -> None:
     """`guetteur rules ...` subcommands (owned by the correlation/rules helper)."""
     try:
-        from guetteur.cli import commands_rules  # type: ignore[attr-defined]
+        from guetteur.cli import commands_rules
     except ImportError:
         return
     commands_rules.register(app)

@@ -167,9 +167,9 @@ class RuleCompiler:
             elif (
                 isinstance(arg, ConditionValueExpression)
                 and _plain_string(arg.value)
-                and _shape(arg.value)[0] in ("eq", "infix", "prefix", "suffix")
+                and _shape(arg.value)[0] in ("eq", "infix", "prefix", "suffix")  # type: ignore[arg-type]
             ):
-                keywords.append(_shape(arg.value)[1])
+                keywords.append(_shape(arg.value)[1])  # type: ignore[arg-type]
             else:
                 others.append(arg)
         parts: list[Compiled] = []

@@ -123,7 +123,7 @@ class CompiledRule:
             rule_title=self.title,
             level=self.level,
             tags=list(self.tags),
-            event_ids=[event_id],
+            event_ids=[event_id],  # type: ignore[list-item]  # None until the store assigns ids
             event_times=[event.get("@timestamp")],  # type: ignore[list-item]
             event=event,
             rule_name=self.name,
@@ -412,7 +412,7 @@ def _filter_applies(loaded: LoadedFilter, rule: SigmaRule) -> bool:
     if isinstance(refs, str):
         return refs.lower() == "any"
     names = {str(rule.id) if rule.id else None, rule.name, rule.title}
-    return any(ref.reference in names for ref in refs)
+    return any(ref.reference in names for ref in refs or ())
 
 
 def _correlation_only(ruleset: RuleSet) -> set[str]:
@@ -420,7 +420,7 @@ def _correlation_only(ruleset: RuleSet) -> set[str]:
     silent: set[str] = set()
     loud: set[str] = set()
     for corr in ruleset.correlations:
-        for ref in corr.rule.rules:
+        for ref in corr.rule.rules or ():
             target = getattr(ref, "rule", None)
             names = {ref.reference}
             if target is not None:

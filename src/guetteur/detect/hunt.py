@@ -76,7 +76,7 @@ def _correlation_engine(ruleset: RuleSet, lateness: float) -> Any | None:
     try:
         return CorrelationEngine(ruleset.correlations, lateness=lateness)
     except TypeError:
-        return CorrelationEngine(ruleset)  # type: ignore[call-arg]
+        return CorrelationEngine(ruleset)  # type: ignore[call-arg,arg-type]
     except Exception:
         log.exception("correlation engine could not start; correlations are skipped")
         return None

@@ -87,7 +87,7 @@ class Prefilter(Generic[R]):
 def _hyperscan_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Callable[[str], set[int]]:
     database = hyperscan.Database()
     database.compile(
-        expressions=[lit.encode("utf-8") for lit in literals],
+        expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
         ids=list(range(len(literals))),
         elements=len(literals),
         flags=hyperscan.HS_FLAG_SINGLEMATCH,
@@ -101,7 +101,7 @@ def _hyperscan_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Cal
 
     def scan(text: str) -> set[int]:
         found: set[int] = set()
-        database.scan(text.encode("utf-8"), match_event_handler=on_match, context=found)
+        database.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match, context=found)
         return found
 
     return scan

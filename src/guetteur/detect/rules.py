@@ -222,9 +222,9 @@ def _finish(ruleset: RuleSet) -> RuleSet:
         seen[key] = index
     ruleset.rules = [r for i, r in enumerate(ruleset.rules) if seen[r.id] == i]
     if ruleset.correlations:
-        collection = SigmaCollection(
-            [r.rule for r in ruleset.rules] + [c.rule for c in ruleset.correlations], resolve_references=False
-        )
+        items: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [r.rule for r in ruleset.rules]
+        items.extend(c.rule for c in ruleset.correlations)
+        collection = SigmaCollection(items, resolve_references=False)
         kept: list[LoadedCorrelation] = []
         for corr in ruleset.correlations:
             try:

@@ -10,6 +10,7 @@ use only.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -94,13 +95,18 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _leaves(node: Any, out: list[str]) -> None:
+MAX_DEPTH = 64  # parsers bound JSON depth; this also stops on a cyclic event
+
+
+def _leaves(node: Any, out: list[str], depth: int = 0) -> None:
     if type(node) is dict:
-        for value in node.values():
-            _leaves(value, out)
+        if depth < MAX_DEPTH:
+            for value in node.values():
+                _leaves(value, out, depth + 1)
     elif type(node) is list:
-        for value in node:
-            _leaves(value, out)
+        if depth < MAX_DEPTH:
+            for value in node:
+                _leaves(value, out, depth + 1)
     elif type(node) is str:
         out.append(node)
     elif node is not None:
@@ -209,4 +215,7 @@ def _dump(event: Event) -> str:
 
 def json_literal(literal: str) -> str:
     """`literal` as it appears inside lower-cased JSON text (see `EventView.haystack`)."""
-    return orjson.dumps(literal).decode("utf-8")[1:-1].lower()
+    try:
+        return orjson.dumps(literal).decode("utf-8")[1:-1].lower()
+    except TypeError:  # lone surrogates: the stdlib escapes the same characters
+        return json.dumps(literal, ensure_ascii=False)[1:-1].lower()

@@ -1,0 +1,146 @@
+"""Condition compilation: boolean structure, selection patterns, regex literals, bad rules."""
+
+from __future__ import annotations
+
+import pytest
+from tests.detect.sigma_helpers import detector, fires, proc_rule, ruleset, sysmon1
+
+from guetteur.detect.compiler import regex_literal
+from guetteur.detect.engine import Detector
+
+RID = "00000000-0000-0000-0000-000000000001"
+
+DETECTION = """
+  sel_img:
+    Image|endswith: '\\cmd.exe'
+  sel_cli:
+    CommandLine|contains: ' /c '
+  sel_user:
+    User|contains: 'admin'
+  filter_parent:
+    ParentImage|endswith: '\\explorer.exe'
+  condition: {condition}
+"""
+
+EVENTS = {
+    "cmd_from_explorer": sysmon1(Image="C:\\W\\cmd.exe", CommandLine="cmd /c dir", ParentImage="C:\\explorer.exe", User="bob"),
+    "cmd_from_word": sysmon1(Image="C:\\W\\cmd.exe", CommandLine="cmd /c dir", ParentImage="C:\\winword.exe", User="admin"),
+    "other": sysmon1(Image="C:\\W\\notepad.exe", CommandLine="notepad x", ParentImage="C:\\explorer.exe", User="bob"),
+}
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("sel_img and sel_cli", {"cmd_from_explorer", "cmd_from_word"}),
+        ("sel_img and not filter_parent", {"cmd_from_word"}),
+        ("all of sel_*", {"cmd_from_word"}),
+        ("1 of sel_*", {"cmd_from_explorer", "cmd_from_word"}),
+        ("any of sel_*", {"cmd_from_explorer", "cmd_from_word"}),
+        ("1 of sel_* and not 1 of filter_*", {"cmd_from_word"}),
+        ("all of them", {"cmd_from_explorer"} - {"cmd_from_explorer"}),
+        ("1 of them", {"cmd_from_explorer", "cmd_from_word", "other"}),
+        ("not sel_img", {"other"}),
+        ("(sel_img or sel_user) and not (filter_parent and sel_cli)", {"cmd_from_word"}),
+        ("sel_user or filter_parent and sel_img", {"cmd_from_word", "cmd_from_explorer"}),
+    ],
+)
+def test_condition(condition: str, expected: set[str]) -> None:
+    det = detector(proc_rule(DETECTION.format(condition=condition)))
+    got = {name for name, event in EVENTS.items() if fires(det, event) == [RID]}
+    assert got == expected
+
+
+def test_multiple_conditions_are_ored() -> None:
+    rule = proc_rule(DETECTION.replace("condition: {condition}", "condition:\n    - sel_user\n    - not sel_img"))
+    det = detector(rule)
+    assert {n for n, e in EVENTS.items() if fires(det, e)} == {"cmd_from_word", "other"}
+
+
+def test_selection_list_of_maps_is_or() -> None:
+    rule = proc_rule(
+        "  sel:\n    - Image|endswith: '\\notepad.exe'\n    - User: admin\n  condition: sel\n"
+    )
+    det = detector(rule)
+    assert {n for n, e in EVENTS.items() if fires(det, e)} == {"cmd_from_word", "other"}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        ("\\w+`(?:\\w+|-|.)`[\\w+|\\s]", "`"),
+        ("abc|def", ""),
+        ("(a|b)xyz", "xyz"),
+        ("foo(bar)?baz", "foo"),
+        ("ab?cde", "cde"),
+        ("(?i)abcdef", ""),
+        ("c:\\\\windows\\\\sys+", "c:\\windows\\sys"),
+        ("\\.exe$", ".exe"),
+        ("[a-z]+\\.ps1", ".ps1"),
+        ("a{", ""),
+        ("x{2,3}yz", "yz"),
+    ],
+)
+def test_regex_literal(pattern: str, literal: str) -> None:
+    assert regex_literal(pattern) == literal
+
+
+def test_regex_literal_is_in_every_match() -> None:
+    """Property: for regexes with a literal, every match found in sample texts contains it."""
+    import re
+
+    samples = ["powershell -e `i`e`x", "c:\\windows\\sysss", "abc.exe", "foobaz", "xxyz", "abdcde acde"]
+    for pattern in ["\\w+`(?:\\w+|-|.)`", "c:\\\\windows\\\\sys+", "foo(bar)?baz", "ab?cde", "\\.exe$", "(a|b)xyz"]:
+        literal = regex_literal(pattern)
+        for text in samples:
+            found = re.search(pattern, text)
+            if found:
+                assert literal in found.group(0), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("title: x\nlogsource: {product: windows}\ndetection:\n  sel: {a: 1}\n  condition: sel and nope\n", "nope"),
+        ("title: x\nlogsource: {product: windows}\ndetection:\n  sel: {a: 1}\n  condition: sel | count() > 5\n", "pipe"),
+        ("title: x\nlogsource: {product: windows}\ndetection:\n  sel: {a|re: '(unclosed'}\n  condition: sel\n", ""),
+        ("title: x\nlogsource: {product: windows}\ndetection:\n  sel: {a|nosuchmodifier: 1}\n  condition: sel\n", ""),
+        ("{{{{ not yaml", ""),
+        ("- just\n- a list\n", ""),
+        ("title: x\n", ""),
+        ("\x00\x01binary", ""),
+    ],
+)
+def test_bad_rules_are_reported_not_raised(text: str, reason: str) -> None:
+    rs = ruleset(text)
+    det = Detector(rs)
+    problems = [*rs.errors, *det.errors]
+    assert problems, "a broken rule must be reported"
+    assert det.rules == {}
+    if reason:
+        assert any(reason in p.reason.lower() for p in problems), problems
+
+
+def test_every_bad_rule_reported_in_one_run() -> None:
+    good = proc_rule("  sel:\n    User: bob\n  condition: sel\n")
+    bad1 = "title: a\nlogsource: {product: windows}\ndetection:\n  sel: {x: 1}\n  condition: missing\n"
+    bad2 = "title: b\n"
+    rs = ruleset(bad1, good, bad2)
+    det = Detector(rs)
+    assert list(det.rules) == [RID]
+    files = {e.file for e in [*rs.errors, *det.errors]}
+    assert files == {"rule0.yml", "rule2.yml"}
+
+
+def test_deeply_nested_condition_does_not_crash() -> None:
+    condition = "(" * 200 + "sel" + ")" * 200
+    rs = ruleset(proc_rule(f"  sel:\n    User: bob\n  condition: '{condition}'\n"))
+    det = Detector(rs)
+    assert len(det.rules) + len(det.errors) + len(rs.errors) >= 1
+
+
+def test_huge_value_list_and_long_values() -> None:
+    values = "\n".join(f"      - 'tool{i}.exe'" for i in range(3000))
+    det = detector(proc_rule(f"  sel:\n    Image|endswith:\n{values}\n  condition: sel\n"))
+    assert fires(det, sysmon1(Image="C:\\x\\TOOL2999.exe")) == [RID]
+    assert fires(det, sysmon1(Image="C:\\x\\" + "a" * 1_000_000)) == []
