@@ -20,6 +20,7 @@ Auto-detection order (no hint, or the hinted parser said "not mine"):
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import pkgutil
@@ -127,8 +128,11 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
     envelope = parse_envelope(text, record)
     if envelope is None:
         return _try(parser, text, record, {})
-    base, message, _program = envelope
-    return _try(parser, message, record, base)
+    try:
+        return parser.parse(envelope[1], record, envelope[0])
+    except Exception:  # a parser bug must not lose the record; it is stored unparsed
+        log.exception("parser %s raised", parser.name)
+        return None
 
 
 def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | None]:
@@ -217,7 +221,8 @@ def unparsed(text: str, record: RawRecord) -> Event:
 
 
 def _record_text(record: RawRecord) -> str:
-    text = record.text().rstrip("\r\n")
+    data = record.data
+    text = (data if isinstance(data, str) else data.decode("utf-8", errors="replace")).rstrip("\r\n")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL; keep the rest of the record
         text = text.replace("\x00", "\ufffd")
     return text
@@ -271,6 +276,21 @@ def parse_batch(records: Iterable[RawRecord]) -> BatchResult:
     the assembler; their events appear when their group closes (possibly in a later batch).
     """
     result = BatchResult()
+    # Parsing allocates many small dicts and no reference cycles: the cyclic collector
+    # would rescan them ~100 times per batch for nothing (a third of the CPU time on the
+    # syslog family). Pause it for the batch; reference counting still frees everything.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        _parse_into(result, records)
+    finally:
+        if paused:
+            gc.enable()
+    return result
+
+
+def _parse_into(result: BatchResult, records: Iterable[RawRecord]) -> None:
     events = result.events
     for record in records:
         text = _record_text(record)
@@ -286,7 +306,6 @@ def parse_batch(records: Iterable[RawRecord]) -> BatchResult:
     if ASSEMBLER.pending:
         _emit(result, ASSEMBLER.expire())
     result.pending = ASSEMBLER.pending
-    return result
 
 
 def flush_pending() -> BatchResult:

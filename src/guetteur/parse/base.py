@@ -16,6 +16,8 @@ Three kinds, by what the parser reads:
 
 Every parse function returns None when the input is not its format, and never raises:
 the registry still guards each call, but a raise is a bug that the property tests catch.
+A syslog parser that returns None must leave ``base`` untouched: the registry hands the
+same base to the next candidate (no copy per line, for speed).
 The registry, not the parser, fills what every event has (`event.original`,
 `event.ingested`, default `@timestamp`, `event.kind`, `event.dataset/module`, `log.*`
 transport facts), so parsers only set what their format tells.
