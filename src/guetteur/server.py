@@ -139,5 +139,5 @@ async def _run_demo(settings: Settings, owner_dsn: str, info: dict[str, Any], st
     key = await asyncio.to_thread(create_key, owner_dsn, "demo", "ingest")
     host = "127.0.0.1" if settings.syslog.host in ("0.0.0.0", "::") else settings.syslog.host
     api_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
-    await run_demo(syslog_host=host, syslog_port=int(info["syslog_tcp"]),
+    await run_demo(syslog_host=host, syslog_port=int(info["syslog_tcp"]), syslog_udp_port=int(info["syslog_udp"]),
                    http_url=f"http://{api_host}:{settings.api.port}", api_key=key, stop=stop)

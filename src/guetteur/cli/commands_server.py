@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         host = "127.0.0.1" if settings.syslog.host in ("0.0.0.0", "::") else settings.syslog.host
         api_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
         stats = asyncio.run(run_demo(syslog_host=host, syslog_port=settings.syslog.tcp_port,
+                                     syslog_udp_port=settings.syslog.udp_port,
                                      http_url=f"http://{api_host}:{settings.api.port}", api_key=key,
                                      rate=rate, attack_every=attack_every, duration=duration, seed=seed))
-        console.print(stats)
+        console.print_json(data=stats.as_dict())

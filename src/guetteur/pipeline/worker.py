@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import queue
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,7 +49,16 @@ def _write_with_retry(write: Callable[[list[Event]], Any], events: list[Event]) 
 
 def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], partitions_ahead: int,
                 tasks: Any, results: Any) -> None:
-    """Entry point of a worker process (multiprocessing target)."""
+    """Entry point of a worker process (multiprocessing target).
+
+    SIGINT and SIGTERM are ignored: Ctrl-C or a service manager signals the whole process
+    group, and a worker that died then would lose its batch. The main process stops
+    workers with the `None` sentinel after the last batch; a worker whose parent is gone
+    (killed hard) exits on its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(message)s")
     from guetteur.config import ParseSettings
     from guetteur.parse import flush_pending, parse_batch
@@ -62,7 +74,13 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], partit
     results.put(("ready", worker_id, None, None))
     try:
         while True:
-            item = tasks.get()
+            try:
+                item = tasks.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    log.error("the main process is gone; worker %d exits", worker_id)
+                    return
+                continue
             if item is None:
                 pending = flush_pending()
                 if pending.events:
