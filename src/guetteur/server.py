@@ -72,9 +72,9 @@ async def serve(
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         dsn = app_dsn(owner_dsn)
-        pipeline = Pipeline(settings, dsn)
-        await pipeline.start()
         pool = await open_pool(dsn, max_size=settings.store.pool_size)
+        pipeline = Pipeline(settings, dsn)
+        await pipeline.start(pool)
         sources = _sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None

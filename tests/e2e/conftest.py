@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from guetteur.config import PipelineSettings, Settings
+from guetteur.config import DetectSettings, PipelineSettings, Settings
 from guetteur.server import serve
 from guetteur.store.keys import create_key
 
@@ -80,14 +80,15 @@ def send_udp(address: tuple[str, int], datagrams: list[bytes]) -> None:
 
 @pytest.fixture
 def make_running(settings: Settings, fresh_dsn: str) -> Callable[..., Any]:
-    """`async with make_running(**pipeline_overrides) as running:` a Guetteur on a fresh database."""
+    """`async with make_running(detect=..., **pipeline_overrides) as running:` a Guetteur on a fresh database."""
     import contextlib
 
     @contextlib.asynccontextmanager
-    async def factory(**pipeline: Any) -> AsyncIterator[Running]:
+    async def factory(detect: DetectSettings | None = None, **pipeline: Any) -> AsyncIterator[Running]:
         conf = settings.model_copy(update={
             "database_url": fresh_dsn,
             "pipeline": PipelineSettings(**{"workers": 1, "batch_max_age": 0.05, **pipeline}),
+            "detect": detect or settings.detect,
         })
         ingest_key = create_key(fresh_dsn, "test-ingest", "ingest")
         read_key = create_key(fresh_dsn, "test-read", "read")

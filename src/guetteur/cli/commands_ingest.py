@@ -35,14 +35,17 @@ async def run_import(settings: Settings, paths: list[Path], hint: str | None, pr
     from guetteur.pipeline.runtime import Pipeline
     from guetteur.store.database import app_dsn, resolve_dsn
     from guetteur.store.migrate import migrate
+    from guetteur.store.pool import open_pool
 
     configure(settings.parse)
     reader = FileReader(paths, hint, source="import", max_record_bytes=settings.pipeline.max_record_bytes)
     owner_dsn, embedded = await asyncio.to_thread(resolve_dsn, settings)
     try:
         await asyncio.to_thread(migrate, owner_dsn)
-        pipeline = Pipeline(settings, app_dsn(owner_dsn))
-        await pipeline.start()
+        dsn = app_dsn(owner_dsn)
+        pool = await open_pool(dsn, max_size=2)
+        pipeline = Pipeline(settings, dsn)
+        await pipeline.start(pool)
         try:
             bar = Progress(TextColumn("[bold]importing"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
                            console=console, disable=not (progress and console.is_terminal))
@@ -56,6 +59,7 @@ async def run_import(settings: Settings, paths: list[Path], hint: str | None, pr
                 bar.update(task, completed=reader.bytes_read)
         finally:
             await pipeline.stop()
+            await pool.close()
         totals = pipeline.counters.totals()
         totals["errors"] = len(reader.errors)
         for error in reader.errors:

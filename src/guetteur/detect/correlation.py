@@ -327,6 +327,10 @@ class CorrelationEngine:
     def watermark(self) -> float:
         return self.newest - self.lateness
 
+    def wants(self, hit: Hit) -> bool:
+        """Whether a stateless hit feeds one of the correlations (so it must reach `process`)."""
+        return hit.rule_id in self._routes or (hit.rule_name is not None and hit.rule_name in self._routes)
+
     def process(self, event: Event, base_hits: list[Hit]) -> list[Hit]:
         """Feed one event and its stateless hits; returns the correlation hits that fired.
 

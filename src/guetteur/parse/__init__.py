@@ -197,6 +197,7 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
     stamp = event.get("@timestamp")
     if not stamp or not isinstance(stamp, str):
         event["@timestamp"] = ingested
+    event["input"] = {"type": record.source}  # the pipeline counts stored events per input
     peer = record.peer
     if peer:
         log_obj = event.get("log")
@@ -254,6 +255,7 @@ class BatchResult:
     events: list[Event] = field(default_factory=list)
     merged: int = 0
     pending: int = 0
+    merged_by_source: dict[str, int] = field(default_factory=dict)
 
 
 from guetteur.parse.auditd import AuditAssembler, parse_audit_record  # noqa: E402
@@ -267,6 +269,9 @@ def _emit(result: BatchResult, closed: list[tuple[Event, list[RawRecord], str]])
     for event, raws, joined in closed:
         result.events.append(finalize(event, joined, raws[0], _AUDITD))
         result.merged += len(raws) - 1
+        if len(raws) > 1:
+            source = raws[0].source
+            result.merged_by_source[source] = result.merged_by_source.get(source, 0) + len(raws) - 1
 
 
 def parse_batch(records: Iterable[RawRecord]) -> BatchResult:

@@ -43,3 +43,28 @@ class Counters:
             for key in total.__slots__:
                 setattr(total, key, getattr(total, key) + getattr(c, key))
         return asdict(total)
+
+
+class DetectionCounters:
+    """Hits per rule (all workers), alerts stored, and each rule's latest engine stats."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.alerts = 0
+        self.rule_stats: dict[int, dict[str, dict[str, object]]] = {}
+
+    def count(self, stats: dict[str, object], worker_id: int = 0) -> None:
+        hits = stats.get("hits")
+        if isinstance(hits, dict):
+            for rule_id, count in hits.items():
+                self.hits[rule_id] = self.hits.get(rule_id, 0) + int(count)
+        alerts = stats.get("alerts")
+        if isinstance(alerts, int):
+            self.alerts += alerts
+        rule_stats = stats.get("rule_stats")
+        if isinstance(rule_stats, dict):
+            self.rule_stats[worker_id] = rule_stats
+
+    def snapshot(self, top: int = 20) -> dict[str, object]:
+        busiest = sorted(self.hits.items(), key=lambda item: -item[1])[:top]
+        return {"hits": sum(self.hits.values()), "alerts": self.alerts, "top_rules": dict(busiest)}

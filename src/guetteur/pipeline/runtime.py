@@ -11,6 +11,7 @@ A worker that dies is replaced and its unacknowledged batches are sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import multiprocessing
@@ -24,7 +25,8 @@ from typing import Any
 from guetteur.config import Settings
 from guetteur.model import RawRecord
 from guetteur.pipeline.buffer import RecordBuffer
-from guetteur.pipeline.counters import Counters
+from guetteur.pipeline.counters import Counters, DetectionCounters
+from guetteur.pipeline.detection import CorrelationStage
 from guetteur.pipeline.worker import worker_main
 
 log = logging.getLogger(__name__)
@@ -76,11 +78,24 @@ class Pipeline:
         self._idle = asyncio.Event()
         self._changed = asyncio.Event()
         self._stopping = False
+        self.detection = DetectionCounters()
+        self.correlation: CorrelationStage | None = None
+        self._pool: Any = None
+        self._fired: list[Any] = []
+        self._correlation_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, pool: Any = None) -> None:
+        """Start the workers. With `pool` (an async connection pool), correlation rules run
+        too, their windows restored from the last snapshot."""
         self._loop = asyncio.get_running_loop()
+        self._pool = pool
+        if pool is not None:
+            detect = self.settings.detect
+            self.correlation = await asyncio.to_thread(CorrelationStage, detect.rules_dirs, detect.correlation_lateness)
+            await self.correlation.restore(pool)
+            self._correlation_task = asyncio.create_task(self._correlate(), name="pipeline-correlation")
         count = worker_count(self.settings)
         self._executor = ThreadPoolExecutor(max_workers=count + 1, thread_name_prefix="dispatch")
         self._reader = threading.Thread(target=self._read_results, name="pipeline-results", daemon=True)
@@ -107,6 +122,13 @@ class Pipeline:
             await self._put(worker, None)
         await self._wait_for(lambda: all(w.flushed or not w.process.is_alive() for w in self._workers.values()),
                              None, "")
+        if self._correlation_task is not None:
+            self._correlation_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._correlation_task
+            await self._store_fired()
+            if self.correlation is not None:
+                await self.correlation.save(self._pool)
         for worker in self._workers.values():
             await asyncio.to_thread(worker.process.join, 30)
         self._results.put(("exit", -1, None, None))
@@ -134,9 +156,13 @@ class Pipeline:
 
     def health(self) -> dict[str, Any]:
         inflight = sum(len(r) for w in self._workers.values() for r in w.inflight.values())
+        detection = self.detection.snapshot()
+        if self.correlation is not None:
+            detection.update(self.correlation.health())
         return {
             "sources": self.counters.snapshot(),
             "totals": self.counters.totals(),
+            "detection": detection,
             "queues": {
                 "buffer": len(self.buffer),
                 "buffer_capacity": self.buffer.capacity,
@@ -173,7 +199,8 @@ class Pipeline:
         process = self._ctx.Process(
             target=worker_main,
             args=(worker_id, self.dsn, self.settings.parse.model_dump(mode="json"),
-                  self.settings.store.partitions_ahead_days, tasks, self._results),
+                  self.settings.detect.model_dump(mode="json"), self.settings.store.partitions_ahead_days,
+                  tasks, self._results),
             name=f"guetteur-worker-{worker_id}",
             daemon=True,
         )
@@ -242,15 +269,42 @@ class Pipeline:
         if kind == "ready" and worker is not None:
             worker.ready = True
         elif kind == "ack" and worker is not None and seq is not None:
-            batch = worker.inflight.pop(seq, None)
-            if batch is not None:
-                counters = self.counters.source(batch[0].source)
-                counters.parsed += stats["parsed"]
-                counters.unparsed += stats["unparsed"]
-                counters.merged += stats["merged"]
-                counters.stored += stats["stored"]
+            if worker.inflight.pop(seq, None) is not None:
+                self._count(stats, worker_id)
         elif kind == "flushed" and worker is not None:
             worker.flushed = True
-            for source, count in stats["sources"].items():
-                self.counters.source(source).stored += count
+            self._count(stats, worker_id)
         self._changed.set()
+
+    async def _correlate(self) -> None:
+        """Once a second: store fired correlation alerts, close windows by wall-clock time."""
+        assert self.correlation is not None
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self._store_fired()
+                await self.correlation.tick(self._pool)
+            except Exception:  # the database may be restarting: keep the alerts, retry
+                log.exception("correlation stage: storing or snapshot failed; retrying")
+
+    async def _store_fired(self) -> None:
+        if self._fired and self.correlation is not None:
+            fired, self._fired = self._fired, []
+            try:
+                await self.correlation.store(self._pool, fired)
+            except Exception:
+                self._fired = fired + self._fired
+                raise
+
+    def _count(self, stats: dict[str, Any], worker_id: int = 0) -> None:
+        for source, counts in stats["sources"].items():
+            counters = self.counters.source(source)
+            counters.stored += counts["stored"]
+            counters.unparsed += counts["unparsed"]
+            counters.parsed += counts["stored"] - counts["unparsed"]
+            counters.merged += counts["merged"]
+        self.detection.count(stats, worker_id)
+        items = stats.get("correlation")
+        if items and self.correlation is not None and self.correlation.active:
+            # pure CPU and fast; only the (rare) alerts wait for the database
+            self._fired.extend(self.correlation.correlate(items))

@@ -17,22 +17,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from guetteur.model import Event, RawRecord
+from guetteur.model import Event
 
 log = logging.getLogger(__name__)
 
-BatchStats = dict[str, int]
+def batch_stats(events: list[Event], merged_by_source: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per source: events stored, of which unparsed, and records merged into others.
 
-
-def batch_stats(records: list[RawRecord], events: list[Event], merged: int) -> BatchStats:
-    unparsed = sum(1 for e in events if "unparsed" in (e.get("tags") or ()))
-    return {
-        "records": len(records),
-        "parsed": len(events) - unparsed,
-        "unparsed": unparsed,
-        "merged": merged,
-        "stored": len(events),
-    }
+    Counted per event (`input.type`), not per batch: an assembler may close, in this
+    batch, a group that started in another source's batch."""
+    out: dict[str, dict[str, int]] = {}
+    for event in events:
+        source = (event.get("input") or {}).get("type", "unknown")
+        counts = out.get(source)
+        if counts is None:
+            counts = out[source] = {"stored": 0, "unparsed": 0, "merged": 0}
+        counts["stored"] += 1
+        if "unparsed" in (event.get("tags") or ()):
+            counts["unparsed"] += 1
+    for source, merged in merged_by_source.items():
+        out.setdefault(source, {"stored": 0, "unparsed": 0, "merged": 0})["merged"] += merged
+    return out
 
 
 def _write_with_retry(write: Callable[[list[Event]], Any], events: list[Event]) -> None:
@@ -47,8 +52,8 @@ def _write_with_retry(write: Callable[[list[Event]], Any], events: list[Event]) 
             delay = min(delay * 2, 10.0)
 
 
-def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], partitions_ahead: int,
-                tasks: Any, results: Any) -> None:
+def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect_settings: dict[str, Any],
+                partitions_ahead: int, tasks: Any, results: Any) -> None:
     """Entry point of a worker process (multiprocessing target).
 
     SIGINT and SIGTERM are ignored: Ctrl-C or a service manager signals the whole process
@@ -63,10 +68,22 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], partit
     from guetteur.config import ParseSettings
     from guetteur.parse import flush_pending, parse_batch
     from guetteur.parse.context import configure
+    from guetteur.pipeline.detection import WorkerDetection
     from guetteur.store.writer import EventWriter
 
     configure(ParseSettings.model_validate(parse_settings))
+    detection = WorkerDetection([str(p) for p in detect_settings["rules_dirs"]],
+                                float(detect_settings["correlation_lateness"]))
     writer = EventWriter(dsn, partitions_ahead_days=partitions_ahead)
+
+    def process(events: list[Event]) -> dict[str, Any]:
+        """Detect, then store events and alert hits in one transaction; what the main
+        process needs back (correlation input, per-rule counts)."""
+        alerts, for_correlation, per_rule = detection.run(events)
+        _write_with_retry(lambda batch: writer.write_batch(batch, detection.store_hits(alerts)), events)
+        return {"correlation": for_correlation, "hits": dict(per_rule), "alerts": len(alerts),
+                "rule_stats": detection.stats_due()}
+
     # Batches allocate many short-lived dicts; the default collector thresholds spend a
     # large share of parse time re-scanning the long-lived modules and rule tables.
     gc.freeze()
@@ -83,24 +100,14 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], partit
                 continue
             if item is None:
                 pending = flush_pending()
-                if pending.events:
-                    _write_with_retry(writer.write_batch, pending.events)
-                results.put(("flushed", worker_id, None, {"stored": len(pending.events),
-                                                           "sources": _sources(pending.events)}))
+                extra = process(pending.events) if pending.events else {}
+                results.put(("flushed", worker_id, None,
+                             {"sources": batch_stats(pending.events, pending.merged_by_source), **extra}))
                 return
             seq, records = item
             result = parse_batch(records)
-            if result.events:
-                _write_with_retry(writer.write_batch, result.events)
-            results.put(("ack", worker_id, seq, batch_stats(records, result.events, result.merged)))
+            extra = process(result.events) if result.events else {}
+            results.put(("ack", worker_id, seq,
+                         {"sources": batch_stats(result.events, result.merged_by_source), **extra}))
     finally:
         writer.close()
-
-
-def _sources(events: list[Event]) -> dict[str, int]:
-    """Per-source counts of events flushed at shutdown (`input.type` names the source)."""
-    out: dict[str, int] = {}
-    for event in events:
-        name = (event.get("input") or {}).get("type", "unknown")
-        out[name] = out.get(name, 0) + 1
-    return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -95,8 +96,12 @@ class EventWriter:
             else:
                 log.warning("event partitions not extended (table busy); retrying in %ss", _PARTITION_RETRY_SECONDS)
 
-    def write_batch(self, events: list[Event]) -> BatchReceipt:
-        """Store `events` as one batch, linked into the hash chain, in one transaction."""
+    def write_batch(self, events: list[Event],
+                    with_batch: Callable[[psycopg.Connection], object] | None = None) -> BatchReceipt:
+        """Store `events` as one batch, linked into the hash chain, in one transaction.
+
+        `with_batch(conn)` runs in the same transaction (the pipeline stores the batch's
+        detection hits with it: both are committed or neither)."""
         if not events:
             return BatchReceipt(0, 0, 0, "", None)
         conn = self._connect()
@@ -121,6 +126,8 @@ class EventWriter:
             count, content = int(found[0]), bytes(found[1])
             if count != len(events):
                 raise RuntimeError(f"batch {batch_id}: {count} rows stored for {len(events)} events")
+            if with_batch is not None:  # before the chain lock, which serialises writers
+                with_batch(conn)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
             prev = conn.execute("SELECT seq, chain_hash FROM batches ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (int(prev[0]) + 1, bytes(prev[1])) if prev else (1, GENESIS)

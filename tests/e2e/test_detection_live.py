@@ -1,0 +1,79 @@
+"""Detection in the live pipeline: a Sigma rule and a correlation fire on events as they
+arrive, and their hits are stored with references to the stored events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from tests.e2e.conftest import send_tcp
+
+from guetteur.config import DetectSettings
+
+RULES = """\
+title: Test SSH root login failure
+id: 5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0001
+name: test_ssh_failure
+status: test
+level: low
+tags: [attack.credential-access, attack.t1110]
+logsource: {product: linux, service: auth}
+detection:
+  selection:
+    event.outcome: failure
+    event.action: ssh_login
+  condition: selection
+---
+title: Test SSH brute force
+id: 5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0002
+status: test
+level: high
+tags: [attack.credential-access, attack.t1110.001]
+correlation:
+  type: event_count
+  rules: [test_ssh_failure]
+  group-by: [source.ip]
+  timespan: 2m
+  condition: {gte: 5}
+  generate: true
+"""
+
+
+async def test_rule_and_correlation_fire_live(make_running: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ssh.yml").write_text(RULES)
+    now = datetime.now(UTC)
+    stamp = f"{now:%b} {now.day:>2} {now:%H:%M:%S}"  # RFC 3164: day padded with a space
+    lines = "".join(
+        f"<38>{stamp} web-01 sshd[9]: Failed password for root from 198.51.100.77 port {4000 + n} ssh2\n"
+        for n in range(6)
+    ) + f"<38>{stamp} web-01 sshd[9]: Accepted password for alice from 10.0.0.5 port 5000 ssh2\n"
+    async with make_running(detect=DetectSettings(rules_dirs=[rules])) as running:
+        await asyncio.to_thread(send_tcp, running.tcp, lines.encode())
+        health = await running.wait_stored(7)
+        deadline = time.monotonic() + 30
+        while True:
+            with psycopg.connect(running.owner_dsn) as conn:
+                rows = conn.execute(
+                    "SELECT rule_id, level, event_ids, group_key, correlation FROM hits ORDER BY id").fetchall()
+            if any(r[4] for r in rows) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        detection = (await running.health())["detection"]
+    single = [r for r in rows if r[0].endswith("0001")]
+    correlated = [r for r in rows if r[0].endswith("0002")]
+    assert len(single) == 6  # each failure (not the success), stored as an alerting hit
+    assert len(correlated) == 1
+    assert correlated[0][3] == {"source.ip": "198.51.100.77"}
+    assert correlated[0][4] == "event_count"
+    assert len(correlated[0][2]) >= 5
+    with psycopg.connect(running.owner_dsn) as conn:
+        found = conn.execute("SELECT count(*) FROM events WHERE id = ANY(%s::uuid[])", (single[0][2],)).fetchone()
+    assert found is not None and found[0] == 1  # the hit references the stored event
+    assert detection["hits"] == 6 and detection["correlations"] == 1
+    assert health["totals"]["stored"] == 7
