@@ -89,7 +89,8 @@ def parse_flat(obj: dict[str, Any], text: str, record: RawRecord) -> Event | Non
                 decoded = None
             if isinstance(decoded, dict):
                 event_data = {str(k): to_text(v) for k, v in decoded.items()}
-    azure = obj.get("Type") in F.AZURE_TYPES
+    table = obj.get("Type")
+    azure = isinstance(table, str) and table in F.AZURE_TYPES  # any JSON value may sit there
     for key, value in obj.items():
         if key in F.FLAT_METADATA or key in event_data or (key == "Type" and azure):
             continue
