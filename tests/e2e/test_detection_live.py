@@ -65,8 +65,8 @@ async def test_rule_and_correlation_fire_live(make_running: Any, tmp_path: Path)
                 break
             await asyncio.sleep(0.2)
         detection = (await running.health())["detection"]
-    single = [r for r in rows if r[0].endswith("0001")]
-    correlated = [r for r in rows if r[0].endswith("0002")]
+    single = [r for r in rows if r[0] == "5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0001"]
+    correlated = [r for r in rows if r[0] == "5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0002"]
     assert len(single) == 6  # each failure (not the success), stored as an alerting hit
     assert len(correlated) == 1
     assert correlated[0][3] == {"source.ip": "198.51.100.77"}
@@ -75,5 +75,7 @@ async def test_rule_and_correlation_fire_live(make_running: Any, tmp_path: Path)
     with psycopg.connect(running.owner_dsn) as conn:
         found = conn.execute("SELECT count(*) FROM events WHERE id = ANY(%s::uuid[])", (single[0][2],)).fetchone()
     assert found is not None and found[0] == 1  # the hit references the stored event
-    assert detection["hits"] == 6 and detection["correlations"] == 1
+    # the built-in pack runs too; our test rule's own counter is exact
+    assert detection["top_rules"]["5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0001"] == 6
+    assert detection["correlations"] >= 1
     assert health["totals"]["stored"] == 7

@@ -27,6 +27,7 @@ from guetteur.model import RawRecord
 from guetteur.pipeline.buffer import RecordBuffer
 from guetteur.pipeline.counters import Counters, DetectionCounters
 from guetteur.pipeline.detection import CorrelationStage
+from guetteur.pipeline.transfer import PackedBatch, first_record, pack
 from guetteur.pipeline.worker import worker_main
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,13 @@ class _Worker:
     worker_id: int
     process: Any
     tasks: Any
-    inflight: dict[int, list[RawRecord]] = field(default_factory=dict)
+    inflight: dict[int, PackedBatch] = field(default_factory=dict)
     ready: bool = False
     flushed: bool = False
 
 
-def _is_auditd(batch: list[RawRecord]) -> bool:
-    first = batch[0]
+def _is_auditd(batch: PackedBatch) -> bool:
+    first = first_record(batch)
     if first.hint == "auditd":
         return True
     head = first.data[:5] if isinstance(first.data, bytes) else first.data[:5].encode()
@@ -155,7 +156,7 @@ class Pipeline:
     # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        inflight = sum(len(r) for w in self._workers.values() for r in w.inflight.values())
+        inflight = sum(len(b[1]) for w in self._workers.values() for b in w.inflight.values())
         detection = self.detection.snapshot()
         if self.correlation is not None:
             detection.update(self.correlation.health())
@@ -219,7 +220,7 @@ class Pipeline:
                 if not worker.process.is_alive():
                     raise RuntimeError(f"worker {worker.worker_id} died") from None
 
-    def _pick_worker(self, batch: list[RawRecord]) -> _Worker:
+    def _pick_worker(self, batch: PackedBatch) -> _Worker:
         alive = [w for w in self._workers.values() if w.process.is_alive()] or list(self._workers.values())
         if _is_auditd(batch):
             # auditd groups span batches: one worker's assembler must see them all
@@ -228,9 +229,10 @@ class Pipeline:
 
     async def _dispatch(self) -> None:
         while True:
-            batch = await self.buffer.next_batch()
-            if batch is None:
+            records = await self.buffer.next_batch()
+            if records is None:
                 return
+            batch = pack(records)
             seq = next(self._seq)
             while True:
                 worker = self._pick_worker(batch)
@@ -273,6 +275,8 @@ class Pipeline:
                 self._count(stats, worker_id)
         elif kind == "flushed" and worker is not None:
             worker.flushed = True
+            self._count(stats, worker_id)
+        elif kind == "expired":
             self._count(stats, worker_id)
         self._changed.set()
 

@@ -69,6 +69,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
     from guetteur.parse import flush_pending, parse_batch
     from guetteur.parse.context import configure
     from guetteur.pipeline.detection import WorkerDetection
+    from guetteur.pipeline.transfer import unpack
     from guetteur.store.writer import EventWriter
 
     configure(ParseSettings.model_validate(parse_settings))
@@ -97,6 +98,12 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
                 if os.getppid() != parent:
                     log.error("the main process is gone; worker %d exits", worker_id)
                     return
+                # idle: let assemblers close groups that waited too long (auditd)
+                expired = parse_batch([])
+                if expired.events:
+                    extra = process(expired.events)
+                    results.put(("expired", worker_id, None,
+                                 {"sources": batch_stats(expired.events, expired.merged_by_source), **extra}))
                 continue
             if item is None:
                 pending = flush_pending()
@@ -104,8 +111,8 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
                 results.put(("flushed", worker_id, None,
                              {"sources": batch_stats(pending.events, pending.merged_by_source), **extra}))
                 return
-            seq, records = item
-            result = parse_batch(records)
+            seq, packed = item
+            result = parse_batch(unpack(packed))
             extra = process(result.events) if result.events else {}
             results.put(("ack", worker_id, seq,
                          {"sources": batch_stats(result.events, result.merged_by_source), **extra}))

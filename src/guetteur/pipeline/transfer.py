@@ -1,0 +1,46 @@
+"""Batches as they cross to a worker process: columns, not objects.
+
+Pickling thousands of `RawRecord` instances costs several microseconds each in the main
+process, which also runs every listener; lists of bytes, floats and (mostly repeated,
+so memoised) strings pickle many times faster. A batch holds one source's records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guetteur.model import RawRecord
+
+PackedBatch = tuple[str, list[Any], list[float], list[str | None] | None, list[str | None] | None,
+                    list[dict[str, Any] | None] | None]
+
+
+def _column(values: list[Any]) -> list[Any] | None:
+    """None when every value is None (the common case for hints and metadata)."""
+    return values if any(v is not None for v in values) else None
+
+
+def pack(records: list[RawRecord]) -> PackedBatch:
+    return (
+        records[0].source,
+        [r.data for r in records],
+        [r.received for r in records],
+        _column([r.hint for r in records]),
+        _column([r.peer for r in records]),
+        _column([r.meta for r in records]),
+    )
+
+
+def unpack(batch: PackedBatch) -> list[RawRecord]:
+    source, datas, receiveds, hints, peers, metas = batch
+    count = len(datas)
+    hints = hints or [None] * count
+    peers = peers or [None] * count
+    metas = metas or [None] * count
+    return [RawRecord(datas[i], receiveds[i], source, hints[i], peers[i], metas[i]) for i in range(count)]
+
+
+def first_record(batch: PackedBatch) -> RawRecord:
+    source, datas, receiveds, hints, peers, metas = batch
+    return RawRecord(datas[0], receiveds[0], source, hints[0] if hints else None,
+                     peers[0] if peers else None, metas[0] if metas else None)
