@@ -44,6 +44,8 @@ class WinSystem(TypedDict, total=False):
 
 
 _FAST_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(Z|[+-]00:?00)?$")
+# SystemTime as Windows and the evtx library render it: already ECS text once cut to milliseconds
+_SYSTEM_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,9}Z").fullmatch
 
 
 def windows_time(text: str, assume_utc: bool = True) -> str | None:
@@ -51,6 +53,8 @@ def windows_time(text: str, assume_utc: bool = True) -> str | None:
 
     Windows writes UTC (`SystemTime` with `Z`, Sysmon `UtcTime` without zone), so a
     zone-less value is UTC unless `assume_utc` is False (NXLog local `EventTime`)."""
+    if _SYSTEM_TIME(text) is not None:
+        return text[:23] + "Z"
     m = _FAST_ISO.match(text)
     if m is not None and (m.group(4) or assume_utc):
         frac = (m.group(3) or "")[:3].ljust(3, "0")
@@ -145,41 +149,72 @@ class _Builder:
         self.related_users: list[str] = []
         self.related_ips: list[str] = []
 
-    def obj(self, *path: str) -> dict[str, Any]:
-        node = self.event
-        for part in path:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            node = child
-        return node
+    def obj(self, name: str) -> dict[str, Any]:
+        """The top-level object `name` of the event, created empty when missing."""
+        node = self.event.get(name)
+        if node is None:
+            node = self.event[name] = {}
+        return node  # type: ignore[no-any-return]
 
     def user(self, where: dict[str, Any], sid: str | None, name: str | None, domain: str | None) -> None:
-        if _useful(sid):
+        # `x and x != "-"` is `_useful(x)` inlined: this runs several times per Security event
+        if sid and sid != "-":
             where["id"] = sid
-        if _useful(name):
-            assert name is not None
-            name = name.split("@", 1)[0]
+        if name and name != "-":
+            if "@" in name:
+                name = name.split("@", 1)[0]
             where["name"] = name
-            self.add_user(name)
-        if _useful(domain):
+            if name and name != "-" and name not in self.related_users:
+                self.related_users.append(name)
+        if domain and domain != "-":
             where["domain"] = domain
 
     def add_user(self, name: str | None) -> None:
-        if _useful(name) and name not in self.related_users:
-            self.related_users.append(name)  # type: ignore[arg-type]
+        if name and name != "-" and name not in self.related_users:
+            self.related_users.append(name)
 
     def add_ip(self, ip: str | None) -> None:
         if ip and ip not in self.related_ips:
             self.related_ips.append(ip)
 
 
+# Per-value caches of the System mappings: a host writes a handful of levels and keyword
+# masks, so each is worked out once. Bounded anyway (hostile input can vary them freely).
+_CACHE_LIMIT = 4096
+_LEVEL_INFO: dict[str, tuple[str, tuple[str, int] | None]] = {}
+_KEYWORD_INFO: dict[int, tuple[tuple[str, ...], str | None]] = {}
+
+
+def _level_info(level: str) -> tuple[str, tuple[str, int] | None]:
+    """(`winlog.level` word, (`log.level`, `event.severity`) or None) for System/Level."""
+    found = _LEVEL_INFO.get(level)
+    if found is None:
+        word = F.LEVELS.get(level, level.lower())
+        found = (word, severity.from_level(word))
+        if len(_LEVEL_INFO) < _CACHE_LIMIT:
+            _LEVEL_INFO[level] = found
+    return found
+
+
+def _keyword_info(keywords: int) -> tuple[tuple[str, ...], str | None]:
+    """(keyword names, outcome) for a System/Keywords mask."""
+    found = _KEYWORD_INFO.get(keywords)
+    if found is None:
+        names = tuple(name for bit, name in F.KEYWORDS if keywords & bit)
+        outcome = "failure" if keywords & F.AUDIT_FAILURE else "success" if keywords & F.AUDIT_SUCCESS else None
+        found = (names, outcome)
+        if len(_KEYWORD_INFO) < _CACHE_LIMIT:
+            _KEYWORD_INFO[keywords] = found
+    return found
+
+
 def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, Any] | None = None,
           message: str | None = None) -> Event:
     """The ECS event for one Windows record (see the module docstring)."""
-    event_id = system.get("event_id", "")
-    channel = system.get("channel") or ""
-    provider = system.get("provider") or ""
+    get = system.get
+    event_id = get("event_id", "")
+    channel = get("channel") or ""
+    provider = get("provider") or ""
     winlog: dict[str, Any] = {"event_id": event_id}
     meta: dict[str, Any] = {"kind": "event", "code": event_id}
     event: Event = {"event": meta, "winlog": winlog}
@@ -188,47 +223,48 @@ def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, An
     if provider:
         winlog["provider_name"] = provider
         meta["provider"] = provider
-    for key, out in (("provider_guid", "provider_guid"), ("computer", "computer_name"),
-                     ("record_id", "record_id"), ("activity_id", "activity_id"), ("version", "version")):
-        value = system.get(key)
-        if value is not None and value != "":
-            winlog[out] = value
-    computer = system.get("computer")
+    # the System facts Winlogbeat keeps as they are (unrolled: this runs once per record)
+    if (value := get("provider_guid")) is not None and value != "":
+        winlog["provider_guid"] = value
+    computer = get("computer")
+    if computer is not None and computer != "":
+        winlog["computer_name"] = computer
+    if (value := get("record_id")) is not None and value != "":
+        winlog["record_id"] = value
+    if (value := get("activity_id")) is not None and value != "":
+        winlog["activity_id"] = value
+    if (value := get("version")) is not None and value != "":
+        winlog["version"] = value
     if computer:
         event["host"] = {"name": computer}
-    if (when := system.get("time")) is not None:
+    if (when := get("time")) is not None:
         event["@timestamp"] = when
-    if (pid := system.get("pid")) is not None:
+    if (pid := get("pid")) is not None:
         process: dict[str, Any] = {"pid": pid}
-        if (tid := system.get("tid")) is not None:
+        if (tid := get("tid")) is not None:
             process["thread"] = {"id": tid}
         winlog["process"] = process
-    if (sid := system.get("user_sid")):
+    if (sid := get("user_sid")):
         winlog["user"] = {"identifier": sid}
-    level = system.get("level")
+    level = get("level")
     if level is not None and level != "":
-        word = F.LEVELS.get(level, level.lower())
+        word, found = _level_info(level)
         winlog["level"] = word
-        found = severity.from_level(word)
         if found is not None:
             event["log"] = {"level": found[0]}
             meta["severity"] = found[1]
-    opcode = system.get("opcode")
+    opcode = get("opcode")
     if opcode:
         winlog["opcode"] = F.OPCODES.get(opcode, opcode)
-    task = system.get("task")
+    task = get("task")
     if task:
         winlog["task"] = F.SECURITY_TASKS.get(task, task) if provider.endswith("Security-Auditing") else task
-    keywords = system.get("keywords")
+    keywords = get("keywords")
     outcome: str | None = None
     if isinstance(keywords, int):
-        names = [name for bit, name in F.KEYWORDS if keywords & bit]
+        names, outcome = _keyword_info(keywords)
         if names:
-            winlog["keywords"] = names
-        if keywords & F.AUDIT_FAILURE:
-            outcome = "failure"
-        elif keywords & F.AUDIT_SUCCESS:
-            outcome = "success"
+            winlog["keywords"] = list(names)
     elif isinstance(keywords, list):
         winlog["keywords"] = keywords
         if "Audit Failure" in keywords:
@@ -270,17 +306,44 @@ def _classify(meta: dict[str, Any], entry: tuple[tuple[str, ...], tuple[str, ...
 
 # ---- Security ---------------------------------------------------------------------------------
 
+# Event ids with a branch of their own below; every other id skips those tests at once.
+_SECURITY_SPECIAL = frozenset(("1102", "4625", "4656", "4663", "4697", "4698", "4702", "4776", "4778", "4779",
+                               "4781", "5140", "5145"))
+_SecurityPlan = tuple[tuple[tuple[str, ...], tuple[str, ...], str] | None, bool, bool, bool, bool, bool, bool,
+                      bool, bool]
+_SECURITY_PLANS: dict[str, _SecurityPlan] = {}
+
+
+def _security_plan(eid: str) -> _SecurityPlan:
+    """What the tables in `windows_fields` say about one Security event id, looked up once:
+    (classification, subject is user, target is user, target is target, target is effective,
+    group membership, logon id from target, Kerberos, has a special branch)."""
+    plan = _SECURITY_PLANS.get(eid)
+    if plan is None:
+        plan = (F.SECURITY.get(eid), eid in F.SUBJECT_IS_USER, eid in F.TARGET_IS_USER, eid in F.TARGET_IS_TARGET,
+                eid in F.TARGET_IS_EFFECTIVE, eid in F.GROUP_MEMBERSHIP, eid in F.LOGON_ID_FROM_TARGET,
+                eid in F.KERBEROS, eid in _SECURITY_SPECIAL)
+        if len(_SECURITY_PLANS) < _CACHE_LIMIT:
+            _SECURITY_PLANS[eid] = plan
+    return plan
+
+
 def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, Any] | None,
               meta: dict[str, Any], winlog: dict[str, Any]) -> None:
-    _classify(meta, F.SECURITY.get(eid))
+    entry, subject_is_user, target_is_user, target_is_target, target_is_effective, group_membership, \
+        logon_from_target, kerberos, special = _security_plan(eid)
+    if entry is not None:
+        meta["category"] = list(entry[0])
+        meta["type"] = list(entry[1])
+        meta["action"] = entry[2]
     get = ed.get
     user: dict[str, Any] = {}
-    if eid in F.SUBJECT_IS_USER:
+    if subject_is_user:
         b.user(user, get("SubjectUserSid"), get("SubjectUserName"), get("SubjectDomainName"))
-        if eid == "1102" and user_data:
+        if special and eid == "1102" and user_data:
             b.user(user, to_text(user_data.get("SubjectUserSid")), to_text(user_data.get("SubjectUserName")),
                    to_text(user_data.get("SubjectDomainName")))
-    if eid in F.TARGET_IS_USER:
+    if target_is_user:
         sid = get("TargetUserSid") or get("TargetSid")
         name = get("TargetUserName")
         domain = get("TargetDomainName")
@@ -292,53 +355,55 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
                 user["target"] = target
         else:
             b.user(user, sid, name, domain)
-    if eid in F.TARGET_IS_TARGET:
+    if target_is_target:
         target = {}
         b.user(target, get("TargetSid"), get("TargetUserName"), get("TargetDomainName"))
         if target:
             user["target"] = target
-    if eid in F.TARGET_IS_EFFECTIVE:
+    if target_is_effective:
         effective: dict[str, Any] = {}
         b.user(effective, get("TargetUserSid"), get("TargetUserName"), get("TargetDomainName"))
         if eid == "4648":
             b.user(effective, None, get("TargetUserName"), get("TargetDomainName"))
         if effective:
             user["effective"] = effective
-    if eid == "4781":
-        old, new = get("OldTargetUserName"), get("NewTargetUserName")
-        if _useful(old):
-            user.setdefault("target", {})["name"] = old
-        if _useful(new):
-            user["changes"] = {"name": new}
-        b.add_user(new)
-        b.add_user(old)
-    if eid in F.GROUP_MEMBERSHIP:
+    if group_membership:
         _group(b, user, ed)
-    if eid in ("4778", "4779"):
-        b.user(user, None, get("AccountName"), get("AccountDomain"))
-        if (ip := _ip(get("ClientAddress"))) is not None:
-            b.obj("source")["ip"] = ip
-            b.add_ip(ip)
-        if _useful(get("ClientName")):
-            b.obj("source")["domain"] = get("ClientName")
-    if eid == "4776":
-        b.user(user, None, get("TargetUserName"), None)
-        if _useful(get("Workstation")):
-            b.obj("source")["domain"] = get("Workstation")
+    if special:
+        if eid == "4781":
+            old, new = get("OldTargetUserName"), get("NewTargetUserName")
+            if _useful(old):
+                user.setdefault("target", {})["name"] = old
+            if _useful(new):
+                user["changes"] = {"name": new}
+            b.add_user(new)
+            b.add_user(old)
+        elif eid == "4778" or eid == "4779":
+            b.user(user, None, get("AccountName"), get("AccountDomain"))
+            if (ip := _ip(get("ClientAddress"))) is not None:
+                b.obj("source")["ip"] = ip
+                b.add_ip(ip)
+            if _useful(get("ClientName")):
+                b.obj("source")["domain"] = get("ClientName")
+        elif eid == "4776":
+            b.user(user, None, get("TargetUserName"), None)
+            if _useful(get("Workstation")):
+                b.obj("source")["domain"] = get("Workstation")
     if user:
         b.event["user"] = user
 
     logon: dict[str, Any] = {}
-    logon_id = get("TargetLogonId") if eid in F.LOGON_ID_FROM_TARGET else get("SubjectLogonId")
-    if eid == "1102" and user_data:
-        logon_id = to_text(user_data.get("SubjectLogonId")) or None
-    if logon_id is None and eid in ("4778", "4779"):
-        logon_id = get("LogonID")
+    logon_id = get("TargetLogonId") if logon_from_target else get("SubjectLogonId")
+    if special:
+        if eid == "1102" and user_data:
+            logon_id = to_text(user_data.get("SubjectLogonId")) or None
+        if logon_id is None and (eid == "4778" or eid == "4779"):
+            logon_id = get("LogonID")
     if logon_id:
         logon["id"] = logon_id
-    if (kind := F.LOGON_TYPES.get(get("LogonType") or "")) is not None:
+    if (kind := get("LogonType")) and (kind := F.LOGON_TYPES.get(kind)) is not None:
         logon["type"] = kind
-    if eid in ("4625", "4776"):
+    if special and (eid == "4625" or eid == "4776"):
         failure: dict[str, str] = {}
         if (text := F.LOGON_STATUS.get((get("Status") or "").lower())) is not None:
             failure["status"] = text
@@ -374,22 +439,25 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
     else:
         pid = _int(get("ProcessId") or get("ProcessID"))
         exe = get("ProcessName") or get("Application") or get("CallerProcessName")
-        if pid is not None or _useful(exe):
+        useful_exe = exe and exe != "-"
+        if pid is not None or useful_exe:
             process = b.obj("process")
             if pid is not None:
                 process["pid"] = pid
-            if _useful(exe):
+            if useful_exe:
                 assert exe is not None
                 process["executable"] = exe
                 process["name"] = _basename(exe)
-    ip = _ip(get("IpAddress") or get("SourceAddress"))
-    if ip is not None:
+    ip = get("IpAddress") or get("SourceAddress")
+    if ip and ip != "-":
+        if ip.startswith("::ffff:") and "." in ip:  # IPv4-mapped, as Elastic stores it
+            ip = ip[7:]
         source = b.obj("source")
         source["ip"] = ip
         b.add_ip(ip)
         if (port := _int(get("IpPort") or get("SourcePort"))) is not None:
             source["port"] = port
-    if eid in ("4624", "4625", "4648") and _useful(get("WorkstationName")):
+    if (eid == "4624" or eid == "4648" or eid == "4625") and _useful(get("WorkstationName")):
         b.obj("source")["domain"] = get("WorkstationName")
     if (dst := _ip(get("DestAddress"))) is not None:
         destination = b.obj("destination")
@@ -397,7 +465,7 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
         b.add_ip(dst)
         if (port := _int(get("DestPort"))) is not None:
             destination["port"] = port
-    if eid in ("4697",) or "ServiceName" in ed:
+    if "ServiceName" in ed or eid == "4697":
         service: dict[str, Any] = {}
         if _useful(get("ServiceName")):
             service["name"] = get("ServiceName")
@@ -407,7 +475,13 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
             b.event["service"] = service
         if _useful(get("ServiceFileName")):
             b.obj("file")["path"] = get("ServiceFileName")
-    if eid in ("5140", "5145"):
+    if kerberos:
+        status = (get("Status") or "").lower()
+        if status and meta.get("outcome") is None:
+            meta["outcome"] = "success" if status == "0x0" else "failure"
+    if not special:
+        return
+    if eid == "5140" or eid == "5145":
         share = get("ShareName")
         rel = get("RelativeTargetName")
         if _useful(share):
@@ -417,15 +491,11 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
             if _useful(rel):
                 assert rel is not None
                 file["name"] = _basename(rel)
-    if eid in ("4656", "4663") and _useful(get("ObjectName")):
+    elif (eid == "4656" or eid == "4663") and _useful(get("ObjectName")):
         file = b.obj("file")
         file["path"] = get("ObjectName")
         file["name"] = _basename(ed["ObjectName"])
-    if eid in F.KERBEROS:
-        status = (get("Status") or "").lower()
-        if status and meta.get("outcome") is None:
-            meta["outcome"] = "success" if status == "0x0" else "failure"
-    if eid == "4698" or eid == "4702":
+    elif eid == "4698" or eid == "4702":
         if _useful(get("TaskName")):
             b.event.setdefault("winlog", {}).setdefault("task_name", get("TaskName"))
 

@@ -33,56 +33,87 @@ def _text(node: Any) -> str:
     return to_text(node)
 
 
+_GUIDS: dict[str, str] = {}  # provider GUID as rendered -> Winlogbeat's `{lower-case}` form; few per host
+
+
+def _guid(guid: str) -> str:
+    found = _GUIDS.get(guid)
+    if found is None:
+        found = guid if guid.startswith("{") else "{" + guid.lower() + "}"
+        if len(_GUIDS) < 4096:
+            _GUIDS[guid] = found
+    return found
+
+
 def system_from_json(sys: dict[str, Any]) -> WinSystem:
-    """The `WinSystem` of an EVTX JSON `System` object."""
-    out: WinSystem = {"event_id": _text(sys.get("EventID"))}
-    provider = sys.get("Provider")
-    if (name := _attr(provider, "Name")) is not None:
-        out["provider"] = str(name)
-    if (guid := _attr(provider, "Guid")) is not None:
-        guid = str(guid)
-        out["provider_guid"] = guid if guid.startswith("{") else "{" + guid.lower() + "}"
-    if (channel := sys.get("Channel")) is not None:
-        out["channel"] = _text(channel)
-    if (computer := sys.get("Computer")) is not None:
-        out["computer"] = _text(computer)
-    if (record := sys.get("EventRecordID")) is not None:
-        out["record_id"] = _text(record)
-    if (when := _attr(sys.get("TimeCreated"), "SystemTime")) is not None:
+    """The `WinSystem` of an EVTX JSON `System` object.
+
+    Written for speed (this runs once per imported record): the shapes the `evtx` library
+    renders (numbers as JSON numbers, attributes under `#attributes`) take the direct
+    branch, anything else goes through `_text`/`_attr` with the same result."""
+    get = sys.get
+    node = get("EventID")
+    out: WinSystem = {"event_id": str(node) if type(node) is int else _text(node)}
+    provider = get("Provider")
+    if isinstance(provider, dict) and isinstance(attrs := provider.get("#attributes"), dict):
+        if (name := attrs.get("Name")) is not None:
+            out["provider"] = str(name)
+        if (guid := attrs.get("Guid")) is not None:
+            out["provider_guid"] = _guid(str(guid))
+    if (node := get("Channel")) is not None:
+        out["channel"] = node if type(node) is str else _text(node)
+    if (node := get("Computer")) is not None:
+        out["computer"] = node if type(node) is str else _text(node)
+    if (node := get("EventRecordID")) is not None:
+        out["record_id"] = str(node) if type(node) is int else _text(node)
+    node = get("TimeCreated")
+    if isinstance(node, dict) and isinstance(attrs := node.get("#attributes"), dict) \
+            and (when := attrs.get("SystemTime")) is not None:
         stamp = windows_time(str(when))
         if stamp is not None:
             out["time"] = stamp
-    for key, field in (("Level", "level"), ("Task", "task"), ("Opcode", "opcode")):
-        value = sys.get(key)
-        if value is not None:
-            out[field] = _text(value)  # type: ignore[literal-required]
-    keywords = sys.get("Keywords")
+    if (node := get("Level")) is not None:
+        out["level"] = str(node) if type(node) is int else _text(node)
+    if (node := get("Task")) is not None:
+        out["task"] = str(node) if type(node) is int else _text(node)
+    if (node := get("Opcode")) is not None:
+        out["opcode"] = str(node) if type(node) is int else _text(node)
+    keywords = get("Keywords")
     if isinstance(keywords, str):
         try:
             out["keywords"] = int(keywords, 16)
         except ValueError:
             pass
-    version = sys.get("Version")
+    version = get("Version")
     if isinstance(version, int):
         out["version"] = version
-    execution = sys.get("Execution")
-    pid = _attr(execution, "ProcessID")
-    if isinstance(pid, int):
-        out["pid"] = pid
-    tid = _attr(execution, "ThreadID")
-    if isinstance(tid, int):
-        out["tid"] = tid
-    if (sid := _attr(sys.get("Security"), "UserID")) is not None:
+    node = get("Execution")
+    if isinstance(node, dict) and isinstance(attrs := node.get("#attributes"), dict):
+        if isinstance(pid := attrs.get("ProcessID"), int):
+            out["pid"] = pid
+        if isinstance(tid := attrs.get("ThreadID"), int):
+            out["tid"] = tid
+    node = get("Security")
+    if node is not None and (sid := _attr(node, "UserID")) is not None:
         out["user_sid"] = str(sid)
-    if (activity := _attr(sys.get("Correlation"), "ActivityID")) is not None:
+    node = get("Correlation")
+    if node is not None and (activity := _attr(node, "ActivityID")) is not None:
         out["activity_id"] = str(activity)
     return out
 
 
 def event_data_from_json(data: Any) -> dict[str, str]:
-    """EventData name -> text. Unnamed `<Data>` values become param1..N (as Winlogbeat names them)."""
+    """EventData name -> text. Unnamed `<Data>` values become param1..N (as Winlogbeat names them).
+
+    The usual shape (named fields, no `Data`/`#text`/`#attributes` key) is converted in
+    place: the decoded object belongs to this parse and a copy would cost a dict per record."""
     if not isinstance(data, dict):
         return {}
+    if "Data" not in data and "#text" not in data and "#attributes" not in data:
+        for key, value in data.items():
+            if type(value) is not str:
+                data[key] = str(value) if type(value) is int else to_text(value)
+        return data
     out: dict[str, str] = {}
     for key, value in data.items():
         if key == "#attributes":
