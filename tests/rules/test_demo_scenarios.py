@@ -13,12 +13,12 @@ import random
 from collections import Counter
 
 import pytest
+from rule_pack import DEMO_NOW, PACK, demo_events, demo_steps, detect, load_rule_file
 
-from guetteur.demo import SCENARIOS, Sim, normal_traffic
+from guetteur.demo import SCENARIOS, Sim, Step, normal_traffic
 from guetteur.detect.engine import Detector
 from guetteur.detect.hits import LEVELS, Hit
 from guetteur.detect.rules import RuleSet, load_rules
-from rule_pack import DEMO_NOW, PACK, demo_events, demo_steps, detect, load_rule_file
 
 # scenario -> rule files (under rules/) whose alerting rule must fire.
 EXPECTED: dict[str, tuple[str, ...]] = {
@@ -91,9 +91,20 @@ def test_ssh_brute_force_alerts_once_per_five_attempts(ruleset: RuleSet, detecto
         assert alerts[rule] == attempts // 5, (seed, attempts, alerts[rule])
 
 
+def normal_steps(count: int, rate: float = 50.0, seed: int = 5) -> list[Step]:
+    """Normal demo traffic stamped as the sender would send it: `rate` lines per second."""
+    now = [DEMO_NOW]
+    sim = Sim(rng=random.Random(seed), clock=lambda: now[0])
+    steps = []
+    for step in itertools.islice(normal_traffic(sim), count):
+        steps.append(step)
+        now[0] += 1.0 / rate
+    return steps
+
+
 def test_normal_traffic_raises_no_alert_above_low(ruleset: RuleSet, detector: Detector) -> None:
-    sim = Sim(rng=random.Random(5), clock=lambda: DEMO_NOW)
-    steps = list(itertools.islice(normal_traffic(sim), 6000))
+    """Ten minutes of the simulated practice's ordinary day at 50 lines/s."""
+    steps = normal_steps(30_000)
     hits = detect(detector, ruleset, demo_events(steps), DEMO_NOW)
     loud = [(h.rule_title, h.level) for h in hits if h.alert and LEVELS.index(h.level) > LEVELS.index("low")]
     assert not loud, Counter(loud).most_common(5)

@@ -6,19 +6,20 @@ The pack is loaded once per module; each rule file's cases run as one parametris
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from rule_pack import PACK, PLATFORMS, RuleFile, pack_files, run_case
 
 from guetteur.detect import attack
 from guetteur.detect.engine import Detector
 from guetteur.detect.hits import LEVELS
-from guetteur.detect.rules import RuleSet, builtin_rules_dir, load_rules
-from guetteur.detect.logsource import rule_route_key, route_is_mapped
-from rule_pack import PACK, PLATFORMS, RuleFile, pack_files, run_case
+from guetteur.detect.logsource import route_is_mapped, rule_route_key
+from guetteur.detect.rules import RuleSet, builtin_rules_dir, load_rules, validate_rules
 
 FILES = pack_files() if PACK.is_dir() else []
 MIN_RULES = 40
@@ -63,6 +64,10 @@ def test_pack_loads_without_errors(ruleset: RuleSet, detector: Detector) -> None
     assert not unexpected, f"rules no parser's events can reach: {unexpected}"
 
 
+def test_pack_passes_pysigma_validators(ruleset: RuleSet) -> None:
+    assert validate_rules(ruleset) == []
+
+
 def test_pack_has_enough_rules(ruleset: RuleSet) -> None:
     alerting = [f for f in FILES if f.main.get("id")]
     assert len(alerting) >= MIN_RULES, len(alerting)
@@ -73,7 +78,7 @@ def test_pack_is_the_builtin_pack() -> None:
     """A source checkout finds this folder as the built-in pack (unless overridden)."""
     found = builtin_rules_dir()
     assert found is not None
-    assert found.resolve() == PACK.resolve() or "GUETTEUR_RULES_DIR" in __import__("os").environ
+    assert found.resolve() == PACK.resolve() or "GUETTEUR_RULES_DIR" in os.environ
 
 
 def test_ids_and_names_are_unique() -> None:
