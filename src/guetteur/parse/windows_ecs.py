@@ -87,16 +87,21 @@ def _int(text: str | None) -> int | None:
     if not text or text == "-":
         return None
     try:
-        return int(text, 16) if text[:2] in ("0x", "0X") else int(text)
+        if text[0] == "0" and text[1:2] in ("x", "X"):  # no slice of two for the usual decimal
+            return int(text, 16)
+        return int(text)
     except ValueError:
         return None
 
 
 def _basename(path: str) -> str:
-    return path.rsplit("\\", 1)[-1].rsplit("/", 1)[-1]
+    # `rsplit(sep, 1)[-1]` without the list
+    path = path[path.rfind("\\") + 1:]
+    return path[path.rfind("/") + 1:]
 
 
 _ARG = re.compile(r'(?:[^\s"]+|"[^"]*(?:"|$))+')
+_REGEX_SPLIT_MAX = 256  # past this length the piecewise split below is faster than the regex
 
 
 def split_command_line(line: str) -> list[str]:
@@ -104,7 +109,43 @@ def split_command_line(line: str) -> list[str]:
     quotes kept (an unclosed quote runs to the end)."""
     if '"' not in line:
         return line.split()
-    return _ARG.findall(line)
+    if len(line) <= _REGEX_SPLIT_MAX:
+        return _ARG.findall(line)
+    return _split_quoted(line)
+
+
+def _split_quoted(line: str) -> list[str]:
+    """`_ARG.findall(line)` built from `str.split` calls: the regex walks long lines
+    (encoded PowerShell, scripts passed inline) a character at a time."""
+    out: list[str] = []
+    token: str | None = None  # the argument being assembled from quoted and bare pieces
+    segments = line.split('"')
+    last = len(segments) - 1
+    for i, seg in enumerate(segments):
+        if i & 1:  # inside quotes; the last quote is unclosed when there is no segment after it
+            piece = '"' + seg + '"' if i < last else '"' + seg
+            token = piece if token is None else token + piece
+            continue
+        if not seg:
+            continue
+        words = seg.split()
+        if not words:  # only whitespace between two quoted pieces
+            if token is not None:
+                out.append(token)
+                token = None
+            continue
+        if token is not None:
+            if seg[0].isspace():
+                out.append(token)
+            else:
+                words[0] = token + words[0]
+            token = None
+        if not seg[-1].isspace():
+            token = words.pop()
+        out.extend(words)
+    if token is not None:
+        out.append(token)
+    return out
 
 
 def _useful(value: str | None) -> bool:
@@ -132,9 +173,11 @@ _HASH_NAMES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "IMPHASH": "imp
 
 def _hashes(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
+    if not text:
+        return out
     for part in text.split(","):
         algo, sep, value = part.partition("=")
-        if sep and (name := _HASH_NAMES.get(algo.strip().upper())):
+        if sep and (name := _HASH_NAMES.get(algo) or _HASH_NAMES.get(algo.strip().upper())):
             out[name] = value.strip().lower()
     return out
 
@@ -154,7 +197,7 @@ class _Builder:
         node = self.event.get(name)
         if node is None:
             node = self.event[name] = {}
-        return node  # type: ignore[no-any-return]
+        return node
 
     def user(self, where: dict[str, Any], sid: str | None, name: str | None, domain: str | None) -> None:
         # `x and x != "-"` is `_useful(x)` inlined: this runs several times per Security event
@@ -211,10 +254,20 @@ def _keyword_info(keywords: int) -> tuple[tuple[str, ...], str | None]:
 def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, Any] | None = None,
           message: str | None = None) -> Event:
     """The ECS event for one Windows record (see the module docstring)."""
-    get = system.get
-    event_id = get("event_id", "")
-    channel = get("channel") or ""
-    provider = get("provider") or ""
+    return build_fields(system.get("event_id", ""), system.get("channel") or "", system.get("provider") or "",
+                        system.get("provider_guid"), system.get("computer"), system.get("record_id"),
+                        system.get("activity_id"), system.get("version"), system.get("time"), system.get("pid"),
+                        system.get("tid"), system.get("user_sid"), system.get("level"), system.get("opcode"),
+                        system.get("task"), system.get("keywords"), event_data, user_data, message)
+
+
+def build_fields(event_id: str, channel: str, provider: str, provider_guid: str | None, computer: str | None,
+                 record_id: str | None, activity_id: str | None, version: int | None, when: str | None,
+                 pid: int | None, tid: int | None, user_sid: str | None, level: str | None, opcode: str | None,
+                 task: str | None, keywords: int | list[str] | None, event_data: dict[str, str],
+                 user_data: dict[str, Any] | None = None, message: str | None = None) -> Event:
+    """`build` with the `WinSystem` facts passed one by one: the EVTX reader has them in
+    local variables and skips the intermediate dict (it runs once per imported record)."""
     winlog: dict[str, Any] = {"event_id": event_id}
     meta: dict[str, Any] = {"kind": "event", "code": event_id}
     event: Event = {"event": meta, "winlog": winlog}
@@ -223,43 +276,38 @@ def build(system: WinSystem, event_data: dict[str, str], user_data: dict[str, An
     if provider:
         winlog["provider_name"] = provider
         meta["provider"] = provider
-    # the System facts Winlogbeat keeps as they are (unrolled: this runs once per record)
-    if (value := get("provider_guid")) is not None and value != "":
-        winlog["provider_guid"] = value
-    computer = get("computer")
+    # the System facts Winlogbeat keeps as they are
+    if provider_guid is not None and provider_guid != "":
+        winlog["provider_guid"] = provider_guid
     if computer is not None and computer != "":
         winlog["computer_name"] = computer
-    if (value := get("record_id")) is not None and value != "":
-        winlog["record_id"] = value
-    if (value := get("activity_id")) is not None and value != "":
-        winlog["activity_id"] = value
-    if (value := get("version")) is not None and value != "":
-        winlog["version"] = value
+    if record_id is not None and record_id != "":
+        winlog["record_id"] = record_id
+    if activity_id is not None and activity_id != "":
+        winlog["activity_id"] = activity_id
+    if version is not None and version != "":
+        winlog["version"] = version
     if computer:
         event["host"] = {"name": computer}
-    if (when := get("time")) is not None:
+    if when is not None:
         event["@timestamp"] = when
-    if (pid := get("pid")) is not None:
+    if pid is not None:
         process: dict[str, Any] = {"pid": pid}
-        if (tid := get("tid")) is not None:
+        if tid is not None:
             process["thread"] = {"id": tid}
         winlog["process"] = process
-    if (sid := get("user_sid")):
-        winlog["user"] = {"identifier": sid}
-    level = get("level")
+    if user_sid:
+        winlog["user"] = {"identifier": user_sid}
     if level is not None and level != "":
         word, found = _level_info(level)
         winlog["level"] = word
         if found is not None:
             event["log"] = {"level": found[0]}
             meta["severity"] = found[1]
-    opcode = get("opcode")
     if opcode:
         winlog["opcode"] = F.OPCODES.get(opcode, opcode)
-    task = get("task")
     if task:
         winlog["task"] = F.SECURITY_TASKS.get(task, task) if provider.endswith("Security-Auditing") else task
-    keywords = get("keywords")
     outcome: str | None = None
     if isinstance(keywords, int):
         names, outcome = _keyword_info(keywords)
@@ -530,26 +578,33 @@ def _group(b: _Builder, user: dict[str, Any], ed: dict[str, str]) -> None:
 
 # ---- Sysmon -----------------------------------------------------------------------------------
 
+_PROCESS_KEYS = {prefix: (prefix + "Image", prefix + "ProcessId", prefix + "ProcessGuid", prefix + "ProcessGUID")
+                 for prefix in ("", "Source")}
+
+
 def _process_from(b: _Builder, ed: dict[str, str], prefix: str = "") -> dict[str, Any]:
     """process.* from Sysmon's Image/ProcessId/ProcessGuid (or SourceImage... with prefix)."""
+    image_key, pid_key, guid_key, guid_key2 = _PROCESS_KEYS[prefix]
     process = b.obj("process")
-    image = ed.get(prefix + "Image")
-    if _useful(image):
-        assert image is not None
+    image = ed.get(image_key)
+    if image and image != "-":
         process["executable"] = image
         process["name"] = _basename(image)
-    if (pid := _int(ed.get(prefix + "ProcessId"))) is not None:
+    if (pid := _int(ed.get(pid_key))) is not None:
         process["pid"] = pid
-    guid = ed.get(prefix + "ProcessGuid") or ed.get(prefix + "ProcessGUID")
-    if _useful(guid):
+    guid = ed.get(guid_key) or ed.get(guid_key2)
+    if guid and guid != "-":
         process["entity_id"] = guid
     return process
 
 
 def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> None:
-    _classify(meta, F.SYSMON.get(eid))
+    if (entry := F.SYSMON.get(eid)) is not None:
+        meta["category"] = list(entry[0])
+        meta["type"] = list(entry[1])
+        meta["action"] = entry[2]
     get = ed.get
-    if eid in ("8", "10"):
+    if eid == "8" or eid == "10":
         process = _process_from(b, ed, "Source")
         if (tid := _int(get("SourceThreadId"))) is not None:
             process["thread"] = {"id": tid}
@@ -566,27 +621,36 @@ def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> 
     if (cmd := get("CommandLine")) is not None and cmd != "":
         process["command_line"] = cmd
         process["args"] = split_command_line(cmd)
-    if _useful(get("CurrentDirectory")):
-        process["working_directory"] = get("CurrentDirectory")
-    if _useful(get("ParentImage")) or get("ParentProcessId"):
+    if (value := get("CurrentDirectory")) and value != "-":
+        process["working_directory"] = value
+    parent_image = get("ParentImage")
+    useful_image = parent_image and parent_image != "-"
+    if useful_image or get("ParentProcessId"):
         parent: dict[str, Any] = {}
-        if _useful(get("ParentImage")):
-            parent["executable"] = get("ParentImage")
-            parent["name"] = _basename(ed["ParentImage"])
+        if useful_image:
+            assert parent_image is not None
+            parent["executable"] = parent_image
+            parent["name"] = _basename(parent_image)
         if (pid := _int(get("ParentProcessId"))) is not None:
             parent["pid"] = pid
-        if _useful(get("ParentProcessGuid")):
-            parent["entity_id"] = get("ParentProcessGuid")
-        if get("ParentCommandLine"):
-            parent["command_line"] = get("ParentCommandLine")
-            parent["args"] = split_command_line(ed["ParentCommandLine"])
+        if (value := get("ParentProcessGuid")) and value != "-":
+            parent["entity_id"] = value
+        if value := get("ParentCommandLine"):
+            parent["command_line"] = value
+            parent["args"] = split_command_line(value)
         process["parent"] = parent
     hashes = _hashes(get("Hashes") or get("Hash") or "")
     pe: dict[str, str] = {}
-    for key, out in (("OriginalFileName", "original_file_name"), ("Company", "company"),
-                     ("Description", "description"), ("FileVersion", "file_version"), ("Product", "product")):
-        if _useful(value := get(key)):
-            pe[out] = value  # type: ignore[assignment]
+    if (value := get("OriginalFileName")) and value != "-":
+        pe["original_file_name"] = value
+    if (value := get("Company")) and value != "-":
+        pe["company"] = value
+    if (value := get("Description")) and value != "-":
+        pe["description"] = value
+    if (value := get("FileVersion")) and value != "-":
+        pe["file_version"] = value
+    if (value := get("Product")) and value != "-":
+        pe["product"] = value
     if eid in ("1", "5", "8", "10"):
         if hashes:
             process["hash"] = hashes

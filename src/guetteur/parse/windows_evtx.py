@@ -14,7 +14,7 @@ import orjson
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse.base import Parser
-from guetteur.parse.windows_ecs import WinSystem, build, to_text, windows_time
+from guetteur.parse.windows_ecs import build_fields, to_text, windows_time
 
 MAX_JSON_BYTES = 1_048_576  # as the registry's bound for JSON records
 
@@ -45,61 +45,68 @@ def _guid(guid: str) -> str:
     return found
 
 
-def system_from_json(sys: dict[str, Any]) -> WinSystem:
-    """The `WinSystem` of an EVTX JSON `System` object.
+def _build_from_json(sys: dict[str, Any], event_data: dict[str, str], user_data: dict[str, Any] | None) -> Event:
+    """The ECS event of an EVTX JSON record whose `System` object is `sys`.
 
-    Written for speed (this runs once per imported record): the shapes the `evtx` library
-    renders (numbers as JSON numbers, attributes under `#attributes`) take the direct
-    branch, anything else goes through `_text`/`_attr` with the same result."""
+    Written for speed (this runs once per imported record): each System fact goes from the
+    JSON straight into a local variable and on to `build_fields`, with no intermediate
+    `WinSystem` dict. The shapes the `evtx` library renders (numbers as JSON numbers,
+    attributes under `#attributes`) take the direct branch; anything else goes through
+    `_text`/`_attr`, with the result the XML reader would give."""
     get = sys.get
     node = get("EventID")
-    out: WinSystem = {"event_id": str(node) if type(node) is int else _text(node)}
-    provider = get("Provider")
-    if isinstance(provider, dict) and isinstance(attrs := provider.get("#attributes"), dict):
+    event_id = str(node) if type(node) is int else _text(node)
+    provider = provider_guid = None
+    node = get("Provider")
+    if isinstance(node, dict) and isinstance(attrs := node.get("#attributes"), dict):
         if (name := attrs.get("Name")) is not None:
-            out["provider"] = str(name)
+            provider = str(name)
         if (guid := attrs.get("Guid")) is not None:
-            out["provider_guid"] = _guid(str(guid))
-    if (node := get("Channel")) is not None:
-        out["channel"] = node if type(node) is str else _text(node)
-    if (node := get("Computer")) is not None:
-        out["computer"] = node if type(node) is str else _text(node)
-    if (node := get("EventRecordID")) is not None:
-        out["record_id"] = str(node) if type(node) is int else _text(node)
+            provider_guid = _guid(str(guid))
+    channel = get("Channel")
+    if channel is not None and type(channel) is not str:
+        channel = _text(channel)
+    computer = get("Computer")
+    if computer is not None and type(computer) is not str:
+        computer = _text(computer)
+    if (record_id := get("EventRecordID")) is not None:
+        record_id = str(record_id) if type(record_id) is int else _text(record_id)
+    when = None
     node = get("TimeCreated")
     if isinstance(node, dict) and isinstance(attrs := node.get("#attributes"), dict) \
-            and (when := attrs.get("SystemTime")) is not None:
-        stamp = windows_time(str(when))
-        if stamp is not None:
-            out["time"] = stamp
-    if (node := get("Level")) is not None:
-        out["level"] = str(node) if type(node) is int else _text(node)
-    if (node := get("Task")) is not None:
-        out["task"] = str(node) if type(node) is int else _text(node)
-    if (node := get("Opcode")) is not None:
-        out["opcode"] = str(node) if type(node) is int else _text(node)
+            and (stamp := attrs.get("SystemTime")) is not None:
+        when = windows_time(str(stamp))
+    if (level := get("Level")) is not None:
+        level = str(level) if type(level) is int else _text(level)
+    if (task := get("Task")) is not None:
+        task = str(task) if type(task) is int else _text(task)
+    if (opcode := get("Opcode")) is not None:
+        opcode = str(opcode) if type(opcode) is int else _text(opcode)
     keywords = get("Keywords")
     if isinstance(keywords, str):
         try:
-            out["keywords"] = int(keywords, 16)
+            keywords = int(keywords, 16)
         except ValueError:
-            pass
+            keywords = None
+    else:
+        keywords = None
     version = get("Version")
-    if isinstance(version, int):
-        out["version"] = version
+    if not isinstance(version, int):
+        version = None
+    pid = tid = None
     node = get("Execution")
     if isinstance(node, dict) and isinstance(attrs := node.get("#attributes"), dict):
-        if isinstance(pid := attrs.get("ProcessID"), int):
-            out["pid"] = pid
-        if isinstance(tid := attrs.get("ThreadID"), int):
-            out["tid"] = tid
-    node = get("Security")
-    if node is not None and (sid := _attr(node, "UserID")) is not None:
-        out["user_sid"] = str(sid)
-    node = get("Correlation")
-    if node is not None and (activity := _attr(node, "ActivityID")) is not None:
-        out["activity_id"] = str(activity)
-    return out
+        if not isinstance(pid := attrs.get("ProcessID"), int):
+            pid = None
+        if not isinstance(tid := attrs.get("ThreadID"), int):
+            tid = None
+    user_sid = activity_id = None
+    if (node := get("Security")) is not None and (sid := _attr(node, "UserID")) is not None:
+        user_sid = str(sid)
+    if (node := get("Correlation")) is not None and (activity := _attr(node, "ActivityID")) is not None:
+        activity_id = str(activity)
+    return build_fields(event_id, channel or "", provider or "", provider_guid, computer, record_id, activity_id,
+                        version, when, pid, tid, user_sid, level, opcode, task, keywords, event_data, user_data)
 
 
 def event_data_from_json(data: Any) -> dict[str, str]:
@@ -162,8 +169,8 @@ def parse_evtx_json(obj: dict[str, Any], text: str, record: RawRecord) -> Event 
     sys = root.get("System")
     if not isinstance(sys, dict) or "EventID" not in sys:
         return None
-    return build(system_from_json(sys), event_data_from_json(root.get("EventData")),
-                 user_data_from_json(root.get("UserData")))
+    return _build_from_json(sys, event_data_from_json(root.get("EventData")),
+                            user_data_from_json(root.get("UserData")))
 
 
 def parse_evtx_import(text: str, record: RawRecord) -> Event | None:
