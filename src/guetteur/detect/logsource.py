@@ -210,6 +210,17 @@ DATASET_SOURCES: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] 
     "postgresql": (None, ("database",), ("postgresql",)),
     "mysql": (None, ("database",), ("mysql",)),
     "squid": (None, ("proxy",), ()),
+    # application logs (the medical API and friends): `category: application`
+    "json_lines": (None, ("application",), ()),
+    "python_logging": ("python", ("application",), ()),
+    "uvicorn_access": (None, ("webserver", "application"), ("uvicorn",)),
+    "gunicorn_access": (None, ("webserver", "application"), ("gunicorn",)),
+    "mysql_syslog": (None, ("database",), ("mysql",)),
+    "mariadb": (None, ("database",), ("mysql",)),
+    "postgresql_csv": (None, ("database",), ("postgresql",)),
+    "postgresql_syslog": (None, ("database",), ("postgresql",)),
+    "suricata": ("suricata", ("ids",), ("suricata",)),
+    "suricata_fast": ("suricata", ("ids",), ("suricata",)),
     "okta": ("okta", (), ("okta",)),
     "cloudtrail": ("aws", (), ("cloudtrail",)),
     "aws.cloudtrail": ("aws", (), ("cloudtrail",)),
@@ -219,13 +230,13 @@ DATASET_SOURCES: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] 
 MODULE_PRODUCTS: dict[str, str] = {"windows": "windows", "linux": "linux", "macos": "macos", "zeek": "zeek"}
 
 # Every (product, category, service) value we can route; a rule outside these can never fire.
-KNOWN_PRODUCTS = {"windows", "linux", "zeek", "modsecurity", "cisco", "okta", "aws", "macos"}
+KNOWN_PRODUCTS = {"windows", "linux", "zeek", "modsecurity", "cisco", "okta", "aws", "macos", "python", "suricata"}
 KNOWN_CATEGORIES_BY_PRODUCT: dict[str | None, set[str]] = {
     "windows": {c for cs in SYSMON_CATEGORIES.values() for c in cs}
     | {c for cs in CHANNEL_EVENT_CATEGORIES.values() for c in cs}
     | {"webserver"},
     "linux": {"process_creation", "file_event", "network_connection"},
-    None: {"webserver", "firewall", "database", "proxy", "dns", "process_creation"},
+    None: {"webserver", "firewall", "database", "proxy", "dns", "process_creation", "application", "ids"},
 }
 
 
