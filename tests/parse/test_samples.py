@@ -30,7 +30,7 @@ def _find(lines: list[str], needle: str) -> str:
     ("sshd-success-logs", "Accepted publickey for vagrant from 192.168.121.1 port 56296", "vagrant",
      "192.168.121.1", "success", "ssh_login"),
     ("sshd-invalid-bf", "Disconnected from authenticating user root 179.43.183.98", "root", "179.43.183.98",
-     "failure", "ssh_login"),
+     "failure", "ssh_preauth_close"),
     ("ssh-slow-bf", "Invalid user hadoop from 103.100.210.198", "hadoop", "103.100.210.198", "failure",
      "ssh_login"),
     ("sshd-bad-keyexchange-bf", "Unable to negotiate with 123.57.135.134", None, "123.57.135.134", "failure",

@@ -135,8 +135,10 @@ def parse_sshd(msg: str, base: Event) -> Event:
             if reason:
                 ssh["reason"] = reason
             if preauth or state:
-                # closed before authentication completed: a failed or abandoned login
-                _auth_event(base, "ssh_login", "failure")
+                # Closed before authentication completed: a failed or abandoned login, but
+                # not an attempt of its own when "Failed password..." lines were logged for
+                # it; a distinct action keeps `ssh_login` counts (brute force) exact.
+                _auth_event(base, "ssh_preauth_close", "failure")
             else:
                 _auth_event(base, "ssh_disconnect", None, ["session", "network"], ["end"])
             return base
