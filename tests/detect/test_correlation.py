@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from correlation_helpers import T0, engine, event, feed, hit
 
+from guetteur.detect.hits import Hit
+
 BASE = """
 title: Failed SSH login
 id: 6a0c5a52-4f7c-4c4b-9a43-000000000001
@@ -641,3 +643,27 @@ def test_event_without_timestamp_takes_the_stream_time_not_the_clock() -> None:
     for i in range(3):
         out += feed(eng, rules, "ssh_failed", failed(T0 + 1 + i))
     assert len(out) == 1 and eng.stats()["late_dropped"] == 0
+
+
+def test_live_tick_does_not_make_a_backlog_late() -> None:
+    """The pipeline's once-a-second `advance()` must not drop a stream that is catching up
+    on older events (a file read after a restart): those events keep their event time."""
+    import time as _time
+
+    eng, rules = engine(BRUTE_FORCE, lateness=60)
+    hour_ago = _time.time() - 3600
+    out: list[Hit] = []
+    for i in range(5):
+        out += feed(eng, rules, "ssh_failed", failed(hour_ago + i))
+        out += eng.advance()  # the live tick, wall clock: the backlog is still arriving
+    assert [h.group_key for h in out] == [{"source.ip": "203.0.113.5"}]
+    assert eng.stats()["late_dropped"] == 0
+
+
+def test_live_tick_advances_an_idle_stream() -> None:
+    """When events stop arriving, the wall clock closes windows (the tick's purpose)."""
+    eng, rules = engine(BRUTE_FORCE, lateness=60, clock=lambda: T0 + 10_000)
+    feed(eng, rules, "ssh_failed", failed(T0))
+    eng._last_arrival = T0  # the last event arrived long ago (wall clock)
+    eng.advance()
+    assert eng.watermark >= T0 + 10_000 - 60 - 1

@@ -150,6 +150,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# How far behind the clock a stream's newest event may be and still count as live.
+LIVE_MARGIN = 30.0
+
 class _RuleState:
     """The windows of one correlation rule."""
 
@@ -204,6 +207,7 @@ class CorrelationEngine:
         self.max_future = max_future
         self.clock = clock
         self.newest: float = -math.inf  # newest (clamped) event time seen
+        self._last_arrival: float = -math.inf  # wall-clock time the last routed event came in
         self.errors: list[tuple[str, str]] = []
         self._states: dict[str, _RuleState] = {}
         self._order: list[str] = []  # rule ids, referenced rules first
@@ -341,6 +345,7 @@ class CorrelationEngine:
         if not self._routes:
             return []
         routed = [hit for hit in base_hits if hit.rule_id in self._routes or hit.rule_name in self._routes]
+        self._last_arrival = self.clock()
         t = event_time(event)
         if t is None:
             # no usable @timestamp: "now" in event time, so a replay of old events is not
@@ -367,9 +372,17 @@ class CorrelationEngine:
         """Let wall-clock time close windows when events stop coming (live mode only).
 
         Moves the watermark to at least `now - lateness` and evaluates the closing windows
-        that ended before it. Do not call it while replaying old events.
+        that ended before it. Called without `now` (the pipeline's once-a-second tick), it
+        does nothing while the stream is catching up on older events — events keep
+        arriving but their time is well behind the clock (a file read after a restart, a
+        sender's backlog, an import) — so those events are not counted as late.
         """
-        now = self.clock() if now is None else now
+        if now is None:
+            now = self.clock()
+            catching_up = (now - self._last_arrival < max(self.lateness, 1.0)
+                           and self.newest < now - self.lateness - LIVE_MARGIN)
+            if catching_up:
+                return []
         self._observe(now)
         out: list[Hit] = []
         self._close_due(self.watermark, out)
