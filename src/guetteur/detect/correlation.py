@@ -369,13 +369,13 @@ class CorrelationEngine:
         return out
 
     def advance(self, now: float | None = None) -> list[Hit]:
-        """Let wall-clock time close windows when events stop coming (live mode only).
+        """Let wall-clock time close windows when events stop coming (live mode).
 
-        Moves the watermark to at least `now - lateness` and evaluates the closing windows
-        that ended before it. Called without `now` (the pipeline's once-a-second tick), it
-        does nothing while the stream is catching up on older events — events keep
-        arriving but their time is well behind the clock (a file read after a restart, a
-        sender's backlog, an import) — so those events are not counted as late.
+        Evaluates the closing windows that ended before `now - lateness` and drops idle
+        groups, without moving the event-time watermark that decides which events are late:
+        a stream that starts or resumes with older events (a file read after a restart, a
+        sender's backlog) is placed by its own timestamps. Called without `now` (the
+        pipeline's once-a-second tick), it does nothing while such a backlog is arriving.
         """
         if now is None:
             now = self.clock()
@@ -383,10 +383,10 @@ class CorrelationEngine:
                            and self.newest < now - self.lateness - LIVE_MARGIN)
             if catching_up:
                 return []
-        self._observe(now)
+        horizon = max(self.watermark, now - self.lateness)
         out: list[Hit] = []
-        self._close_due(self.watermark, out)
-        self._sweep()
+        self._close_due(horizon, out)
+        self._sweep(horizon)
         return out
 
     def flush(self) -> list[Hit]:
@@ -636,9 +636,9 @@ class CorrelationEngine:
 
     # ------------------------------------------------------------------ housekeeping
 
-    def _sweep(self) -> None:
+    def _sweep(self, horizon: float | None = None) -> None:
         """Remove idle rising groups from the least recently updated end (amortised O(1))."""
-        horizon = self.watermark
+        horizon = self.watermark if horizon is None else horizon
         for state in self._states.values():
             if not state.spec.rising:
                 continue
