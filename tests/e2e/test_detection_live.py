@@ -79,3 +79,26 @@ async def test_rule_and_correlation_fire_live(make_running: Any, tmp_path: Path)
     assert detection["top_rules"]["5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0001"] == 6
     assert detection["correlations"] >= 1
     assert health["totals"]["stored"] == 7
+
+
+async def test_rule_counters_api(make_running: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ssh.yml").write_text(RULES)
+    now = datetime.now(UTC)
+    stamp = f"{now:%b} {now.day:>2} {now:%H:%M:%S}"
+    line = f"<38>{stamp} web-01 sshd[9]: Failed password for root from 198.51.100.78 port 4000 ssh2\n"
+    async with make_running(detect=DetectSettings(rules_dirs=[rules])) as running:
+        await asyncio.to_thread(send_tcp, running.tcp, (line * 3).encode())
+        await running.wait_stored(3)
+        headers = {"Authorization": f"Bearer {running.read_key}"}
+        deadline = time.monotonic() + 30
+        while True:  # workers report their counters every few seconds
+            body = (await running.http.get("/api/v1/detection/rules", headers=headers)).json()
+            ours = [r for r in body["data"] if r["rule_id"] == "5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0001"]
+            if (ours and ours[0]["hits"] == 3) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(send_tcp, running.tcp, b"<13>Nov 21 08:40:00 h app: tick\n")
+        assert (await running.http.get("/api/v1/detection/rules")).status_code == 401
+    assert ours and ours[0]["hits"] == 3 and ours[0]["errors"] == 0 and ours[0]["evaluations"] >= 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
-from guetteur.api.routes import events, health, ingest
+from guetteur.api.routes import detection, events, health, ingest
 from guetteur.api.state import AppState
 
 
@@ -22,5 +22,6 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(health.router)
     v1.include_router(ingest.router)
     v1.include_router(events.router)
+    v1.include_router(detection.router)
     app.include_router(v1)
     return app
