@@ -30,6 +30,8 @@ def _root(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # one line per HTTP request of the demo sender is noise
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     ctx.obj = {"config": config}
 
 
