@@ -72,3 +72,81 @@ def test_hostname_source_is_not_an_ip() -> None:
     event = _p("Jan  2 03:04:05 host sshd[1]: error: PAM: Authentication failure for illegal user x from evil.example")
     assert ecs.get(event, "source.domain") == "evil.example"
     assert ecs.get(event, "source.ip") is None
+
+
+# -- PAM failure lines next to sshd's own (they must not count as extra ssh_login attempts) --
+
+_BURST = """\
+<86>Nov 21 08:40:01 web-01 sshd[4242]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.9  user=root
+<86>Nov 21 08:40:03 web-01 sshd[4242]: Failed password for root from 198.51.100.9 port 50022 ssh2
+<86>Nov 21 08:40:06 web-01 sshd[4242]: Failed password for root from 198.51.100.9 port 50022 ssh2
+<86>Nov 21 08:40:09 web-01 sshd[4242]: Failed password for root from 198.51.100.9 port 50022 ssh2
+<86>Nov 21 08:40:09 web-01 sshd[4242]: Connection closed by authenticating user root 198.51.100.9 port 50022 [preauth]
+<86>Nov 21 08:40:09 web-01 sshd[4242]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.9  user=root
+"""
+
+
+def test_pam_lines_of_an_ssh_burst_are_failures_but_not_ssh_logins() -> None:
+    """Three `Failed password` are three ssh_login failures; pam_unix's per-attempt line and
+    libpam's "N more" summary carry user/source/outcome under their own actions."""
+    events = [_p(line) for line in _BURST.splitlines()]
+    actions = [ecs.get(e, "event.action") for e in events]
+    assert actions == ["authentication_failure", "ssh_login", "ssh_login", "ssh_login", "ssh_preauth_close",
+                       "authentication_failure_summary"]
+    for event in events:
+        assert ecs.get(event, "event.outcome") == "failure"
+        assert ecs.get(event, "event.category") == ["authentication"]
+        assert ecs.get(event, "user.name") == "root"
+        assert ecs.get(event, "source.ip") == "198.51.100.9"
+    summary = events[-1]
+    assert ecs.get(summary, "system.auth.pam.more_failures") == 2
+    assert ecs.get(summary, "message").startswith("PAM 2 more authentication failures;")
+    # uid=0 is sshd's own uid, not root's id by coincidence: no user.id for a PAM line whose
+    # user is not the caller
+    assert ecs.get(events[0], "user.id") is None
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("Feb  2 10:01:02 old sshd(pam_unix)[15794]: 1 more authentication failure; logname= uid=0 euid=0 tty=NODEVssh "
+     "ruser= rhost=host.example.com  user=bob",
+     {"event.action": "authentication_failure_summary", "system.auth.pam.more_failures": 1, "user.name": "bob",
+      "source.domain": "host.example.com", "event.outcome": "failure"}),
+    ("Nov 21 08:40:01 db-01 sudo: pam_unix(sudo:auth): authentication failure; logname=jdoe uid=1004 euid=0 "
+     "tty=/dev/pts/0 ruser=jdoe rhost=  user=jdoe",
+     {"event.action": "authentication_failure", "user.name": "jdoe", "user.id": "1004",
+      "system.auth.pam.service": "sudo", "source": None}),
+    ("Nov 21 08:40:01 db-01 su: pam_unix(su:auth): authentication failure; logname=bob uid=1000 euid=0 tty=pts/0 "
+     "ruser=bob rhost=  user=root",
+     {"event.action": "authentication_failure", "user.name": "root", "user.id": None}),
+    ("Nov 21 08:40:01 web-01 sshd[9]: pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh "
+     "ruser= rhost=2001:db8::7 user=alice",
+     {"event.action": "authentication_failure", "user.name": "alice", "source.ip": "2001:db8::7",
+      "system.auth.pam.module": "pam_sss"}),
+    ("Nov 21 08:40:01 web-01 sshd[9]: pam_faillock(sshd:auth): Consecutive login failures for user bob account "
+     "temporarily locked",
+     {"event.action": "account-locked", "event.outcome": "failure", "user.name": "bob"}),
+    ("Nov 21 08:40:01 web-01 unix_chkpwd[77]: password check failed for user (bob)",
+     {"event.action": "authentication_failure", "event.outcome": "failure", "user.name": "bob",
+      "event.dataset": "linux_auth"}),
+    ("Nov 21 08:40:01 web-01 sshd[9]: PAM service(sshd) ignoring max retries; 6 > 3",
+     {"event.action": None, "event.dataset": "linux_auth", "process.name": "sshd"}),
+])
+def test_pam_failure_variants(line: str, expected: dict) -> None:
+    event = _p(line)
+    for path, value in expected.items():
+        assert ecs.get(event, path) == value, path
+
+
+@pytest.mark.parametrize("msg", [
+    "PAM 2 more authentication failures; logname=",
+    "PAM 99999999999999999999 more authentication failures; logname= uid= euid= tty= ruser= rhost=",
+    "PAM " + "9" * 5000 + " more authentication failures;",
+    "pam_unix(sshd:auth): authentication failure; logname=" + "x" * 20000,
+    "pam_unix(: ): \x01 more authentication failures; rhost=\udcff",
+    "Consecutive login failures for user",
+])
+def test_hostile_pam_lines_never_raise(msg: str) -> None:
+    event = _p(f"Nov 21 08:40:01 web-01 sshd[1]: {msg}")
+    assert event["event"]["dataset"] == "linux_auth"
+    assert event["message"].endswith(msg[-8:])
+    assert ecs.get(event, "event.action") in (None, "authentication_failure", "authentication_failure_summary")

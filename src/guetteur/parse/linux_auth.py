@@ -166,7 +166,7 @@ def parse_sshd(msg: str, base: Event) -> Event:
             _user(base, user)
             _source(base, address, port)
             return base
-    if msg.startswith("pam_"):
+    if msg.startswith(("pam_", "PAM ")):
         return parse_pam(msg, base) or base
     if msg.startswith("refused connect"):
         m = _SSH_REFUSED.match(msg)
@@ -201,9 +201,11 @@ def parse_sshd(msg: str, base: Event) -> Event:
 
 _PAM_PREFIX = re.compile(r"(pam_\w+)\(([^:)]*):(\w+)\): ")
 _PAM_FAILURE = re.compile(
-    r"(?:(\d+) more )?authentication failures?; logname=(\S*) uid=(\d*) euid=(\d*) tty=(\S*) ruser=(\S*) "
-    r"rhost=(\S*)(?:\s+user=(\S*))?"
+    r"(?:PAM )?(?:(\d+) more )?authentication failures?; logname=(\S*) uid=(\d*) euid=(\d*) tty=(\S*) "
+    r"ruser=(\S*) rhost=(\S*)(?:\s+user=(\S*))?"
 )
+_PAM_FAILLOCK = re.compile(r"Consecutive login failures for user (\S+) account temporarily locked")
+_CHKPWD_FAILED = re.compile(r"password check failed for user \(?([^)\s]+)\)?")
 _PAM_OPENED = re.compile(r"session opened for user (\S+?)(?:\(uid=(\d+)\))?(?: by (\S*?)\(uid=(\d+)\))?\s*$")
 _PAM_CLOSED = re.compile(r"session closed for user (\S+)")
 _PAM_PASSWORD = re.compile(r"password changed for (\S+)")
@@ -249,11 +251,22 @@ def parse_pam(msg: str, base: Event) -> Event | None:
     elif "authentication failure" in rest[:40]:
         f = _PAM_FAILURE.match(rest)
         if f is not None:
-            _more, logname, uid, _euid, tty, ruser, rhost, user = f.groups()
-            _auth_event(base, "authentication_failure", "failure")
-            _user(base, user or ruser or logname)
-            if uid:
-                base["user"] = base.get("user") or {}
+            more, logname, uid, _euid, tty, ruser, rhost, user = f.groups()
+            if more is None:
+                _auth_event(base, "authentication_failure", "failure")
+            else:
+                # "PAM 2 more authentication failures": libpam's summary when a client gives
+                # up after several attempts, each already logged (sshd "Failed password",
+                # pam_unix "authentication failure"). A distinct action keeps it out of the
+                # per-attempt counts; the number is kept.
+                _auth_event(base, "authentication_failure_summary", "failure")
+                pam = base.setdefault("system", {}).setdefault("auth", {}).setdefault("pam", {})
+                pam["more_failures"] = int(more)
+            name = user or ruser or logname
+            _user(base, name)
+            # uid= is the calling process's real uid (0 for sshd): it is the user's id only
+            # when that user is also the caller (sudo: logname=jdoe uid=1004 ... user=jdoe)
+            if uid and name and name in (logname, ruser):
                 base["user"]["id"] = uid
             if rhost:
                 _source(base, rhost)
@@ -269,6 +282,18 @@ def parse_pam(msg: str, base: Event) -> Event | None:
     elif _PAM_UNKNOWN.match(rest):
         _auth_event(base, "authentication_failure", "failure")
         return base
+    elif rest.startswith("Consecutive login failures"):
+        lock = _PAM_FAILLOCK.match(rest)
+        if lock is not None:  # pam_faillock: too many failures, the account is now locked
+            _auth_event(base, "account-locked", "failure")
+            _user(base, lock.group(1))
+            return base
+    elif rest.startswith("password check failed"):
+        chk = _CHKPWD_FAILED.match(rest)
+        if chk is not None:  # unix_chkpwd, pam_unix's helper for callers that are not root
+            _auth_event(base, "authentication_failure", "failure")
+            _user(base, chk.group(1))
+            return base
     return base if m is not None else None
 
 
