@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from guetteur.collect.evtx import EvtxStats, iter_evtx_records
+from guetteur.model import RawRecord
 from guetteur.parse import parse_record
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -21,16 +22,20 @@ def _need(path: Path) -> Path:
     return path
 
 
+def _record_id(record: RawRecord) -> int:
+    return int(json.loads(record.text())["Event"]["System"]["EventRecordID"])
+
+
 def test_reads_every_record_in_order() -> None:
     stats = EvtxStats(str(SPRAY))
     records = list(iter_evtx_records(_need(SPRAY), stats))
     assert stats.records == len(records) == 295
     assert stats.corrupt == 0
-    ids = [r.meta["record_id"] for r in records if r.meta]
-    assert ids == sorted(ids)
-    assert ids == list(range(1, 296))
+    ids = [_record_id(r) for r in records]
+    assert ids == list(range(ids[0], ids[0] + 295))  # the log's own EventRecordIDs, consecutive here
     first = records[0]
     assert first.hint == "windows_evtx_import" and first.source == "import" and first.peer == str(SPRAY)
+    assert first.meta is None  # the record id is in the record; no dict per record for it
     event = parse_record(first)
     assert event["event"]["dataset"] == "windows_evtx"
     assert event["log"]["file"]["path"] == str(SPRAY)
@@ -50,12 +55,13 @@ def test_corrupt_chunk_is_counted_and_later_records_still_come(tmp_path: Path) -
 
     stats = EvtxStats(str(damaged))
     records = list(iter_evtx_records(damaged, stats))
-    ids = [r.meta["record_id"] for r in records if r.meta]
+    ids = [_record_id(r) for r in records]
     assert stats.corrupt >= 1
-    assert "105..210" in stats.errors[0]  # the library names the chunk's records
+    assert "105..210" in stats.errors[0]  # the library names the chunk's records (file numbering)
     assert stats.records == len(records) < 295
-    assert set(range(1, 105)) <= set(ids)  # before the damage
-    assert set(range(211, 296)) <= set(ids)  # after it
+    first = _record_id(next(iter_evtx_records(SPRAY)))  # EventRecordID of file record 1
+    assert set(range(first, first + 104)) <= set(ids)  # before the damage
+    assert set(range(first + 210, first + 295)) <= set(ids)  # after it
     assert all("unparsed" not in parse_record(r).get("tags", []) for r in records)
 
 

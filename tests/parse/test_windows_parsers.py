@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from guetteur import ecs
 from guetteur.model import RawRecord
 from guetteur.parse import parse_record
-from guetteur.parse.windows_ecs import split_command_line, windows_time
-from guetteur.parse.windows_evtx import parse_evtx_json
+from guetteur.parse.windows_ecs import _ARG, _split_quoted, split_command_line, windows_time
+from guetteur.parse.windows_evtx import parse_evtx_import, parse_evtx_json
 from guetteur.parse.windows_flat import parse_flat
 from guetteur.parse.windows_xml import parse_event_xml, parse_xml_record
 from guetteur.parse.winlogbeat import parse_winlogbeat
@@ -314,6 +314,29 @@ def test_deep_json_under_the_import_hint_is_bounded() -> None:
     assert parse_record(record(nested, "windows_evtx_import"))["winlog"]["event_data"]["X"] == ""
 
 
+def test_evtx_xml_and_json_renderings_give_the_same_event() -> None:
+    """The evtx library renders each record as XML and as JSON: the XML reader and the EVTX
+    JSON reader (which skips the shared `WinSystem` step for speed) must agree on every field."""
+    from evtx import PyEvtxParser
+
+    files = _every_evtx()
+    if not files:
+        pytest.skip("no evtx samples")
+    compared = 0
+    for path in files:
+        as_xml = [r["data"] for r in PyEvtxParser(path, number_of_threads=1).records()]
+        as_json = [r["data"] for r in PyEvtxParser(path, number_of_threads=1).records_json()]
+        assert len(as_xml) == len(as_json), path
+        for xml, text in zip(as_xml, as_json, strict=True):
+            from_xml = parse_event_xml(xml)
+            from_json = parse_evtx_import(text, record(text))
+            assert from_xml is not None and from_json is not None
+            from_json["event"].pop("dataset")
+            assert ecs.flatten(from_json) == ecs.flatten(from_xml), (path, xml[:300])
+            compared += 1
+    assert compared > 600
+
+
 def test_helpers() -> None:
     assert windows_time("2022-04-29T12:36:01.9027913Z") == "2022-04-29T12:36:01.902Z"
     assert windows_time("2020-10-19 10:46:42.027") == "2020-10-19T10:46:42.027Z"
@@ -322,6 +345,31 @@ def test_helpers() -> None:
     assert split_command_line('"C:\\a b\\c.exe"  -x "y z"') == ['"C:\\a b\\c.exe"', "-x", '"y z"']
     assert split_command_line("") == []
     assert split_command_line('a "b c') == ["a", '"b c']
+    long = '"C:\\Program Files\\x.exe" -enc ' + "QQ" * 300 + ' -x"a b"c  "unclosed tail'
+    assert split_command_line(long) == ['"C:\\Program Files\\x.exe"', "-enc", "QQ" * 300, '-x"a b"c',
+                                        '"unclosed tail']
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='"ab \t\n\u00a0\u2003\\', max_size=40))
+def test_long_command_line_split_matches_the_regex(line: str) -> None:
+    """Lines past the regex threshold are split piecewise: same arguments as the regex."""
+    assert _split_quoted(line) == _ARG.findall(line)
+
+
+def test_per_value_caches_stay_bounded() -> None:
+    """Keyword masks, levels, provider GUIDs and Security ids are cached per value: hostile
+    records with ever-new values must not grow the caches without bound."""
+    from guetteur.parse import windows_ecs, windows_evtx
+
+    for i in range(5000):
+        text = json.dumps({"Event": {"System": {
+            "EventID": 4000 + i, "Channel": "Security", "Level": f"L{i}", "Keywords": hex(i << 8),
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing", "Guid": f"G{i}"}}}}})
+        assert parse_evtx_import(text, record(text)) is not None
+    for cache in (windows_evtx._MASKS, windows_ecs._GUIDS, windows_ecs._LEVEL_INFO, windows_ecs._KEYWORD_INFO,
+                  windows_ecs._SECURITY_PLANS):
+        assert len(cache) <= windows_ecs._CACHE_LIMIT
 
 
 # ---- hostile input -----------------------------------------------------------------------------

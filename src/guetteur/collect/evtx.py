@@ -74,7 +74,7 @@ def iter_evtx_records(path: Path | str, stats: EvtxStats | None = None,
                     stats.note_error(f"record {item.get('event_record_id')}: no data")
                     continue
                 stats.records += 1
-                yield RawRecord(data, now(), source, hint, name, {"record_id": item.get("event_record_id")})
+                yield RawRecord(data, now(), source, hint, name)
             break
         except (RuntimeError, ValueError, OSError) as exc:
             # e.g. "Failed to parse record number 211: ..." or a chunk header error

@@ -23,6 +23,9 @@ from guetteur.parse import severity
 from guetteur.parse import windows_fields as F
 from guetteur.parse.timefmt import iso
 
+# Bound of every per-value cache below: a host writes few distinct values, hostile input many.
+_CACHE_LIMIT = 4096
+
 
 class WinSystem(TypedDict, total=False):
     event_id: str
@@ -60,6 +63,20 @@ def windows_time(text: str, assume_utc: bool = True) -> str | None:
         frac = (m.group(3) or "")[:3].ljust(3, "0")
         return f"{m.group(1)}T{m.group(2)}.{frac}Z"
     return iso(text.strip())
+
+
+_GUIDS: dict[str, str] = {}  # provider GUID as written -> as Winlogbeat writes it; few per host
+
+
+def provider_guid_text(guid: str) -> str:
+    """A provider GUID as Winlogbeat writes it, `{lower-case}`, when it came without braces
+    (the evtx library's rendering); a braced GUID is kept as written."""
+    found = _GUIDS.get(guid)
+    if found is None:
+        found = guid if guid.startswith("{") else "{" + guid.lower() + "}"
+        if len(_GUIDS) < _CACHE_LIMIT:
+            _GUIDS[guid] = found
+    return found
 
 
 def to_text(value: Any) -> str:
@@ -223,7 +240,6 @@ class _Builder:
 
 # Per-value caches of the System mappings: a host writes a handful of levels and keyword
 # masks, so each is worked out once. Bounded anyway (hostile input can vary them freely).
-_CACHE_LIMIT = 4096
 _LEVEL_INFO: dict[str, tuple[str, tuple[str, int] | None]] = {}
 _KEYWORD_INFO: dict[int, tuple[tuple[str, ...], str | None]] = {}
 
@@ -411,8 +427,6 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
     if target_is_effective:
         effective: dict[str, Any] = {}
         b.user(effective, get("TargetUserSid"), get("TargetUserName"), get("TargetDomainName"))
-        if eid == "4648":
-            b.user(effective, None, get("TargetUserName"), get("TargetDomainName"))
         if effective:
             user["effective"] = effective
     if group_membership:
@@ -505,9 +519,9 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
         b.add_ip(ip)
         if (port := _int(get("IpPort") or get("SourcePort"))) is not None:
             source["port"] = port
-    if (eid == "4624" or eid == "4648" or eid == "4625") and _useful(get("WorkstationName")):
-        b.obj("source")["domain"] = get("WorkstationName")
-    if (dst := _ip(get("DestAddress"))) is not None:
+    if (eid == "4624" or eid == "4648" or eid == "4625") and (value := get("WorkstationName")) and value != "-":
+        b.obj("source")["domain"] = value
+    if "DestAddress" in ed and (dst := _ip(ed["DestAddress"])) is not None:
         destination = b.obj("destination")
         destination["ip"] = dst
         b.add_ip(dst)

@@ -14,7 +14,7 @@ import orjson
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse.base import Parser
-from guetteur.parse.windows_ecs import build_fields, to_text, windows_time
+from guetteur.parse.windows_ecs import build_fields, provider_guid_text, to_text, windows_time
 
 MAX_JSON_BYTES = 1_048_576  # as the registry's bound for JSON records
 
@@ -33,16 +33,22 @@ def _text(node: Any) -> str:
     return to_text(node)
 
 
-_GUIDS: dict[str, str] = {}  # provider GUID as rendered -> Winlogbeat's `{lower-case}` form; few per host
+# Text of the numbers Windows writes most (event ids, levels, tasks, opcodes, small EventData
+# values): one shared string each instead of a new `str(n)` per record.
+_NUMBERS = {n: str(n) for n in range(8192)}
+_number = _NUMBERS.get
+
+_MASKS: dict[str, int | None] = {}  # System/Keywords text -> mask; a log holds a handful
 
 
-def _guid(guid: str) -> str:
-    found = _GUIDS.get(guid)
-    if found is None:
-        found = guid if guid.startswith("{") else "{" + guid.lower() + "}"
-        if len(_GUIDS) < 4096:
-            _GUIDS[guid] = found
-    return found
+def _mask(text: str) -> int | None:
+    try:
+        mask: int | None = int(text, 16)
+    except ValueError:
+        mask = None
+    if len(_MASKS) < 4096:
+        _MASKS[text] = mask
+    return mask
 
 
 def _build_from_json(sys: dict[str, Any], event_data: dict[str, str], user_data: dict[str, Any] | None) -> Event:
@@ -55,14 +61,14 @@ def _build_from_json(sys: dict[str, Any], event_data: dict[str, str], user_data:
     `_text`/`_attr`, with the result the XML reader would give."""
     get = sys.get
     node = get("EventID")
-    event_id = str(node) if type(node) is int else _text(node)
+    event_id = (_number(node) or str(node)) if type(node) is int else _text(node)
     provider = provider_guid = None
     node = get("Provider")
     if isinstance(node, dict) and isinstance(attrs := node.get("#attributes"), dict):
         if (name := attrs.get("Name")) is not None:
             provider = str(name)
         if (guid := attrs.get("Guid")) is not None:
-            provider_guid = _guid(str(guid))
+            provider_guid = provider_guid_text(str(guid))
     channel = get("Channel")
     if channel is not None and type(channel) is not str:
         channel = _text(channel)
@@ -77,17 +83,14 @@ def _build_from_json(sys: dict[str, Any], event_data: dict[str, str], user_data:
             and (stamp := attrs.get("SystemTime")) is not None:
         when = windows_time(str(stamp))
     if (level := get("Level")) is not None:
-        level = str(level) if type(level) is int else _text(level)
+        level = (_number(level) or str(level)) if type(level) is int else _text(level)
     if (task := get("Task")) is not None:
-        task = str(task) if type(task) is int else _text(task)
+        task = (_number(task) or str(task)) if type(task) is int else _text(task)
     if (opcode := get("Opcode")) is not None:
-        opcode = str(opcode) if type(opcode) is int else _text(opcode)
+        opcode = (_number(opcode) or str(opcode)) if type(opcode) is int else _text(opcode)
     keywords = get("Keywords")
     if isinstance(keywords, str):
-        try:
-            keywords = int(keywords, 16)
-        except ValueError:
-            keywords = None
+        keywords = _MASKS.get(keywords) if keywords in _MASKS else _mask(keywords)
     else:
         keywords = None
     version = get("Version")
@@ -119,7 +122,7 @@ def event_data_from_json(data: Any) -> dict[str, str]:
     if "Data" not in data and "#text" not in data and "#attributes" not in data:
         for key, value in data.items():
             if type(value) is not str:
-                data[key] = str(value) if type(value) is int else to_text(value)
+                data[key] = (_number(value) or str(value)) if type(value) is int else to_text(value)
         return data
     out: dict[str, str] = {}
     for key, value in data.items():
@@ -169,8 +172,9 @@ def parse_evtx_json(obj: dict[str, Any], text: str, record: RawRecord) -> Event 
     sys = root.get("System")
     if not isinstance(sys, dict) or "EventID" not in sys:
         return None
+    user_data = root.get("UserData")
     return _build_from_json(sys, event_data_from_json(root.get("EventData")),
-                            user_data_from_json(root.get("UserData")))
+                            None if user_data is None else user_data_from_json(user_data))
 
 
 def parse_evtx_import(text: str, record: RawRecord) -> Event | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse.base import Parser
-from guetteur.parse.windows_ecs import WinSystem, build, windows_time
+from guetteur.parse.windows_ecs import WinSystem, build, provider_guid_text, windows_time
 
 _OPEN = re.compile(r"<(\w+)([^<>]*)>")
 _ATTR = re.compile(r"(\w+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
@@ -89,7 +89,7 @@ def system_from_xml(body: str) -> WinSystem:
             if name:
                 out["provider"] = name
             if attrs.get("Guid"):
-                out["provider_guid"] = attrs["Guid"]
+                out["provider_guid"] = provider_guid_text(attrs["Guid"])
         elif tag == "Channel":
             out["channel"] = value
         elif tag == "Computer":
