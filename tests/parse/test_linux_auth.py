@@ -150,3 +150,39 @@ def test_hostile_pam_lines_never_raise(msg: str) -> None:
     assert event["event"]["dataset"] == "linux_auth"
     assert event["message"].endswith(msg[-8:])
     assert ecs.get(event, "event.action") in (None, "authentication_failure", "authentication_failure_summary")
+
+
+# -- crontab(1) --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("msg", "expected"), [
+    ("(jdoe) REPLACE (jdoe)",
+     {"event.action": "crontab_replace", "event.category": ["configuration"], "event.type": ["change"],
+      "event.outcome": "success", "user.name": "jdoe", "user.target.name": "jdoe"}),
+    ("(root) BEGIN EDIT (root)", {"event.action": "crontab_begin_edit", "event.type": ["access"], "user.name": "root"}),
+    ("(root) END EDIT (root)", {"event.action": "crontab_end_edit", "user.name": "root"}),
+    ("(root) LIST (root)", {"event.action": "crontab_list", "event.type": ["access"], "user.name": "root"}),
+    ("(root) DELETE (www-data)",
+     {"event.action": "crontab_delete", "event.type": ["deletion"], "user.name": "root",
+      "user.target.name": "www-data", "related.user": ["root", "www-data"]}),
+    ("(bob) AUTH (crontab command not allowed)",
+     {"event.action": "crontab_denied", "event.outcome": "failure", "user.name": "bob", "user.target": None}),
+    ("(root) RELOAD (crontabs/root)", {"event.action": "crontab_reload", "event.outcome": "unknown"}),
+])
+def test_crontab(msg: str, expected: dict) -> None:
+    event = _p(f"<78>Nov 21 08:40:30 web-01 crontab[2211]: {msg}")
+    for path, value in expected.items():
+        assert ecs.get(event, path) == value, path
+    assert event["event"]["dataset"] == "linux_auth"
+    assert event["process"] == {"name": "crontab", "pid": 2211}
+    assert event["message"] == msg  # the cron rule matches ' REPLACE ' in it
+
+
+@pytest.mark.parametrize("msg", [
+    "REPLACE", "(jdoe) REPLACE", "(jdoe) replace (jdoe)", "(" * 5000, "(a) " + "A " * 5000 + "(b)",
+    "(jdoe) REPLACE (jdoe" + ")" * 3000, "(\x00) LIST (\x01)", "",
+])
+def test_crontab_garbage_stays_a_plain_event(msg: str) -> None:
+    event = _p(f"<78>Nov 21 08:40:30 web-01 crontab[2211]: {msg}")
+    assert event["process"]["name"] == "crontab"
+    action = ecs.get(event, "event.action")
+    assert action is None or action.startswith("crontab_")

@@ -1,6 +1,6 @@
 """Linux authentication logs (auth.log / secure): sshd, sudo, su, PAM, account management
-(useradd, usermod, userdel, groupadd, groupdel, gpasswd, passwd, chpasswd), cron, pkexec,
-doas, systemd-logind, login.
+(useradd, usermod, userdel, groupadd, groupdel, gpasswd, passwd, chpasswd), cron, crontab,
+pkexec, doas, systemd-logind, login.
 
 A syslog-kind parser: the envelope (see `syslog.py`) gives the base event and the MSG;
 `parse_auth` picks the handler by program name (no regex is tried for other programs).
@@ -507,6 +507,37 @@ def parse_cron(msg: str, base: Event) -> Event:
     return parse_pam(msg, base) or base
 
 
+# crontab(1) logs "(<real user>) <WHAT> (<crontab owner>)": `crontab -e` run by root for jdoe
+# is "(root) BEGIN EDIT (jdoe)". WHAT -> (event.action, event.type, outcome); the
+# configuration changes are REPLACE (new content installed) and DELETE (crontab -r).
+_CRONTAB = re.compile(r"\((\S+)\) ([A-Z][A-Z ]*?) \((.*)\)\s*$", re.DOTALL)
+_CRONTAB_WHAT: dict[str, tuple[str, str, str]] = {
+    "REPLACE": ("crontab_replace", "change", "success"),
+    "DELETE": ("crontab_delete", "deletion", "success"),
+    "BEGIN EDIT": ("crontab_begin_edit", "access", "success"),
+    "END EDIT": ("crontab_end_edit", "access", "success"),
+    "LIST": ("crontab_list", "access", "success"),
+    "AUTH": ("crontab_denied", "info", "failure"),  # "(bob) AUTH (crontab command not allowed)"
+    "PERMISSION DENIED": ("crontab_denied", "info", "failure"),
+    "ERROR": ("crontab_error", "info", "failure"),
+}
+
+
+def parse_crontab(msg: str, base: Event) -> Event:
+    m = _CRONTAB.match(msg)
+    if m is None or len(m.group(2)) > 40:
+        return parse_pam(msg, base) or base
+    real_user, what, detail = m.groups()
+    action, kind, outcome = _CRONTAB_WHAT.get(what) or ("crontab_" + what.lower().replace(" ", "_"), "info", "unknown")
+    ev = base.setdefault("event", {})
+    ev.update(action=action, category=["configuration"], type=[kind], outcome=outcome)
+    _user(base, real_user)  # who ran crontab: the actor
+    if outcome == "success" and detail and " " not in detail:
+        base["user"]["target"] = {"name": detail}  # whose crontab
+        add_related(base, "user", detail)
+    return base
+
+
 def parse_logind(msg: str, base: Event) -> Event:
     m = _LOGIND_NEW.match(msg)
     if m is not None:
@@ -558,7 +589,7 @@ _HANDLERS: dict[str, Callable[[str, Event], Event | None]] = {
     "groupadd": parse_account, "groupmod": parse_account, "groupdel": parse_account,
     "gpasswd": parse_account, "passwd": parse_account, "chpasswd": parse_account,
     "chage": parse_account, "adduser": parse_account, "deluser": parse_account,
-    "cron": parse_cron, "crond": parse_cron, "anacron": parse_cron,
+    "cron": parse_cron, "crond": parse_cron, "anacron": parse_cron, "crontab": parse_crontab,
     "systemd-logind": parse_logind, "login": parse_login, "pam": _pam_only, "polkitd": _pam_only,
     "systemd": _pam_only, "vsftpd": _pam_only, "dovecot": _pam_only, "gdm-password": _pam_only,
     "unix_chkpwd": _pam_only, "runuser": _pam_only,
