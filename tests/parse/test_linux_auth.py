@@ -186,3 +186,78 @@ def test_crontab_garbage_stays_a_plain_event(msg: str) -> None:
     assert event["process"]["name"] == "crontab"
     action = ecs.get(event, "event.action")
     assert action is None or action.startswith("crontab_")
+
+
+# -- account management (shadow suite) -------------------------------------------------------------
+
+_U, _G = ["user", "change"], ["group", "change"]
+
+
+@pytest.mark.parametrize(("program", "msg", "expected"), [
+    ("groupadd", "group added to /etc/group: name=admins, GID=1010",
+     {"event.action": "group-created", "event.category": ["iam"], "event.type": ["group", "creation"],
+      "event.outcome": "success", "group.name": "admins", "group.id": "1010"}),
+    ("groupadd", "group added to /etc/gshadow: name=admins", {"event.action": "group-created", "group.name": "admins",
+                                                             "group.id": None}),
+    ("groupadd", "new group: name=admins, GID=1010", {"event.action": "group-created", "group.id": "1010"}),
+    ("useradd", "new user: name=bob, UID=1001, GID=1001, home=/home/bob, shell=/bin/bash, from=/dev/pts/0",
+     {"event.action": "user-created", "event.type": ["user", "creation"], "user.name": "bob", "user.id": "1001",
+      "group.id": "1001", "system.auth.useradd.from": "/dev/pts/0"}),
+    ("useradd", "failed adding user 'bob', exit code: 9",
+     {"event.action": "user-created", "event.outcome": "failure", "user.name": "bob"}),
+    ("usermod", "add 'bob' to group 'sudo'",
+     {"event.action": "added-user-to-group", "event.type": _G, "user.name": "bob", "user.target.name": "bob",
+      "group.name": "sudo"}),
+    ("usermod", "add `bob' to shadow group `wheel'", {"event.action": "added-user-to-group", "group.name": "wheel"}),
+    ("usermod", "delete 'bob' from group 'docker'",
+     {"event.action": "removed-user-from-group", "event.type": _G, "user.name": "bob", "group.name": "docker"}),
+    ("usermod", "change user name 'bob' to 'robert'",
+     {"event.action": "user-changed", "event.type": _U, "user.name": "bob", "user.changes.name": "robert"}),
+    ("usermod", "change user 'bob' UID from '1001' to '0'", {"event.action": "user-changed", "user.changes.id": "0"}),
+    ("usermod", "change user 'bob' shell from '/bin/sh' to '/bin/bash'", {"event.action": "user-changed"}),
+    ("usermod", "lock user 'bob' password", {"event.action": "user-changed", "user.name": "bob"}),
+    ("usermod", "change user 'bob' password", {"event.action": "password-changed", "event.type": _U}),
+    ("usermod", "change 'bob' to 'robert' in group 'sudo'", {"event.action": "group-changed", "group.name": "sudo"}),
+    ("userdel", "delete user 'bob'", {"event.action": "user-deleted", "event.type": ["user", "deletion"],
+                                      "user.name": "bob"}),
+    ("userdel", "removed group 'bob' owned by 'bob'",
+     {"event.action": "group-deleted", "event.type": ["group", "deletion"], "group.name": "bob"}),
+    ("userdel", "delete 'bob' from shadow group 'sudo'", {"event.action": "removed-user-from-group"}),
+    ("groupdel", "group 'admins' removed from /etc/group",
+     {"event.action": "group-deleted", "event.type": ["group", "deletion"], "group.name": "admins"}),
+    ("groupdel", "group 'admins' removed", {"event.action": "group-deleted", "group.name": "admins"}),
+    ("groupmod", "group changed in /etc/group (group admins/1010, new name: staff)",
+     {"event.action": "group-changed", "event.type": _G, "group.name": "admins", "group.id": "1010"}),
+    ("groupmod", "change GID for `admins' to 1011", {"event.action": "group-changed", "group.id": "1011"}),
+    ("gpasswd", "user alice added by root to group sudo",
+     {"event.action": "added-user-to-group", "user.name": "alice", "user.target.name": "alice",
+      "group.name": "sudo", "process.user.name": "root", "related.user": ["alice", "root"]}),
+    ("gpasswd", "user alice removed by root from group sudo in /etc/gshadow",
+     {"event.action": "removed-user-from-group", "group.name": "sudo", "process.user.name": "root"}),
+    ("gpasswd", "root failed to add user alice to group sudo",
+     {"event.action": "added-user-to-group", "event.outcome": "failure", "user.name": "alice"}),
+    ("gpasswd", "members of group sudo set by root to alice,bob",
+     {"event.action": "group-changed", "group.name": "sudo", "process.user.name": "root"}),
+    ("gpasswd", "password of group sudo changed by root", {"event.action": "group-changed", "group.name": "sudo"}),
+    ("passwd", "password for 'bob' changed by 'root'",
+     {"event.action": "password-changed", "user.name": "bob", "process.user.name": "root"}),
+    ("chage", "changed password expiry for bob", {"event.action": "user-changed", "user.name": "bob"}),
+    ("chsh", "changed user 'bob' shell to '/bin/zsh'", {"event.action": "user-changed", "user.name": "bob"}),
+])
+def test_account_management(program: str, msg: str, expected: dict) -> None:
+    event = _p(f"<86>Nov 21 08:40:01 db-01 {program}[4321]: {msg}")
+    for path, value in expected.items():
+        assert ecs.get(event, path) == value, path
+    assert ecs.get(event, "event.category") == ["iam"]
+    assert event["event"]["dataset"] == "linux_auth"
+    assert event["message"] == msg
+
+
+@pytest.mark.parametrize("msg", [
+    "", "add '' to group ''", "group added to", "user  added by  to group ", "new group: name=, GID=x",
+    "change user '" + "a" * 100_000, "'" * 3000, "delete 'x' from group 'y" + "'" * 5000, "\x00\x01",
+    "root failed to " + "change " * 2000 + "group",
+])
+def test_account_garbage_never_raises(msg: str) -> None:
+    event = _p(f"<86>Nov 21 08:40:01 db-01 usermod[4321]: {msg}")
+    assert event["process"]["name"] == "usermod"

@@ -407,17 +407,90 @@ def parse_doas(msg: str, base: Event) -> Event:
 
 
 # -- account management -----------------------------------------------------------------------
+#
+# The shadow suite (useradd, usermod, userdel, groupadd, groupmod, groupdel, gpasswd, passwd,
+# chage, chfn, chsh) logs one line per account database it touches: `groupadd admins` writes
+# "group added to /etc/group: name=admins, GID=1010", the same for /etc/gshadow, then
+# "new group: name=admins, GID=1010". Names are quoted 'name' (shadow 4.2+) or `name' (older).
+#
+# Actions: user-created, user-deleted, user-changed, password-changed, group-created,
+# group-deleted, group-changed, added-user-to-group, removed-user-from-group (the account
+# rules match these). `user.name` is the account the line is about (as Elastic does for
+# usermod), also in `user.target.name`; the administrator gpasswd/passwd name ("by root")
+# is `process.user.name`, the user the tool ran as.
 
-_NEW_GROUP = re.compile(r"new group: name=([^,\s]+), GID=(\d+)")
 _NEW_USER = re.compile(
     r"new user: name=([^,\s]+), UID=(\d+), GID=(\d+), home=([^,]*), shell=([^,\s]*)(?:, from=(\S+))?"
 )
-_ADD_TO_GROUP = re.compile(r"add '([^']+)' to (?:shadow )?group '([^']+)'")
-_DEL_USER = re.compile(r"delete user '([^']+)'")
-_DEL_GROUP = re.compile(r"(?:removed (?:shadow )?group '([^']+)'|group '([^']+)' removed)")
-_CHANGE_USER = re.compile(r"(?:change|lock|unlock) user '([^']+)'")
-_FAILED_ADD = re.compile(r"failed adding user '([^']+)'")
-_GPASSWD = re.compile(r"(?:user (\S+) added by (\S+) to group (\S+)|user (\S+) removed by (\S+) from group (\S+))")
+_USER_CREATION, _USER_DELETION, _USER_CHANGE = ("user", "creation"), ("user", "deletion"), ("user", "change")
+_GROUP_CREATION, _GROUP_DELETION, _GROUP_CHANGE = ("group", "creation"), ("group", "deletion"), ("group", "change")
+
+
+_AccountLine = tuple[re.Pattern[str], str, tuple[str, str], str]
+
+
+def _a(pattern: str, action: str, types: tuple[str, str], outcome: str = "success") -> _AccountLine:
+    return re.compile(pattern), action, types, outcome
+
+
+# Tried in order, first match wins; named groups: user, group, gid, uid, by, new.
+_ACCOUNT_LINES: tuple[_AccountLine, ...] = (
+    # useradd / groupadd
+    _a(r"new group: name=(?P<group>[^,\s]+), GID=(?P<gid>\d+)", "group-created", _GROUP_CREATION),
+    _a(r"group added to (?P<db>\S+): name=(?P<group>[^,\s]+)(?:, GID=(?P<gid>\d+))?", "group-created",
+       _GROUP_CREATION),
+    _a(r"add [`'](?P<user>[^'`\s]+)' to (?:shadow )?group [`'](?P<group>[^'`\s]+)'", "added-user-to-group",
+       _GROUP_CHANGE),
+    _a(r"failed adding user [`'](?P<user>[^'`\s]+)'", "user-created", _USER_CREATION, "failure"),
+    # userdel / usermod
+    _a(r"delete [`'](?P<user>[^'`\s]+)' from (?:shadow )?group [`'](?P<group>[^'`\s]+)'", "removed-user-from-group",
+       _GROUP_CHANGE),
+    _a(r"removed (?:shadow )?group [`'](?P<group>[^'`\s]+)'(?: owned by [`'](?P<user>[^'`\s]+)')?", "group-deleted",
+       _GROUP_DELETION),
+    _a(r"delete user [`'](?P<user>[^'`\s]+)'", "user-deleted", _USER_DELETION),
+    _a(r"change user name [`'](?P<user>[^'`\s]+)' to [`'](?P<new>[^'`\s]+)'", "user-changed", _USER_CHANGE),
+    _a(r"change user [`'](?P<user>[^'`\s]+)' password", "password-changed", _USER_CHANGE),
+    _a(r"(?:lock|unlock) user [`'](?P<user>[^'`\s]+)' password", "user-changed", _USER_CHANGE),
+    _a(r"change user [`'](?P<user>[^'`\s]+)' UID from [`']\d+' to [`'](?P<uid>\d+)'", "user-changed", _USER_CHANGE),
+    _a(r"change user [`'](?P<user>[^'`\s]+)' ", "user-changed", _USER_CHANGE),
+    _a(r"change (?:admin )?[`'](?P<user>[^'`\s]+)' to [`'](?P<new>[^'`\s]+)' in (?:shadow )?group "
+       r"[`'](?P<group>[^'`\s]+)'", "group-changed", _GROUP_CHANGE),
+    # groupdel / groupmod
+    _a(r"group [`'](?P<group>[^'`\s]+)' removed", "group-deleted", _GROUP_DELETION),
+    _a(r"remove group [`'](?P<group>[^'`\s]+)'", "group-deleted", _GROUP_DELETION),
+    _a(r"group changed in \S+ \(group (?P<group>[^/,\s]+)(?:/(?P<gid>\d+))?", "group-changed", _GROUP_CHANGE),
+    _a(r"change group [`'](?P<group>[^'`\s]+)' to [`'](?P<new>[^'`\s]+)'", "group-changed", _GROUP_CHANGE),
+    _a(r"change GID for [`'](?P<group>[^'`\s]+)' to (?P<gid>\d+)", "group-changed", _GROUP_CHANGE),
+    # gpasswd (current and older wording)
+    _a(r"user (?P<user>\S+) added by (?P<by>\S+) to group (?P<group>[^\s,]+)", "added-user-to-group", _GROUP_CHANGE),
+    _a(r"user (?P<user>\S+) removed by (?P<by>\S+) from group (?P<group>[^\s,]+)", "removed-user-from-group",
+       _GROUP_CHANGE),
+    _a(r"(?P<by>\S+) failed to add user (?P<user>\S+) to group (?P<group>[^\s,]+)", "added-user-to-group",
+       _GROUP_CHANGE, "failure"),
+    _a(r"(?P<by>\S+) failed to remove user (?P<user>\S+) from group (?P<group>[^\s,]+)", "removed-user-from-group",
+       _GROUP_CHANGE, "failure"),
+    _a(r"add member (?P<user>\S+) to group (?P<group>\S+) by (?P<by>\S+)", "added-user-to-group", _GROUP_CHANGE),
+    _a(r"remove member (?P<user>\S+) from group (?P<group>\S+) by (?P<by>\S+)", "removed-user-from-group",
+       _GROUP_CHANGE),
+    _a(r"(?:members|administrators) of group (?P<group>\S+) set by (?P<by>\S+) to ", "group-changed", _GROUP_CHANGE),
+    _a(r"(?:password of|access to) group (?P<group>\S+) (?:changed|removed|restricted) by (?P<by>\S+?)(?: in |$)",
+       "group-changed", _GROUP_CHANGE),
+    _a(r"(?P<by>\S+) failed to (?:change|remove|restrict|set)\b.*? group (?P<group>[^\s,]+)", "group-changed",
+       _GROUP_CHANGE, "failure"),
+    _a(r"(?:change the password for|remove password from|restrict access to) group (?P<group>\S+) by (?P<by>\S+)",
+       "group-changed", _GROUP_CHANGE),
+    _a(r"set (?:members|administrators) of (?P<group>\S+) to ", "group-changed", _GROUP_CHANGE),
+    # passwd / chage / chfn / chsh
+    _a(r"password for [`'](?P<user>[^'`\s]+)' changed by [`'](?P<by>[^'`\s]+)'", "password-changed", _USER_CHANGE),
+    _a(r"incorrect password for (?P<user>\S+)", "password-changed", _USER_CHANGE, "failure"),
+    _a(r"password locked for [`'](?P<user>[^'`\s]+)'", "password-changed", _USER_CHANGE, "failure"),
+    _a(r"changed password expiry for (?P<user>\S+)", "user-changed", _USER_CHANGE),
+    _a(r"changed user [`'](?P<user>[^'`\s]+)' (?:information|shell)", "user-changed", _USER_CHANGE),
+    # the shared clean-up after a failed change
+    _a(r"failed to add user (?P<user>\S+)", "user-created", _USER_CREATION, "failure"),
+    _a(r"failed to add group (?P<group>\S+)", "group-created", _GROUP_CREATION, "failure"),
+    _a(r"failed to remove group (?P<group>\S+)", "group-deleted", _GROUP_DELETION, "failure"),
+)
 
 
 def _iam(base: Event, types: list[str], outcome: str = "success", action: str | None = None) -> dict:
@@ -431,13 +504,9 @@ def _iam(base: Event, types: list[str], outcome: str = "success", action: str | 
 
 
 def parse_account(msg: str, base: Event) -> Event:
-    if msg.startswith("new group"):
-        m = _NEW_GROUP.match(msg)
-        if m is not None:
-            _iam(base, ["group", "creation"], action="group-created")
-            base["group"] = {"name": m.group(1), "id": m.group(2)}
-            return base
-    elif msg.startswith("new user"):
+    if msg.startswith("pam_"):
+        return parse_pam(msg, base) or base
+    if msg.startswith("new user"):
         m = _NEW_USER.match(msg)
         if m is not None:
             name, uid, gid, home, shell, tty = m.groups()
@@ -449,38 +518,30 @@ def parse_account(msg: str, base: Event) -> Event:
             if tty:
                 base["system"]["auth"]["useradd"]["from"] = tty
             return base
-    m = _ADD_TO_GROUP.search(msg)
-    if m is not None:
-        _iam(base, ["group", "change"], action="added-user-to-group")
-        _user(base, m.group(1))
-        base["group"] = {"name": m.group(2)}
+    if len(msg) > 2048:  # every shadow line is short; a flood is not worth the regex walk
         return base
-    m = _DEL_USER.search(msg)
-    if m is not None:
-        _iam(base, ["user", "deletion"], action="user-deleted")
-        _user(base, m.group(1))
-        return base
-    m = _DEL_GROUP.search(msg)
-    if m is not None:
-        _iam(base, ["group", "deletion"], action="group-deleted")
-        base["group"] = {"name": m.group(1) or m.group(2)}
-        return base
-    m = _FAILED_ADD.search(msg)
-    if m is not None:
-        _iam(base, ["user", "creation"], "failure", action="user-created")
-        _user(base, m.group(1))
-        return base
-    m = _CHANGE_USER.search(msg)
-    if m is not None:
-        _iam(base, ["user", "change"], action="user-changed")
-        _user(base, m.group(1))
-        return base
-    m = _GPASSWD.search(msg)
-    if m is not None:
-        added = m.group(1) is not None
-        _iam(base, ["group", "change"], action="added-user-to-group" if added else "removed-user-from-group")
-        _user(base, m.group(1) or m.group(4))
-        base["group"] = {"name": m.group(3) or m.group(6)}
+    for pattern, action, types, outcome in _ACCOUNT_LINES:
+        m = pattern.match(msg)
+        if m is None:
+            continue
+        found = m.groupdict()
+        _iam(base, list(types), outcome, action)
+        user = found.get("user")
+        if user:
+            _user(base, user)
+            base["user"]["target"] = {"name": user}
+            if found.get("uid"):
+                base["user"].setdefault("changes", {})["id"] = found["uid"]
+            if found.get("new") and action == "user-changed":
+                base["user"].setdefault("changes", {})["name"] = found["new"]
+        if found.get("group"):
+            group: dict = {"name": found["group"]}
+            if found.get("gid"):
+                group["id"] = found["gid"]
+            base["group"] = group
+        if found.get("by"):
+            base.setdefault("process", {})["user"] = {"name": found["by"]}
+            add_related(base, "user", found["by"])
         return base
     return parse_pam(msg, base) or base
 
@@ -588,7 +649,8 @@ _HANDLERS: dict[str, Callable[[str, Event], Event | None]] = {
     "useradd": parse_account, "usermod": parse_account, "userdel": parse_account,
     "groupadd": parse_account, "groupmod": parse_account, "groupdel": parse_account,
     "gpasswd": parse_account, "passwd": parse_account, "chpasswd": parse_account,
-    "chage": parse_account, "adduser": parse_account, "deluser": parse_account,
+    "chage": parse_account, "adduser": parse_account, "deluser": parse_account, "chfn": parse_account,
+    "chsh": parse_account, "chgpasswd": parse_account, "groupmems": parse_account, "newusers": parse_account,
     "cron": parse_cron, "crond": parse_cron, "anacron": parse_cron, "crontab": parse_crontab,
     "systemd-logind": parse_logind, "login": parse_login, "pam": _pam_only, "polkitd": _pam_only,
     "systemd": _pam_only, "vsftpd": _pam_only, "dovecot": _pam_only, "gdm-password": _pam_only,
