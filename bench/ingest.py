@@ -179,6 +179,72 @@ def stop_guetteur(target: Target, keep: bool = False) -> None:
         print(f"kept {target.workdir}", file=sys.stderr)
 
 
+# --- CPU accounting ---------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds used, command line) of every process we can read."""
+    table: dict[int, tuple[int, float, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd)
+    return table
+
+
+def cpu_by_role(target: Target) -> dict[str, float] | None:
+    """CPU seconds used so far by the Guetteur we started, by role: the main process, the
+    worker processes, and the PostgreSQL server's sessions and background processes (the
+    embedded server only: with --database-url it is not counted). None without /proc."""
+    if target.process is None or not os.path.isdir("/proc"):
+        return None
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu, _cmd) in table.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(root: int) -> list[int]:
+        out, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            if pid in table:
+                out.append(pid)
+                todo.extend(children.get(pid, ()))
+        return out
+
+    main = target.process.pid
+    roles = {"main": table.get(main, (0, 0.0, ""))[1], "workers": 0.0, "pg sessions": 0.0, "pg background": 0.0}
+    for pid in tree(main):
+        if pid != main and "spawn_main" in table[pid][2]:
+            roles["workers"] += table[pid][1]
+    postmaster = _postmaster_pid(target)
+    if postmaster is not None:
+        for pid in tree(postmaster):
+            # sessions show their client ("[local]", an address); the rest is the postmaster,
+            # WAL writer, checkpointer, autovacuum (BRIN summaries)...
+            session = "[local]" in table[pid][2] or "127.0.0.1" in table[pid][2]
+            roles["pg sessions" if session else "pg background"] += table[pid][1]
+    return roles
+
+
+def _postmaster_pid(target: Target) -> int | None:
+    if target.workdir is None:
+        return None
+    try:
+        return int((target.workdir / "data" / "postgres" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 # --- load -------------------------------------------------------------------------------------
 
 @dataclass
@@ -278,6 +344,7 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
         base = {source: _done(before, source) for source in expected}
         dropped0 = int(before.get("totals", {}).get("dropped", 0))
         wall_start = datetime.now(UTC)
+        cpu_start = cpu_by_role(target)
         start = time.perf_counter()
         tcp_send, http_send = await asyncio.gather(send_tcp(target, load.tcp_payloads),
                                                    send_http(target, load.http_batches, workers, http))
@@ -305,7 +372,10 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
             if len(finished) < len(expected):
                 await asyncio.sleep(0.05)
         end = max(finished.values())
-        return {"expected": expected, "finished": finished, "end": end, "sent": sent, "tcp_send": tcp_send,
+        cpu_end = cpu_by_role(target)
+        cpu = ({role: cpu_end[role] - cpu_start[role] for role in cpu_end}
+               if cpu_start is not None and cpu_end is not None else None)
+        return {"cpu": cpu, "expected": expected, "finished": finished, "end": end, "sent": sent, "tcp_send": tcp_send,
                 "http_send": http_send, "throttled": http.counters.throttled, "wall_start": wall_start}
     finally:
         await http.close()
@@ -407,6 +477,15 @@ def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baselin
         print(f"{name:<12}{count:>10,}{seconds:>10.2f}{rate:>12,.0f}")
     print(f"(all sent in {result['sent']:.2f}s: TCP {result['tcp_send']:.2f}s, HTTP {result['http_send']:.2f}s; "
           f"429 waits: {result['throttled']})")
+    cpu = result.get("cpu")
+    cpu_us: dict[str, float] = {}
+    if cpu:
+        cores = os.cpu_count() or 1
+        cpu_us = {role: seconds / args.n * 1e6 for role, seconds in cpu.items()}
+        total_us = sum(cpu_us.values())
+        parts = ", ".join(f"{role} {us:.1f}" for role, us in cpu_us.items())
+        print(f"CPU per event (µs): {parts}; total {total_us:.1f} -> at most "
+              f"{cores / total_us * 1e6:,.0f} events/s on {cores} cores if nothing else ran")
     ratio = None
     if baseline:
         ratio = total_rate / baseline["rows_per_s"] if baseline["rows_per_s"] else None
@@ -423,6 +502,7 @@ def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baselin
         "copy_rows": baseline["rows"] if baseline else None,
         "copy_rows_per_s": round(baseline["rows_per_s"]) if baseline else None,
         "ratio": round(ratio, 4) if ratio else None, "http_throttled": result["throttled"],
+        "cpu_us_per_event": {role: round(us, 2) for role, us in cpu_us.items()} or None,
     }))
 
 
