@@ -188,9 +188,13 @@ def _plain(value: Any, depth: int) -> tuple[Any, bool]:
 def dump_doc(doc: Event) -> bytes:
     """`doc` as JSON PostgreSQL's jsonb accepts; sanitises (and tags) only when it must."""
     try:
-        data = orjson.dumps(doc, default=str, option=_ORJSON_OPTS)
+        # without OPT_NON_STR_KEYS first: the same bytes for string keys, and about 20% faster
+        data = orjson.dumps(doc, default=str)
     except (orjson.JSONEncodeError, TypeError, RecursionError):
-        data = b""
+        try:
+            data = orjson.dumps(doc, default=str, option=_ORJSON_OPTS)
+        except (orjson.JSONEncodeError, TypeError, RecursionError):
+            data = b""
     # orjson writes NUL as \u0000, which jsonb refuses; the substring may also be an escaped
     # backslash followed by "u0000", which is harmless, so only a full clean pass decides.
     if data and b"\\u0000" not in data:
@@ -205,9 +209,49 @@ def dump_doc(doc: Event) -> bytes:
     return orjson.dumps(clean, option=_ORJSON_OPTS)
 
 
-def encode_event(event: Event, batch_field: bytes, now_us: int) -> bytes:
-    """One binary COPY tuple for `event` (assigns `event.id` when missing; see module docstring)."""
-    raw_id = ensure_event_id(event)
+# Encoded hot-column values by text: host names, datasets, actions, addresses repeat from
+# event to event, so most fields cost one dict lookup. Cleared when full (bounded memory).
+_CACHE_MAX = 8192
+_text_cache: dict[str, bytes] = {}
+_inet_cache: dict[str, bytes] = {}
+_category_cache: dict[object, bytes] = {}
+
+
+def _cached(cache: dict[Any, bytes], value: Any, encode: Any) -> bytes:
+    """`encode(value)`, memoised for strings (and tuples of strings, for categories)."""
+    if type(value) is not str:
+        return encode(value) if value is not None else _NULL
+    found = cache.get(value)
+    if found is None:
+        found = encode(value)
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[value] = found
+    return found
+
+
+def _cached_category(value: Any) -> bytes:
+    if type(value) is list and len(value) <= 4 and all(type(v) is str for v in value):
+        key: object = tuple(value)
+    elif type(value) is str:
+        key = value
+    else:
+        return _category(value)
+    found = _category_cache.get(key)
+    if found is None:
+        found = _category(value)
+        if len(_category_cache) >= _CACHE_MAX:
+            _category_cache.clear()
+        _category_cache[key] = found
+    return found
+
+
+def encode_event(event: Event, batch_field: bytes, now_us: int, raw_id: bytes | None = None) -> bytes:
+    """One binary COPY tuple for `event` (see module docstring). `raw_id`: the 16 bytes of
+    `event.id` when the caller has them (`ids.assign_event_ids`); otherwise the id is read,
+    or assigned when missing."""
+    if raw_id is None:
+        raw_id = ensure_event_id(event)
     meta = event["event"]
     ts_us = timestamp_micros(event.get("@timestamp"))
     host = event.get("host")
@@ -225,20 +269,21 @@ def encode_event(event: Event, batch_field: bytes, now_us: int) -> bytes:
     else:
         doc = dump_doc(event)
         original_field = _NULL
+    texts = _text_cache
     return b"".join((
         _FIELD_COUNT,
         _ID_PREFIX, raw_id,
         _TS.pack(8, now_us if ts_us is None else ts_us),
         batch_field,
-        _text(host.get("name")) if isinstance(host, dict) else _NULL,
-        _text(user.get("name")) if isinstance(user, dict) else _NULL,
-        _inet(source.get("ip")) if isinstance(source, dict) else _NULL,
-        _inet(destination.get("ip")) if isinstance(destination, dict) else _NULL,
-        _category(meta.get("category")),
-        _text(meta.get("action")),
-        _text(meta.get("outcome")),
+        _cached(texts, host.get("name"), _text) if isinstance(host, dict) else _NULL,
+        _cached(texts, user.get("name"), _text) if isinstance(user, dict) else _NULL,
+        _cached(_inet_cache, source.get("ip"), _inet) if isinstance(source, dict) else _NULL,
+        _cached(_inet_cache, destination.get("ip"), _inet) if isinstance(destination, dict) else _NULL,
+        _cached_category(meta.get("category")),
+        _cached(texts, meta.get("action"), _text),
+        _cached(texts, meta.get("outcome"), _text),
         _severity(meta.get("severity")),
-        _text(meta.get("dataset")),
+        _cached(texts, meta.get("dataset"), _text),
         _LEN.pack(len(doc) + 1), _JSONB_VERSION, doc,
         original_field,
     ))

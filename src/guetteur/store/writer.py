@@ -3,13 +3,21 @@
 `EventWriter` is synchronous (it runs in worker processes) and holds one connection, normally as
 the application role. Per batch: a cheap client-side check that day partitions are still ahead
 (DDL only when a new day is needed), `nextval` + `now()` (the batch's `ingested`), one binary
-COPY, the content digest computed by the server, then under the chain's advisory lock the link to
-the previous batch and the `batches` row; all committed together.
+COPY, the content digest, then under the chain's advisory lock the link to the previous batch and
+the `batches` row; all committed together.
+
+The content digest is `guetteur_batch_digest` (digest version 1, see the migration): the SHA-256
+of the concatenated SHA-256 of each stored row's canonical text, rows in id order. The server
+renders each row's text from what it stored, in the batch's transaction; the SHA-256 work is done
+here (PostgreSQL's built-in SHA-256 is several times slower than OpenSSL's and ran on the busiest
+process). The result is the function's, byte for byte, so `verify` recomputes it server-side;
+the first batch of every connection is checked against the function itself, and a mismatch
+(a later migration changing the digest) makes this writer use the function from then on.
 
 Event ids: every stored event has `event.id` = a UUIDv7 (`guetteur.store.ids`). The writer keeps a
-valid UUIDv7 already there (detection may assign one earlier with `new_event_id()`), assigns one
-otherwise (setting `event["event"]["id"]` in the caller's dict), and replaces duplicates within a
-batch. The receipt lists the ids in input order.
+valid UUIDv7 already there (detection assigns them first with `assign_event_ids`, and may hand
+the raw ids over), assigns one otherwise (setting `event["event"]["id"]` in the caller's dict),
+and replaces duplicates within a batch. The receipt lists the ids in input order.
 
 No accepted event is lost to bad data: if a COPY fails on content, the batch is split in halves
 (savepoints) until the failing rows are isolated; each is then stored in a minimal safe form
@@ -19,6 +27,7 @@ is then not stored at all (its transaction rolled back) and the caller retries i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -39,7 +48,7 @@ from guetteur.store.encoding import (
     encode_fallback,
     pg_micros,
 )
-from guetteur.store.ids import ensure_event_id, new_event_id
+from guetteur.store.ids import assign_event_ids
 from guetteur.store.partitions import ensure_partitions
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,16 @@ _COPY = sql.SQL("COPY events ({}) FROM STDIN (FORMAT BINARY)").format(
 )
 _CHUNK_ROWS = 2000
 _PARTITION_RETRY_SECONDS = 30.0
+# The row text `guetteur_batch_digest` hashes (0001_events.sql), under the same settings.
+_ROW_TEXTS = (
+    "SELECT uuid_send(e.id), convert_to(ROW(e.id, e.ts, e.ingested, e.batch_id, e.host, e.user_name,"
+    " e.source_ip, e.destination_ip, e.category, e.action, e.outcome, e.severity, e.source_type, e.doc,"
+    " e.original)::text, 'UTF8') FROM events e WHERE e.batch_id = %s AND e.ingested = %s"
+)
+_DIGEST_SETTINGS = (
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';"
+    " SET extra_float_digits = 1; SET bytea_output = 'hex'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +92,15 @@ class EventWriter:
         self._conn: psycopg.Connection | None = None
         self._horizon = date.min
         self._next_partition_try = 0.0
+        self._digest_checked = False
+        self._client_digest = True
         self._connect()
 
     def _connect(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = psycopg.connect(self._dsn, autocommit=True, application_name="guetteur-writer")
+            self._conn.execute(_DIGEST_SETTINGS)
+            self._digest_checked = False
             self._horizon = ensure_partitions(self._conn, self._ahead)
         return self._conn
 
@@ -97,16 +120,20 @@ class EventWriter:
                 log.warning("event partitions not extended (table busy); retrying in %ss", _PARTITION_RETRY_SECONDS)
 
     def write_batch(self, events: list[Event],
-                    with_batch: Callable[[psycopg.Connection], object] | None = None) -> BatchReceipt:
+                    with_batch: Callable[[psycopg.Connection], object] | None = None,
+                    ids: list[bytes] | None = None) -> BatchReceipt:
         """Store `events` as one batch, linked into the hash chain, in one transaction.
 
         `with_batch(conn)` runs in the same transaction (the pipeline stores the batch's
-        detection hits with it: both are committed or neither)."""
+        detection hits with it: both are committed or neither). `ids`: what
+        `assign_event_ids(events)` returned for these very events, if the caller has it
+        (saves reading the ids again); duplicates are still replaced."""
         if not events:
             return BatchReceipt(0, 0, 0, "", None)
         conn = self._connect()
         self._keep_partitions_ahead(conn)
-        _unique_ids(events)
+        if ids is None or len(ids) != len(events) or len(set(ids)) != len(ids):
+            ids = assign_event_ids(events)
         with conn.transaction():
             head = conn.execute("SELECT nextval('event_batch_ids'), now()").fetchone()
             assert head is not None
@@ -117,13 +144,9 @@ class EventWriter:
                 self._horizon = row[0]
             now_us = pg_micros(stored_at)
             batch_field = batch_id_field(batch_id)
-            rows = [encode_event(event, batch_field, now_us) for event in events]
+            rows = [encode_event(event, batch_field, now_us, raw) for event, raw in zip(events, ids, strict=True)]
             fallback = self._store(conn, rows, events, batch_field, now_us)
-            found = conn.execute(
-                "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
-            ).fetchone()
-            assert found is not None
-            count, content = int(found[0]), bytes(found[1])
+            count, content = self._digest(conn, batch_id, stored_at)
             if count != len(events):
                 raise RuntimeError(f"batch {batch_id}: {count} rows stored for {len(events)} events")
             if with_batch is not None:  # before the chain lock, which serialises writers
@@ -143,6 +166,25 @@ class EventWriter:
             batch_id=batch_id, rows=count, seq=seq, chain_hash=linked.hex(), stored_at=stored_at,
             ids=[event["event"]["id"] for event in events], fallback_rows=fallback,
         )
+
+    def _digest(self, conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
+        """(rows stored, content digest) of the batch, as `guetteur_batch_digest` gives them."""
+        if not self._client_digest:
+            return _server_digest(conn, batch_id, stored_at)
+        with conn.cursor(binary=True) as cur:
+            texts = cur.execute(_ROW_TEXTS, (batch_id, stored_at)).fetchall()
+        sha256 = hashlib.sha256
+        hashed = sorted([(row_id, sha256(text).digest()) for row_id, text in texts])
+        found = len(hashed), sha256(b"".join([digest for _row_id, digest in hashed])).digest()
+        if not self._digest_checked:
+            self._digest_checked = True
+            expected = _server_digest(conn, batch_id, stored_at)
+            if expected != found:
+                log.error("the batch digest computed here differs from guetteur_batch_digest; "
+                          "using the database function from now on")
+                self._client_digest = False
+                return expected
+        return found
 
     def _copy(self, conn: psycopg.Connection, rows: list[bytes]) -> None:
         with conn.cursor() as cur, cur.copy(_COPY) as copy:
@@ -186,12 +228,9 @@ class EventWriter:
         self.close()
 
 
-def _unique_ids(events: list[Event]) -> None:
-    """Give every event a UUIDv7 `event.id`, unique within the batch."""
-    seen: set[bytes] = set()
-    for event in events:
-        raw = ensure_event_id(event)
-        if raw in seen:
-            event["event"]["id"] = new_event_id()
-            raw = ensure_event_id(event)
-        seen.add(raw)
+def _server_digest(conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
+    found = conn.execute(
+        "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
+    ).fetchone()
+    assert found is not None
+    return int(found[0]), bytes(found[1])
