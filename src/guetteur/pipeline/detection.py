@@ -4,8 +4,11 @@ Stateless Sigma rules run in every worker (`WorkerDetection`), on each parsed ba
 it is stored: hits of alerting rules are stored in the batch's transaction. Correlation
 rules need one view of the whole stream, so they run in a single stage in the main process
 (`CorrelationStage`): workers send it only the events that hit a rule a correlation
-references. Its windows are saved to PostgreSQL every `SNAPSHOT_SECONDS` and at a clean
-stop, and restored at start.
+references, and of those events only the fields a correlation reads (`@timestamp`,
+`event.id`, every `group-by` and value field: `CorrelationFeed`), with the ids and names
+of the rules hit; the main process, which also runs every listener, then unpickles a few
+hundred bytes per event instead of whole events and `Hit` objects. Its windows are saved
+to PostgreSQL every `SNAPSHOT_SECONDS` and at a clean stop, and restored at start.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -24,14 +27,57 @@ from guetteur.detect.hits import Hit
 from guetteur.detect.rules import RuleSet, default_rule_paths, load_rules
 from guetteur.detect.state import ainsert_hits, arestore_engine, asave_snapshot, insert_hits
 from guetteur.model import Event
-from guetteur.store.ids import ensure_event_id
+from guetteur.store.ids import assign_event_ids
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_SECONDS = 30.0
 STATS_SECONDS = 5.0
 
-CorrelationInput = list[tuple[Event, list[Hit]]]
+# What a worker sends for correlation: per event, the projected event and, per rule hit,
+# (rule id, rule name, rule title, level).
+RuleRef = tuple[str, str | None, str, str]
+CorrelationFeed = list[tuple[Event, list[RuleRef]]]
+
+# A trie of field paths: key -> sub-trie, or None where the whole value is kept.
+_PathTrie = dict[str, "_PathTrie | None"]
+
+
+def _add_path(trie: _PathTrie, path: tuple[str, ...]) -> None:
+    node = trie
+    for position, part in enumerate(path):
+        last = position == len(path) - 1
+        if part in node:
+            child = node[part]
+            if child is None:  # the whole value is already kept
+                return
+            if last:
+                node[part] = None
+                return
+            node = child
+        elif last:
+            node[part] = None
+        else:
+            node[part] = child = {}
+            node = child
+
+
+def project(event: Event, trie: _PathTrie) -> Event:
+    """The parts of `event` at the trie's paths (values shared, not copied). A lookup of any
+    of those paths gives the same result on the projection as on the event."""
+    out: Event = {}
+    for key, sub in trie.items():
+        value = event.get(key, _ABSENT)
+        if value is _ABSENT:
+            continue
+        if sub is None:
+            out[key] = value
+        elif type(value) is dict:
+            out[key] = project(value, sub)
+    return out
+
+
+_ABSENT: Any = object()
 
 
 def load_ruleset(rules_dirs: list[str] | list[Path]) -> RuleSet:
@@ -40,6 +86,15 @@ def load_ruleset(rules_dirs: list[str] | list[Path]) -> RuleSet:
     for error in ruleset.errors:
         log.warning("rule not loaded: %s: %s", error.file, error.reason)
     return ruleset
+
+
+class BatchDetection(NamedTuple):
+    """What detection made of one batch."""
+
+    ids: list[bytes]  # the events' ids (16 bytes each), in order, as `assign_event_ids` gave them
+    alerts: list[Hit]  # hits of alerting rules, to store with the batch
+    correlation: CorrelationFeed  # what the correlation stage needs of the events feeding it
+    per_rule: Counter[str]  # hits per rule id
 
 
 class WorkerDetection:
@@ -51,28 +106,41 @@ class WorkerDetection:
         # only used to know which hits feed a correlation (the stage in the main process
         # holds the windows)
         self._router = CorrelationEngine(ruleset.correlations, lateness=lateness)
+        # Every field any correlation reads, so chained correlations (which read the fields
+        # of their base events through the hits) see them too.
+        self._fields: _PathTrie = {}
+        _add_path(self._fields, ("@timestamp",))
+        _add_path(self._fields, ("event", "id"))
+        for spec in self._router.specs:
+            for per_rule in (*spec.group_paths, *spec.value_paths):
+                for alternatives in per_rule:
+                    for path in alternatives:
+                        _add_path(self._fields, path)
         self._last_stats = 0.0
 
-    def run(self, events: list[Event]) -> tuple[list[Hit], CorrelationInput, Counter[str]]:
-        """(hits to store as alerts, (event, hits) pairs for correlation, hits per rule)."""
+    def run(self, events: list[Event]) -> BatchDetection:
+        """Give the events their ids (hits reference them), then match every rule."""
+        ids = assign_event_ids(events)
         alerts: list[Hit] = []
-        for_correlation: CorrelationInput = []
+        for_correlation: CorrelationFeed = []
         per_rule: Counter[str] = Counter()
+        match = self.detector.match
+        wants = self._router.wants
+        fields = self._fields
         for event in events:
-            ensure_event_id(event)  # ids exist before hits reference them
-            hits = self.detector.match(event)
+            hits = match(event)
             if not hits:
                 continue
-            feeding = []
+            feeding: list[RuleRef] = []
             for hit in hits:
                 per_rule[hit.rule_id] += 1
                 if hit.alert:
                     alerts.append(hit)
-                if self._router.wants(hit):
-                    feeding.append(hit)
+                if wants(hit):
+                    feeding.append((hit.rule_id, hit.rule_name, hit.rule_title, hit.level))
             if feeding:
-                for_correlation.append((event, feeding))
-        return alerts, for_correlation, per_rule
+                for_correlation.append((project(event, fields), feeding))
+        return BatchDetection(ids, alerts, for_correlation, per_rule)
 
     def stats_due(self) -> dict[str, Any] | None:
         """Per-rule counters (hits, errors, time) at most every STATS_SECONDS."""
@@ -116,11 +184,19 @@ class CorrelationStage:
         async with pool.connection() as conn:
             await arestore_engine(conn, self.engine)
 
-    def correlate(self, items: CorrelationInput) -> list[Hit]:
-        """Feed (event, base hits) pairs in arrival order; the alerts that fired."""
+    def correlate(self, items: CorrelationFeed) -> list[Hit]:
+        """Feed what workers sent (projected events and the rules they hit), in arrival
+        order; the alerts that fired."""
         fired: list[Hit] = []
-        for event, hits in items:
-            fired.extend(h for h in self.engine.process(event, hits) if h.alert)
+        process = self.engine.process
+        for event, refs in items:
+            meta = event.get("event")
+            event_ids: list[Any] = [meta.get("id") if type(meta) is dict else None]
+            event_times: list[Any] = [event.get("@timestamp")]
+            hits = [Hit(rule_id=rule_id, rule_title=title, level=level, tags=[], event_ids=event_ids,
+                        event_times=event_times, event=event, rule_name=name, alert=False)
+                    for rule_id, name, title, level in refs]
+            fired.extend(h for h in process(event, hits) if h.alert)
         return fired
 
     async def tick(self, pool: Any) -> None:

@@ -80,9 +80,10 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
     def process(events: list[Event]) -> dict[str, Any]:
         """Detect, then store events and alert hits in one transaction; what the main
         process needs back (correlation input, per-rule counts)."""
-        alerts, for_correlation, per_rule = detection.run(events)
-        _write_with_retry(lambda batch: writer.write_batch(batch, detection.store_hits(alerts)), events)
-        return {"correlation": for_correlation, "hits": dict(per_rule), "alerts": len(alerts),
+        found = detection.run(events)
+        _write_with_retry(lambda batch: writer.write_batch(batch, detection.store_hits(found.alerts), found.ids),
+                          events)
+        return {"correlation": found.correlation, "hits": dict(found.per_rule), "alerts": len(found.alerts),
                 "rule_stats": detection.stats_due()}
 
     # Batches allocate many short-lived dicts; the default collector thresholds spend a
