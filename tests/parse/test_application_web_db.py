@@ -42,6 +42,56 @@ def test_application_text(line: str, expected: dict) -> None:
     _check(_p(line), expected)
 
 
+_TS = "2026-04-06 16:21:41,594"
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("login failed for user alice from 203.0.113.7", {"user.name": "alice", "source.ip": "203.0.113.7"}),
+    ("login succeeded for user nurse.costa from 10.0.10.35",
+     {"user.name": "nurse.costa", "source.ip": "10.0.10.35", "related.user": ["nurse.costa"],
+      "related.ip": ["10.0.10.35"]}),
+    ("GET /api/v1/patients/1042/records user=dr.martin client=10.0.0.5:5555",
+     {"user.name": "dr.martin", "source.ip": "10.0.0.5", "json.patient_id": 1042}),
+    ("record read patient_id=77 username: 'bob' ip=2001:db8::5",
+     {"user.name": "bob", "source.ip": "2001:db8::5", "json.patient_id": 77}),
+    ("Patient ID: 31337 exported by user carol", {"json.patient_id": 31337, "user.name": "carol"}),
+    ("User 'eve' locked out after 5 attempts (remote_addr=[2001:db8::9])",
+     {"user.name": "eve", "source.ip": "2001:db8::9"}),
+    # nothing to take: no user, no address, no patient id
+    ("Slow query on /api/v1/patients/search: 2.31s", {"user": None, "source": None, "json": None}),
+    ("Token refreshed for client medapi-web", {"user": None, "source": None}),
+    ("Cache refreshed: 412 patient summaries", {"json": None}),
+    ("meeting from 12:30:00 to 13:00, ip 999.1.1.1", {"source": None}),
+    ("user not found", {"user": None}),
+    # a traceback's text is not the message's facts
+    ("boom for user eve\nTraceback (most recent call last):\n  File \"x\"\nValueError: from 1.2.3.4",
+     {"user.name": "eve", "source": None, "error.message": "from 1.2.3.4"}),
+])
+@pytest.mark.parametrize(("layout", "hint"), [
+    ("{ts} - WARNING - {m}", None), ("{ts} - app.auth - WARNING - {m}", None),
+    # an ISO-time syslog line looks the same ("<time> <host> <program>: msg"): hinted
+    ("{ts} WARNING app.auth: {m}", "python_logging"), ("WARNING:app.auth:{m}", None),
+])
+def test_python_logging_message_facts(layout: str, hint: str | None, message: str, expected: dict) -> None:
+    """User, client address and patient id named in the text become fields; the message stays whole."""
+    event = _p(layout.format(ts=_TS, m=message), hint)
+    assert event["message"] == message
+    assert event["event"]["dataset"] == "python_logging"
+    _check(event, expected)
+
+
+@pytest.mark.parametrize("message", [
+    "for user " + "a" * 100_000, "from " + "1." * 50_000, "/patients/" + "9" * 5000, "patient_id=" + "1" * 40,
+    "user=\x01\x02 from ::::::::::::::::::::", "from [" + ":" * 3000, "for user ", "ip=" + "f:" * 3000,
+])
+def test_python_logging_hostile_messages(message: str) -> None:
+    event = _p(f"{_TS} - app.api - INFO - {message}")
+    assert event["message"] == message
+    assert event["event"]["dataset"] == "python_logging"
+    patient = ecs.get(event, "json.patient_id")
+    assert patient is None or (isinstance(patient, int) and patient < 10**18)
+
+
 def test_json_lines_mapping_and_unmapped_keys_kept() -> None:
     line = orjson.dumps({"ts": 1712345678.25, "level": "WARN", "msg": "login failed", "user": "bob",
                          "client_ip": "10.1.2.3", "request": {"id": "r1"}, "attempt": 3}).decode()

@@ -11,6 +11,14 @@ Formats read:
 ECS: `@timestamp` (configured zone when the text has none), `log.level`,
 `event.severity`, `log.logger`, `process.pid`, `message` (tracebacks that follow on
 the next lines stay in it), `error.stack_trace` for a traceback.
+
+Facts named in the message text itself (its first 4 KiB, before any traceback) are
+copied out, the message staying whole: `user.name` from `for user alice`, `by user
+alice`, `user=alice`, `username: alice`, `user 'alice'`; `source.ip` from an address
+after `from`, `ip`, `client`, `addr`, `remote`, `src`, `peer` (checked to be an IP);
+the patient id of the medical API from `patient_id=42`, `patient id: 42` or
+`/patients/42/...` into `json.patient_id` (an integer, where the API's JSON audit log
+puts it, so one search and one rule field cover both).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import re
 
 from guetteur.model import Event, RawRecord
 from guetteur.parse import severity, timefmt
+from guetteur.parse.address import add_related, ip_text
 from guetteur.parse.base import Parser
 
 _LEVELS = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|NOTSET|TRACE|EXCEPTION)"
@@ -30,6 +39,46 @@ _GUNICORN = re.compile(
 )
 _UVICORN_SERVER = re.compile(_LEVELS + r":\s+(.*)$", re.DOTALL)
 _BASIC = re.compile(_LEVELS + r":([\w.\-]+):(.*)$", re.DOTALL)
+
+
+# "for user alice", "by user alice", "user=alice", "username: alice", "user 'alice'"
+_USER = re.compile(
+    r"""(?:\b(?:for|by) (?:user|account) +['"]?|\b(?:user(?:name)?|login|account)(?:_name)? *[=:] *['"]?"""
+    r"""|\buser +(?=['"])['"])([\w.@+\-]{1,64})""",
+    re.IGNORECASE,
+)
+_IP = re.compile(
+    r"""\b(?:from|ip|client(?:_ip)?|addr(?:ess)?|remote(?:_addr)?|src(?:_ip)?|peer)\b *[=:]? *['"\[(]?"""
+    r"((?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]{2,45})",
+    re.IGNORECASE,
+)
+_PATIENT = re.compile(r"\bpatient[_ ]?id *[=: ] *#?(\d{1,18})\b|/patients/(\d{1,18})\b", re.IGNORECASE)
+_SCAN = 4096  # bytes of message searched: the facts are in the first line, not in a dump
+
+
+def _message_facts(event: Event, message: str) -> None:
+    """Copy the user, client address and patient id a message names into ECS fields."""
+    head = message[:_SCAN].partition("Traceback (most recent call last):")[0]
+    lower = head.lower()
+    if "user" in lower or "login" in lower or "account" in lower:
+        m = _USER.search(head)
+        if m is not None:
+            name = m.group(1).rstrip(".-")
+            if name:
+                event["user"] = {"name": name}
+                add_related(event, "user", name)
+    # an address needs dots (IPv4) or two colons (IPv6): most messages skip the regex
+    if "." in head or head.count(":") > 1:
+        for m in _IP.finditer(head):
+            ip = ip_text(m.group(1).rstrip("."))
+            if ip is not None:
+                event["source"] = {"address": ip, "ip": ip}
+                add_related(event, "ip", ip)
+                break
+    if "patient" in lower:
+        p = _PATIENT.search(head)
+        if p is not None:
+            event["json"] = {"patient_id": int(p.group(1) or p.group(2))}
 
 
 def _event(ts: str | None, level: str, logger: str | None, message: str) -> Event:
@@ -45,6 +94,7 @@ def _event(ts: str | None, level: str, logger: str | None, message: str) -> Even
     if logger:
         log["logger"] = logger
     event["log"] = log
+    _message_facts(event, message)
     if "\nTraceback (most recent call last):" in message or message.startswith("Traceback"):
         head, _, trace = message.partition("Traceback (most recent call last):")
         event["error"] = {"stack_trace": "Traceback (most recent call last):" + trace}
