@@ -241,6 +241,7 @@ class _Builder:
 # Per-value caches of the System mappings: a host writes a handful of levels and keyword
 # masks, so each is worked out once. Bounded anyway (hostile input can vary them freely).
 _LEVEL_INFO: dict[str, tuple[str, tuple[str, int] | None]] = {}
+_OPCODES, _SECURITY_TASKS = F.OPCODES, F.SECURITY_TASKS  # module globals: one lookup less per record
 _KEYWORD_INFO: dict[int, tuple[tuple[str, ...], str | None]] = {}
 
 
@@ -315,18 +316,18 @@ def build_fields(event_id: str, channel: str, provider: str, provider_guid: str 
     if user_sid:
         winlog["user"] = {"identifier": user_sid}
     if level is not None and level != "":
-        word, found = _level_info(level)
+        word, found = _LEVEL_INFO.get(level) or _level_info(level)
         winlog["level"] = word
         if found is not None:
             event["log"] = {"level": found[0]}
             meta["severity"] = found[1]
     if opcode:
-        winlog["opcode"] = F.OPCODES.get(opcode, opcode)
+        winlog["opcode"] = _OPCODES.get(opcode, opcode)
     if task:
-        winlog["task"] = F.SECURITY_TASKS.get(task, task) if provider.endswith("Security-Auditing") else task
+        winlog["task"] = _SECURITY_TASKS.get(task, task) if provider.endswith("Security-Auditing") else task
     outcome: str | None = None
     if isinstance(keywords, int):
-        names, outcome = _keyword_info(keywords)
+        names, outcome = _KEYWORD_INFO.get(keywords) or _keyword_info(keywords)
         if names:
             winlog["keywords"] = list(names)
     elif isinstance(keywords, list):

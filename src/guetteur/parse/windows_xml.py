@@ -26,30 +26,20 @@ _NAME = re.compile(r"Name\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 def _elements(body: str) -> Iterator[tuple[str, str, str | None]]:
     """(tag, attribute text, inner text or None) of each element at any depth, in order.
 
-    A linear scan with `str.find`: an element whose end tag is missing (a cut record)
-    ends the scan, so hostile input cannot make it quadratic."""
-    pos = 0
-    while True:
-        pos = body.find("<", pos)
-        if pos < 0:
-            return
-        m = _OPEN.match(body, pos)
-        if m is None:
-            if body.find(">", pos) < 0:
-                return
-            pos += 1
-            continue
-        tag, attrs = m.group(1), m.group(2)
-        if attrs.endswith("/"):
+    One regex scan from tag to tag, `str.find` for each end tag: an element whose end tag
+    is missing (a cut record) ends the scan, so hostile input cannot make it quadratic."""
+    find = body.find
+    for m in _OPEN.finditer(body):
+        tag, attrs = m.groups()
+        if attrs[-1:] == "/":
             yield tag, attrs[:-1], None
-            pos = m.end()
             continue
-        close = body.find(f"</{tag}>", m.end())
+        end = m.end()
+        close = find("</" + tag + ">", end)
         if close < 0:
             yield tag, attrs, None
             return
-        yield tag, attrs, body[m.end():close]
-        pos = m.end()  # children are visited too (callers pick the tags they want)
+        yield tag, attrs, body[end:close]  # children are visited too (callers pick the tags they want)
 
 
 def _section(text: str, tag: str, start: int = 0) -> tuple[str, int] | None:
