@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from guetteur.model import RawRecord
 
@@ -40,6 +41,20 @@ class EvtxStats:
             self.errors.append(message)
 
 
+def _parser_class() -> Any:
+    """The compiled reader, imported on first use (keeps CLI start fast) and kept: an import
+    statement per file costs as much as a record's wrapper on the small files of a folder."""
+    global _PARSER
+    if _PARSER is None:
+        from evtx import PyEvtxParser
+
+        _PARSER = PyEvtxParser
+    return _PARSER
+
+
+_PARSER: Any = None
+
+
 def iter_evtx_records(path: Path | str, stats: EvtxStats | None = None,
                       threads: int = 1) -> Iterator[RawRecord]:
     """Yield the records of one EVTX file in file order; never raises for bad content.
@@ -47,12 +62,10 @@ def iter_evtx_records(path: Path | str, stats: EvtxStats | None = None,
     `stats` (optional) is filled as records are read: pass one to learn how many records
     were corrupt. An unreadable file (missing, not EVTX) counts as one corrupt unit.
     """
-    from evtx import PyEvtxParser  # the compiled reader; imported here to keep CLI start fast
-
     name = str(path)
     stats = stats if stats is not None else EvtxStats(name)
     try:
-        parser = PyEvtxParser(name, number_of_threads=threads)
+        parser = _parser_class()(name, number_of_threads=threads)
         records = parser.records_json()
     except (OSError, RuntimeError, ValueError) as exc:
         log.warning("evtx %s: cannot open: %s", name, exc)
