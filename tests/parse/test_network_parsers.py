@@ -352,6 +352,9 @@ def test_zeek_tsv_headers_are_remembered_per_file() -> None:
     assert data_dns and data_conn
     assert all("dns" in e and e["network"]["protocol"] == "dns" for e in data_dns)
     assert all("conn" in e["zeek"] for e in data_conn)
+    # event.dataset names the log as Elastic does, from each file's own #path header
+    assert {e["event"]["dataset"] for e in data_dns} == {"zeek.dns"}
+    assert {e["event"]["dataset"] for e in data_conn} == {"zeek.conn"}
     assert all("unparsed" not in e.get("tags", []) for e in events["dns"] + events["conn"])
     first = data_conn[0]
     assert first["source"]["ip"] == "192.168.1.41" and first["destination"]["port"] == 53
@@ -362,9 +365,67 @@ def test_zeek_json_variants() -> None:
     for path in sorted(need(DATA / "security-datasets/compound/apt29/day1/zeek").glob("*.log")):
         for line in path.read_text().splitlines()[:50]:
             event = parse_record(record(line))
-            assert event["event"]["dataset"] == "zeek", line[:100]
             stream = json.loads(line)["@stream"]
+            assert event["event"]["dataset"] == f"zeek.{stream}", line[:100]
             assert stream in event["zeek"]
+
+
+_CONN = {"ts": 1700000000.5, "uid": "CzVQ1m3aaJ7ZKq2Xi", "id.orig_h": "10.0.0.5", "id.orig_p": 49152,
+         "id.resp_h": "93.184.216.34", "id.resp_p": 443, "proto": "tcp", "service": "ssl", "duration": 1.5,
+         "orig_bytes": 700, "resp_bytes": 5000, "conn_state": "SF", "local_orig": True, "local_resp": False,
+         "orig_ip_bytes": 900, "resp_ip_bytes": 5300, "orig_pkts": 8, "resp_pkts": 9}
+_DNS = {"ts": 1700000001.0, "uid": "C2", "id.orig_h": "10.0.0.5", "id.orig_p": 5353, "id.resp_h": "10.0.0.1",
+        "id.resp_p": 53, "proto": "udp", "trans_id": 7, "query": "example.com", "qtype_name": "A",
+        "rcode_name": "NOERROR", "answers": ["93.184.216.34"]}
+_HTTP = {"ts": 1700000002.0, "uid": "C3", "id.orig_h": "10.0.0.5", "id.orig_p": 50000, "id.resp_h": "10.0.0.80",
+         "id.resp_p": 80, "trans_depth": 1, "method": "GET", "host": "intranet", "uri": "/", "status_code": 200}
+
+
+@pytest.mark.parametrize(("obj", "dataset"), [
+    ({**_CONN, "_path": "conn"}, "zeek.conn"),
+    ({**_CONN, "@stream": "conn"}, "zeek.conn"),
+    (_CONN, "zeek.conn"),  # no name: guessed from conn_state
+    ({**_DNS, "_path": "dns"}, "zeek.dns"),
+    (_DNS, "zeek.dns"),
+    ({**_HTTP, "_path": "http"}, "zeek.http"),
+    (_HTTP, "zeek.http"),
+    ({"ts": 1700000003.0, "uid": "C4", "_path": "weird", "name": "bad_TCP_checksum"}, "zeek.weird"),
+    ({"ts": 1700000003.0, "uid": "C5", "id.orig_h": "10.0.0.5"}, "zeek.unknown"),
+    ({**_CONN, "_path": "Conn"}, "zeek.conn"),
+    ({**_CONN, "_path": "conn; DROP TABLE events"}, "zeek.unknown"),
+    ({**_CONN, "_path": "x" * 500}, "zeek.unknown"),
+])
+def test_zeek_json_dataset_names_the_log(obj: dict, dataset: str) -> None:
+    event = parse_record(record(json.dumps(obj)))
+    assert event["event"]["dataset"] == dataset
+    assert dataset.removeprefix("zeek.") in event["zeek"]
+
+
+def test_zeek_tsv_dataset_from_path_header() -> None:
+    """Hand-written TSV: the #path header names the dataset; header lines keep `zeek_tsv`."""
+    zeek.reset_state()
+    lines = [
+        "#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tconn",
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tconn_state",
+        "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tstring",
+        "1700000000.000000\tCabc\t10.0.0.5\t49152\t10.0.0.1\t53\tudp\tdns\tSF",
+    ]
+    events = [parse_record(record(line, peer="/opt/zeek/logs/current/conn.log")) for line in lines]
+    assert all(e["event"]["dataset"] == "zeek_tsv" for e in events[:-1])
+    data = events[-1]
+    assert data["event"]["dataset"] == "zeek.conn"
+    assert data["source"]["ip"] == "10.0.0.5" and data["destination"]["port"] == 53
+    assert data["network"]["protocol"] == "dns"
+
+
+def test_zeek_dataset_routes_to_product_and_service() -> None:
+    """detect's classification of the new dataset names: product zeek, the log as service."""
+    from guetteur.detect.logsource import classify
+
+    for obj, service in ((_CONN, "conn"), (_DNS, "dns"), (_HTTP, "http")):
+        source = classify(parse_record(record(json.dumps(obj))))
+        assert source.product == "zeek"
+        assert service in source.services
 
 
 def test_community_id_reference_values() -> None:

@@ -9,11 +9,16 @@ small `zeek_header` events (the registry never drops a record).
 
 ECS as Elastic's zeek integration fills it for conn, dns, http, ssl, files, notice;
 other logs (kerberos, smb, x509, weird...) keep the five-tuple and their fields under
-`zeek.<log>`.
+`zeek.<log>`. `event.dataset` is `zeek.<log>` as Elastic names it (`zeek.conn`,
+`zeek.dns`...): the log is the TSV `#path` header, the JSON `_path`/`@stream`/`path`, else
+guessed from the fields present; a name that is not a plain log name
+(`[a-z0-9_]`, at most 48 characters) becomes `unknown`. Header lines keep the parser's
+dataset (`zeek_tsv`): they are not records of the log.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from guetteur.model import Event, RawRecord
@@ -182,9 +187,27 @@ def _time(value: Any) -> str | None:
     return None
 
 
+_LOG_NAME = re.compile(r"[a-z0-9_]{1,48}")
+_LOG_NAMES: dict[str, str] = {}  # raw name -> checked name (a handful of logs per sensor)
+
+
+def log_name(raw: str) -> str:
+    """The Zeek log name `raw` as a dataset suffix: lower case `[a-z0-9_]`, else `unknown`."""
+    name = _LOG_NAMES.get(raw)
+    if name is None:
+        lowered = raw.strip().lower()
+        name = lowered if _LOG_NAME.fullmatch(lowered) else "unknown"
+        if len(_LOG_NAMES) < 256:  # hostile JSON cannot grow the cache
+            _LOG_NAMES[raw] = name
+    return name
+
+
 def to_ecs(obj: dict[str, Any], log: str) -> Event:
-    """ECS event from one decoded Zeek record of log `log` (conn, dns, http...)."""
-    meta: dict[str, Any] = {"kind": "event", "category": ["network"], "type": ["connection", "protocol", "info"]}
+    """ECS event from one decoded Zeek record of log `log` (conn, dns, http...);
+    `event.dataset` is `zeek.<log>`."""
+    log = log_name(log)
+    meta: dict[str, Any] = {"kind": "event", "category": ["network"], "type": ["connection", "protocol", "info"],
+                            "dataset": "zeek." + log}
     event: Event = {"event": meta}
     if (stamp := _time(obj.get("ts"))) is not None:
         event["@timestamp"] = stamp
