@@ -24,6 +24,13 @@ _MISSING: Any = object()
 _EMPTY: tuple[str, ...] = ()
 
 
+class _PlainPaths(tuple):
+    """A slot's paths when none of their parts is a no-space lookup (`\x00` prefix): the
+    common case, resolved by plain `dict.get` without testing every part."""
+
+    __slots__ = ()
+
+
 class FieldSlots:
     """Interns field lookups: equal path lists get the same slot number."""
 
@@ -37,7 +44,8 @@ class FieldSlots:
         found = self._index.get(paths)
         if found is None:
             found = len(self.paths)
-            self.paths.append(paths)
+            plain = all(part[:1] != "\x00" for path in paths for part in path)
+            self.paths.append(_PlainPaths(paths) if plain else paths)
             self._index[paths] = found
         return found
 
@@ -47,8 +55,22 @@ class FieldSlots:
 
 def lookup(event: Event, paths: tuple[Path, ...]) -> Any:
     """The value at the first path present in the event, or `_MISSING`."""
+    if type(paths) is _PlainPaths:
+        for path in paths:
+            node: Any = event
+            for part in path:
+                if type(node) is dict:
+                    node = node.get(part, _MISSING)
+                    if node is _MISSING:
+                        break
+                else:
+                    node = _MISSING
+                    break
+            if node is not _MISSING:
+                return node
+        return _MISSING
     for path in paths:
-        node: Any = event
+        node = event
         for part in path:
             if type(node) is dict:
                 if part[:1] == "\x00":
@@ -133,12 +155,16 @@ class EventView:
 
     def raw(self, slot: int) -> tuple[Any, ...] | None:
         """The field's values (a list field gives its elements), None when absent."""
-        try:
-            return self._raw[slot]
-        except KeyError:
-            pass
+        found = self._raw.get(slot, _MISSING)
+        if found is not _MISSING:
+            return found
         value = lookup(self.event, self.paths[slot])
-        result = None if value is _MISSING else _flat(value)
+        if value is _MISSING:
+            result = None
+        elif type(value) is list or type(value) is tuple:
+            result = _flat(value)
+        else:
+            result = (value,)
         self._raw[slot] = result
         return result
 
@@ -152,8 +178,11 @@ class EventView:
             result = _EMPTY
         elif len(values) == 1:
             only = values[0]
-            text = only if type(only) is str else as_text(only)
-            result = _EMPTY if text is None else (text,)
+            if type(only) is str:
+                result = values  # already the 1-tuple of that text
+            else:
+                text = as_text(only)
+                result = _EMPTY if text is None else (text,)
         else:
             result = tuple(t for t in (as_text(v) for v in values) if t is not None)
         self._text[slot] = result
@@ -164,7 +193,9 @@ class EventView:
         found = self._lower.get(slot)
         if found is not None:
             return found
-        texts = self.text(slot)
+        texts = self._text.get(slot)
+        if texts is None:
+            texts = self.text(slot)
         result = (texts[0].lower(),) if len(texts) == 1 else tuple(t.lower() for t in texts)
         self._lower[slot] = result
         return result
