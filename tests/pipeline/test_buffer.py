@@ -86,3 +86,38 @@ async def test_closed_buffer_refuses_and_hands_out_the_rest() -> None:
     batch = await buf.next_batch()
     assert batch is not None and len(batch) == 1
     assert await buf.next_batch() is None
+
+
+async def test_offer_upto_takes_what_fits_and_counts_per_source() -> None:
+    counters = Counters()
+    buf = RecordBuffer(capacity=5, batch_size=3, max_age=10, counters=counters)
+    records = [rec("a", 0), rec("a", 1), rec("b", 2), rec("a", 3), rec("a", 4), rec("a", 5), rec("a", 6)]
+    records[1].meta = {"truncated": True}
+    assert buf.offer_upto(records, 0) == 5
+    assert buf.offer_upto(records, 5) == 5  # full: nothing more, nothing dropped
+    assert counters.source("a").received == 4 and counters.source("b").received == 1
+    assert counters.source("a").truncated == 1
+    assert counters.source("a").dropped == 0 and len(buf) == 5
+    first = await buf.next_batch()
+    assert first is not None and [r.data for r in first] == [b"line 0", b"line 1", b"line 3"]
+    await asyncio.wait_for(buf.wait_for_space(), 1)
+    assert buf.offer_upto(records, 5) == 7
+    rest = []
+    buf.close()
+    while (batch := await buf.next_batch()) is not None:
+        rest.extend(r.data for r in batch)
+    assert sorted(rest) == sorted([b"line 2", b"line 4", b"line 5", b"line 6"])
+    with pytest.raises(RuntimeError):
+        buf.offer_upto(records, 0)
+    with pytest.raises(RuntimeError):
+        await buf.wait_for_space()
+
+
+async def test_wait_for_space_waits_until_a_batch_leaves() -> None:
+    buf = RecordBuffer(capacity=2, batch_size=2, max_age=10, counters=Counters())
+    assert buf.offer_upto([rec("a", 0), rec("a", 1), rec("a", 2)]) == 2
+    waiter = asyncio.create_task(buf.wait_for_space())
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    await buf.next_batch()
+    await asyncio.wait_for(waiter, 1)

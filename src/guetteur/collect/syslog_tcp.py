@@ -30,6 +30,7 @@ from guetteur.model import RawRecord
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65_536
+_TRUNCATED = {"truncated": True}  # shared: the pipeline only reads record metadata
 
 
 class _Connection(asyncio.StreamReaderProtocol):
@@ -162,6 +163,11 @@ class SyslogTcpSource:
     async def _read(self, reader: asyncio.StreamReader, peer: str | None) -> None:
         framer = StreamFramer(self.max_record_bytes)
         put = self.sink.put
+        # The pipeline takes a chunk's records in bulk (one call per chunk rather than an
+        # await per record); any other sink gets them one by one.
+        offer_upto = getattr(self.sink, "offer_upto", None)
+        wait_for_space = getattr(self.sink, "wait_for_space", None)
+        bulk = offer_upto is not None and wait_for_space is not None
         counters = self.counters
         hint = self.hint
         source = self.name
@@ -177,6 +183,21 @@ class SyslogTcpSource:
                 if not frames:
                     continue
                 now = time.time()
+                if bulk:
+                    assert offer_upto is not None and wait_for_space is not None
+                    records = [RawRecord(record, now, source, hint, peer, _TRUNCATED if cut else None)
+                               for record, cut in frames]
+                    while True:
+                        end = offer_upto(records, done)
+                        counters.received += end - done
+                        for record, cut in frames[done:end]:
+                            counters.bytes += len(record)
+                            counters.truncated += cut
+                        done = end
+                        if done == len(records):
+                            break
+                        await wait_for_space()
+                    continue
                 for record, cut in frames:
                     await put(RawRecord(record, now, source, hint, peer, {"truncated": True} if cut else None))
                     done += 1

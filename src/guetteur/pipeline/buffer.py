@@ -75,9 +75,50 @@ class RecordBuffer:
         """Accept all the records or none (nothing counted): HTTP answers 429 on False."""
         if self._closed or self._size + len(records) > self.capacity:
             return False
-        for record in records:
-            self._append(record)
+        self._extend(records, 0, len(records))
         return True
+
+    def offer_upto(self, records: list[RawRecord], start: int = 0) -> int:
+        """`put` for many records without waiting: accept `records[start:]` while there is
+        room; returns the index of the first record not accepted (`len(records)`: all).
+        Nothing is counted as dropped: the caller waits (`wait_for_space`) and goes on."""
+        self._check_open()
+        end = min(len(records), start + max(self.capacity - self._size, 0))
+        if end > start:
+            self._extend(records, start, end)
+        return end
+
+    async def wait_for_space(self) -> None:
+        """Wait until a record fits; RuntimeError once closed (as `put`)."""
+        while self._size >= self.capacity:
+            self._check_open()
+            await self._space.wait()
+        self._check_open()
+
+    def _extend(self, records: list[RawRecord], start: int, end: int) -> None:
+        """`_append` for `records[start:end]`, per run of one source (one lookup per run)."""
+        i = start
+        while i < end:
+            source = records[i].source
+            j = i + 1
+            while j < end and records[j].source == source:
+                j += 1
+            queue = self._queues.get(source)
+            if queue is None:
+                queue = self._queues[source] = deque()
+            if not queue:
+                self._oldest[source] = time.monotonic()
+            run = records[i:j] if i or j < len(records) else records
+            queue.extend(run)
+            self._size += j - i
+            counters = self._counters.source(source)
+            counters.received += j - i
+            counters.truncated += sum(1 for r in run if r.meta and r.meta.get("truncated"))
+            if len(queue) >= self.batch_size:
+                self._data.set()
+            i = j
+        if self._size >= self.capacity:
+            self._space.clear()
 
     def close(self) -> None:
         """Refuse new records; what is buffered will still be handed out by `next_batch`."""

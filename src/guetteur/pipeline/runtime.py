@@ -153,6 +153,12 @@ class Pipeline:
     def offer_many(self, records: list[RawRecord]) -> bool:
         return self.buffer.offer_many(records)
 
+    def offer_upto(self, records: list[RawRecord], start: int = 0) -> int:
+        return self.buffer.offer_upto(records, start)
+
+    async def wait_for_space(self) -> None:
+        await self.buffer.wait_for_space()
+
     # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:

@@ -79,13 +79,12 @@ async def ingest(
     now = time.time()
     peer = f"{request.client.host}:{request.client.port}" if request.client else None
     limit = state.settings.pipeline.max_record_bytes
-    records = []
-    for line in lines:
-        meta: dict[str, object] = {"api_key": key.name}
-        if len(line) > limit:
-            line = line[:limit]
-            meta["truncated"] = True
-        records.append(RawRecord(line, now, "http", source, peer, meta))
+    # One metadata dict for the request's records (the pipeline only reads it): pickled
+    # once per batch on its way to a worker instead of once per record.
+    meta: dict[str, object] = {"api_key": key.name}
+    records = [RawRecord(line, now, "http", source, peer, meta) if len(line) <= limit
+               else RawRecord(line[:limit], now, "http", source, peer, {**meta, "truncated": True})
+               for line in lines]
     if len(records) > state.pipeline.buffer.capacity:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"{len(records)} records in one request; send at most {state.pipeline.buffer.capacity}")
