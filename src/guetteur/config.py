@@ -52,7 +52,7 @@ class PipelineSettings(BaseModel):
     batch_size: int = Field(5_000, ge=1)
     batch_max_age: float = Field(0.2, gt=0, description="seconds before a partial batch is written")
     max_record_bytes: int = Field(1_048_576, ge=1024, description="longer records are cut and tagged 'truncated'")
-    workers: int = Field(0, ge=0, le=64, description="parser worker processes; 0 = cores - 1, at least 1")
+    workers: int = Field(0, ge=0, le=64, description="parser worker processes; 0 = one per core")
 
 
 class ParseSettings(BaseModel):

@@ -36,8 +36,11 @@ WORKER_START_TIMEOUT = 120.0
 
 
 def worker_count(settings: Settings) -> int:
+    """`pipeline.workers`, or one per core: a worker waits on PostgreSQL during its COPY and
+    commit, so cores - 1 workers left CPU idle (2 cores: 1 worker 12k events/s, 2 workers
+    20k, 3 workers 20k in bench/ingest.py)."""
     configured = settings.pipeline.workers
-    return configured if configured > 0 else max(1, (os.cpu_count() or 2) - 1)
+    return configured if configured > 0 else max(1, os.cpu_count() or 2)
 
 
 @dataclass
