@@ -113,9 +113,18 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
                              {"sources": batch_stats(pending.events, pending.merged_by_source), **extra}))
                 return
             seq, packed = item
-            result = parse_batch(unpack(packed))
-            extra = process(result.events) if result.events else {}
-            results.put(("ack", worker_id, seq,
-                         {"sources": batch_stats(result.events, result.merged_by_source), **extra}))
+            # No cyclic collection while a batch is alive: its events are hundreds of
+            # thousands of young containers without cycles, which each collection would
+            # scan again (3.5 µs/event). Once the batch is freed (reference counting), the
+            # young generation is small again and collection resumes between batches.
+            gc.disable()
+            try:
+                result = parse_batch(unpack(packed))
+                extra = process(result.events) if result.events else {}
+                stats = {"sources": batch_stats(result.events, result.merged_by_source), **extra}
+                del result, packed, item
+            finally:
+                gc.enable()
+            results.put(("ack", worker_id, seq, stats))
     finally:
         writer.close()
