@@ -294,17 +294,23 @@ class Detector:
     def match(self, event: Event) -> list[Hit]:
         """Hits of every enabled rule whose condition holds on `event` (base rules of
         correlations included, flagged `alert=False` when they exist only for them)."""
+        return [rule.hit(event) for rule in self.matching_rules(event)]
+
+    def matching_rules(self, event: Event) -> list[CompiledRule]:
+        """The rules `match` would make hits of, in the same order (and with the same
+        statistics), without building the `Hit`s: for callers that need only some of them."""
         state = self._state
         prefilter = self._prefilter(state, event)
         if prefilter is _NO_RULES:
             return []
         view = EventView(event, state.slots.paths)
-        hits: list[Hit] = []
+        matching: list[CompiledRule] = []
         timing = self.timing
+        clock = time.perf_counter_ns
         for rule in prefilter.candidates(view):
             stats = rule.stats
             if timing:
-                started = time.perf_counter_ns()
+                started = clock()
             try:
                 matched = rule.match(view)
             except Exception:  # a matcher bug must not stop detection for the other rules
@@ -313,12 +319,12 @@ class Detector:
                     log.exception("rule %s failed on an event", rule.id)
                 matched = False
             if timing:
-                stats.time_ns += time.perf_counter_ns() - started
+                stats.time_ns += clock() - started
             stats.evaluations += 1
             if matched:
                 stats.hits += 1
-                hits.append(rule.hit(event))
-        return hits
+                matching.append(rule)
+        return matching
 
     def match_batch(self, events: Iterable[Event]) -> list[Hit]:
         """`match` over a batch, hits in event order."""

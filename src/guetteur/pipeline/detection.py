@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import psycopg
 
 from guetteur.detect.correlation import CorrelationEngine
-from guetteur.detect.engine import Detector
+from guetteur.detect.engine import CompiledRule, Detector
 from guetteur.detect.hits import Hit
 from guetteur.detect.rules import RuleSet, default_rule_paths, load_rules
 from guetteur.detect.state import ainsert_hits, arestore_engine, asave_snapshot, insert_hits
@@ -117,6 +117,15 @@ class WorkerDetection:
                     for path in alternatives:
                         _add_path(self._fields, path)
         self._last_stats = 0.0
+        self._feeding: dict[tuple[str, str | None], bool] = {}
+
+    def _feeds(self, rule: CompiledRule) -> bool:
+        """Whether hits of `rule` feed a correlation (`CorrelationEngine.wants`, by id and name)."""
+        key = (rule.id, rule.name)
+        found = self._feeding.get(key)
+        if found is None:
+            found = self._feeding[key] = self._router.wants(rule.hit({}))
+        return found
 
     def run(self, events: list[Event]) -> BatchDetection:
         """Give the events their ids (hits reference them), then match every rule."""
@@ -124,20 +133,20 @@ class WorkerDetection:
         alerts: list[Hit] = []
         for_correlation: CorrelationFeed = []
         per_rule: Counter[str] = Counter()
-        match = self.detector.match
-        wants = self._router.wants
+        matching_rules = self.detector.matching_rules
+        feeds = self._feeds
         fields = self._fields
         for event in events:
-            hits = match(event)
-            if not hits:
+            rules = matching_rules(event)
+            if not rules:
                 continue
             feeding: list[RuleRef] = []
-            for hit in hits:
-                per_rule[hit.rule_id] += 1
-                if hit.alert:
-                    alerts.append(hit)
-                if wants(hit):
-                    feeding.append((hit.rule_id, hit.rule_name, hit.rule_title, hit.level))
+            for rule in rules:
+                per_rule[rule.id] += 1
+                if rule.alert:
+                    alerts.append(rule.hit(event))
+                if feeds(rule):
+                    feeding.append((rule.id, rule.name, rule.title, rule.level))
             if feeding:
                 for_correlation.append((project(event, fields), feeding))
         return BatchDetection(ids, alerts, for_correlation, per_rule)
