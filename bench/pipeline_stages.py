@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from guetteur.config import DetectSettings
 from guetteur.demo import Sim, normal_traffic
 from guetteur.model import RawRecord
 from guetteur.pipeline.detection import WorkerDetection
@@ -57,7 +58,7 @@ def run(dsn: str, n: int, size: int, rounds: int) -> None:
 
     migrate(dsn)
     work = batches(n, size)
-    detection = WorkerDetection([], 5.0)
+    detection = WorkerDetection(DetectSettings(correlation_lateness=5.0))
     best: dict[str, float] = defaultdict(lambda: float("inf"))
     # as in a worker process (pipeline/worker.py)
     gc.freeze()

@@ -94,6 +94,11 @@ class StoreSettings(BaseModel):
 class DetectSettings(BaseModel):
     rules_dirs: list[Path] = Field(default_factory=list, description="extra Sigma rule folders")
     correlation_lateness: float = Field(60.0, ge=0, description="seconds an out-of-order event may lag")
+    disabled_rules: list[str] = Field(default_factory=list, description="rule ids (or names) not evaluated")
+    placeholders: dict[str, list[str]] = Field(
+        default_factory=dict, description="values of Sigma %placeholders% (name -> values), for `expand` rules"
+    )
+    reload_interval: float = Field(5.0, ge=0, description="seconds between checks of rule files; 0 = never")
 
 
 class Settings(BaseSettings):

@@ -102,3 +102,58 @@ async def test_rule_counters_api(make_running: Any, tmp_path: Path) -> None:
             await asyncio.to_thread(send_tcp, running.tcp, b"<13>Nov 21 08:40:00 h app: tick\n")
         assert (await running.http.get("/api/v1/detection/rules")).status_code == 401
     assert ours and ours[0]["hits"] == 3 and ours[0]["errors"] == 0 and ours[0]["evaluations"] >= 3
+
+
+RULE_B = """\
+title: Test SSH failure from the documentation range
+id: 5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0003
+status: test
+level: medium
+logsource: {product: linux, service: auth}
+detection:
+  selection:
+    event.outcome: failure
+    source.ip|cidr: 198.51.100.0/24
+  condition: selection
+"""
+
+
+async def test_rules_hot_reload_add_and_remove(make_running: Any, tmp_path: Path) -> None:
+    """A rule file added, then one removed, while Guetteur runs: no restart needed."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "ssh.yml").write_text(RULES)
+    now = datetime.now(UTC)
+    stamp = f"{now:%b} {now.day:>2} {now:%H:%M:%S}"
+    line = f"<38>{stamp} web-01 sshd[9]: Failed password for root from 198.51.100.79 port 4000 ssh2\n".encode()
+
+    def hits(dsn: str) -> dict[str, int]:
+        with psycopg.connect(dsn) as conn:
+            return dict(conn.execute("SELECT rule_id, count(*) FROM hits GROUP BY 1").fetchall())
+
+    async def send_until(running: Any, want: Any) -> dict[str, int]:
+        deadline = time.monotonic() + 30
+        sent = 0
+        while True:
+            await asyncio.to_thread(send_tcp, running.tcp, line)
+            sent += 1
+            await running.wait_stored(running_total[0] + sent)
+            found = hits(running.owner_dsn)
+            if want(found) or time.monotonic() > deadline:
+                running_total[0] += sent
+                return found
+            await asyncio.sleep(0.3)
+
+    running_total = [0]
+    a, b = "5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0001", "5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0003"
+    async with make_running(detect=DetectSettings(rules_dirs=[rules], reload_interval=0.2)) as running:
+        found = await send_until(running, lambda f: f.get(a, 0) >= 1)
+        assert found.get(a, 0) >= 1 and b not in found
+        (rules / "extra.yml").write_text(RULE_B)  # added while running
+        found = await send_until(running, lambda f: f.get(b, 0) >= 1)
+        assert found.get(b, 0) >= 1
+        (rules / "ssh.yml").unlink()  # removed while running
+        await asyncio.sleep(1.0)
+        before = hits(running.owner_dsn).get(a, 0)
+        found = await send_until(running, lambda f: f.get(b, 0) >= found[b] + 3)
+        assert found.get(a, 0) == before  # the removed rule no longer fires

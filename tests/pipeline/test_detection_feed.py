@@ -7,6 +7,7 @@ import pickle
 import random
 import time
 
+from guetteur.config import DetectSettings
 from guetteur.demo import Sim, normal_traffic
 from guetteur.demo.scenarios import SCENARIOS
 from guetteur.model import RawRecord
@@ -31,18 +32,18 @@ def _key(hit: object) -> tuple:
 
 def test_projected_feed_fires_the_same_correlations() -> None:
     events = _events()
-    detection = WorkerDetection([], 5.0)
+    detection = WorkerDetection(DetectSettings(correlation_lateness=5.0))
     feed = detection.run(events).correlation
     assert feed, "the demo must feed correlations, or this test proves nothing"
     # reference: the engine on whole events and the detector's own hits
-    reference = CorrelationStage([], 5.0).engine
+    reference = CorrelationStage(DetectSettings(correlation_lateness=5.0)).engine
     expected = []
     for event in events:
         hits = [h for h in detection.detector.match(event) if detection._router.wants(h)]
         if hits:
             expected.extend(h for h in reference.process(event, hits) if h.alert)
     expected.extend(h for h in reference.flush() if h.alert)
-    stage = CorrelationStage([], 5.0)
+    stage = CorrelationStage(DetectSettings(correlation_lateness=5.0))
     fired = stage.correlate(pickle.loads(pickle.dumps(feed)))
     fired.extend(h for h in stage.engine.flush() if h.alert)
     assert expected, "no correlation fired on the attack scenarios"

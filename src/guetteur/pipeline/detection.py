@@ -13,6 +13,7 @@ to PostgreSQL every `SNAPSHOT_SECONDS` and at a clean stop, and restored at star
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -21,10 +22,11 @@ from typing import Any, NamedTuple
 
 import psycopg
 
+from guetteur.config import DetectSettings
 from guetteur.detect.correlation import CorrelationEngine
 from guetteur.detect.engine import CompiledRule, Detector
 from guetteur.detect.hits import Hit
-from guetteur.detect.rules import RuleSet, default_rule_paths, load_rules
+from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
 from guetteur.detect.state import ainsert_hits, arestore_engine, asave_snapshot, insert_hits
 from guetteur.model import Event
 from guetteur.store.ids import assign_event_ids
@@ -88,6 +90,37 @@ def load_ruleset(rules_dirs: list[str] | list[Path]) -> RuleSet:
     return ruleset
 
 
+class RuleWatcher:
+    """Notices added, changed and removed rule files (hot reload), checking at most every
+    `interval` seconds: a stat of each rule file, no parsing."""
+
+    def __init__(self, rules_dirs: list[str] | list[Path], interval: float) -> None:
+        self.paths = default_rule_paths(Path(p) for p in rules_dirs)
+        self.interval = interval
+        self._fingerprint = self._scan()
+        self._next_check = time.monotonic() + interval
+
+    def _scan(self) -> tuple[tuple[str, int, int], ...]:
+        found = []
+        for path in iter_rule_files(p for p in self.paths if p.exists()):
+            try:
+                stat = path.stat()
+            except OSError:  # removed while we looked
+                continue
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(sorted(found))
+
+    def changed(self) -> bool:
+        if self.interval <= 0 or time.monotonic() < self._next_check:
+            return False
+        self._next_check = time.monotonic() + self.interval
+        fingerprint = self._scan()
+        if fingerprint == self._fingerprint:
+            return False
+        self._fingerprint = fingerprint
+        return True
+
+
 class BatchDetection(NamedTuple):
     """What detection made of one batch."""
 
@@ -100,12 +133,20 @@ class BatchDetection(NamedTuple):
 class WorkerDetection:
     """The stateless half of detection, one per worker process."""
 
-    def __init__(self, rules_dirs: list[str], lateness: float) -> None:
-        ruleset = load_ruleset(rules_dirs)
-        self.detector = Detector(ruleset)
+    def __init__(self, settings: DetectSettings) -> None:
+        self.settings = settings
+        self.watcher = RuleWatcher(settings.rules_dirs, settings.reload_interval)
+        self.detector = Detector(RuleSet(), placeholders=settings.placeholders)
+        self._last_stats = 0.0
+        self._install(load_ruleset(settings.rules_dirs))
+
+    def _install(self, ruleset: RuleSet) -> None:
+        self.detector.reload(ruleset)
+        for rule_id in self.settings.disabled_rules:
+            self.detector.enable(rule_id, False)
         # only used to know which hits feed a correlation (the stage in the main process
         # holds the windows)
-        self._router = CorrelationEngine(ruleset.correlations, lateness=lateness)
+        self._router = CorrelationEngine(ruleset.correlations, lateness=self.settings.correlation_lateness)
         # Every field any correlation reads, so chained correlations (which read the fields
         # of their base events through the hits) see them too.
         self._fields: _PathTrie = {}
@@ -116,8 +157,15 @@ class WorkerDetection:
                 for alternatives in per_rule:
                     for path in alternatives:
                         _add_path(self._fields, path)
-        self._last_stats = 0.0
         self._feeding: dict[tuple[str, str | None], bool] = {}
+
+    def maybe_reload(self) -> bool:
+        """Reload the rules when their files changed (hot reload; rule stats are kept)."""
+        if not self.watcher.changed():
+            return False
+        self._install(load_ruleset(self.settings.rules_dirs))
+        log.info("rules reloaded: %d rules", len(self.detector.rules))
+        return True
 
     def _feeds(self, rule: CompiledRule) -> bool:
         """Whether hits of `rule` feed a correlation (`CorrelationEngine.wants`, by id and name)."""
@@ -129,6 +177,7 @@ class WorkerDetection:
 
     def run(self, events: list[Event]) -> BatchDetection:
         """Give the events their ids (hits reference them), then match every rule."""
+        self.maybe_reload()
         ids = assign_event_ids(events)
         alerts: list[Hit] = []
         for_correlation: CorrelationFeed = []
@@ -174,14 +223,34 @@ class WorkerDetection:
 class CorrelationStage:
     """The correlation engine of the whole stream, in the main process."""
 
-    def __init__(self, rules_dirs: list[str] | list[Path], lateness: float) -> None:
-        ruleset = load_ruleset(rules_dirs)
-        self.engine = CorrelationEngine(ruleset.correlations, lateness=lateness)
+    def __init__(self, settings: DetectSettings) -> None:
+        self.settings = settings
+        self.watcher = RuleWatcher(settings.rules_dirs, settings.reload_interval)
+        ruleset = load_ruleset(settings.rules_dirs)
+        self.engine = CorrelationEngine(self._enabled(ruleset), lateness=settings.correlation_lateness)
+        self._counts(ruleset)
+        self.hits = 0
+        self._last_snapshot = time.monotonic()
+
+    def _enabled(self, ruleset: RuleSet) -> list[Any]:
+        off = set(self.settings.disabled_rules)
+        return [c for c in ruleset.correlations if c.id not in off and (c.rule.name or "") not in off]
+
+    def _counts(self, ruleset: RuleSet) -> None:
         self.rules = len(ruleset.rules)
         self.correlations = len(ruleset.correlations)
         self.rule_errors = len(ruleset.errors) + len(self.engine.errors)
-        self.hits = 0
-        self._last_snapshot = time.monotonic()
+
+    async def maybe_reload(self) -> bool:
+        """Hot reload: when rule files changed, replace the correlations; the windows of
+        unchanged correlations are kept."""
+        if not self.watcher.changed():
+            return False
+        ruleset = await asyncio.to_thread(load_ruleset, self.settings.rules_dirs)
+        self.engine.reload(self._enabled(ruleset))
+        self._counts(ruleset)
+        log.info("correlations reloaded: %d", self.correlations)
+        return True
 
     @property
     def active(self) -> bool:
@@ -209,7 +278,9 @@ class CorrelationStage:
         return fired
 
     async def tick(self, pool: Any) -> None:
-        """Once a second: close windows by wall-clock time, snapshot now and then."""
+        """Once a second: reload changed rules, close windows by wall-clock time, snapshot
+        now and then."""
+        await self.maybe_reload()
         if not self.active:
             return
         await self.store(pool, [h for h in self.engine.advance() if h.alert])

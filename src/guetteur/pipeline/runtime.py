@@ -97,7 +97,7 @@ class Pipeline:
         self._pool = pool
         if pool is not None:
             detect = self.settings.detect
-            self.correlation = await asyncio.to_thread(CorrelationStage, detect.rules_dirs, detect.correlation_lateness)
+            self.correlation = await asyncio.to_thread(CorrelationStage, detect)
             await self.correlation.restore(pool)
             self._correlation_task = asyncio.create_task(self._correlate(), name="pipeline-correlation")
         count = worker_count(self.settings)

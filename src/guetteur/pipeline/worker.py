@@ -65,7 +65,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(message)s")
-    from guetteur.config import ParseSettings
+    from guetteur.config import DetectSettings, ParseSettings
     from guetteur.parse import flush_pending, parse_batch
     from guetteur.parse.context import configure
     from guetteur.pipeline.detection import WorkerDetection
@@ -73,8 +73,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
     from guetteur.store.writer import EventWriter
 
     configure(ParseSettings.model_validate(parse_settings))
-    detection = WorkerDetection([str(p) for p in detect_settings["rules_dirs"]],
-                                float(detect_settings["correlation_lateness"]))
+    detection = WorkerDetection(DetectSettings.model_validate(detect_settings))
     writer = EventWriter(dsn, partitions_ahead_days=partitions_ahead)
 
     def process(events: list[Event]) -> dict[str, Any]:
@@ -99,7 +98,9 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
                 if os.getppid() != parent:
                     log.error("the main process is gone; worker %d exits", worker_id)
                     return
-                # idle: let assemblers close groups that waited too long (auditd)
+                # idle: pick up changed rule files, let assemblers close groups that
+                # waited too long (auditd)
+                detection.maybe_reload()
                 expired = parse_batch([])
                 if expired.events:
                     extra = process(expired.events)
