@@ -50,6 +50,8 @@ import orjson
 from guetteur import ecs
 from guetteur.detect.correlation_rule import NUMERIC_TYPES, CorrelationRuleError, CorrelationSpec, FieldPaths
 from guetteur.detect.hits import Hit
+from guetteur.detect.view import MISSING as _MISSING
+from guetteur.detect.view import lookup
 from guetteur.detect.windows import Entry, Group, new_aggregate, slice_value
 from guetteur.model import Event
 
@@ -98,13 +100,12 @@ def event_time(event: Event | None) -> float | None:
     return None
 
 
-_MISSING = object()
-
-
 def _lookup(event: Event | None, paths: FieldPaths) -> Any:
-    """The value at the first path present in the event (`logsource.field_paths` order)."""
+    """The value at the first path present in the event (`logsource.field_paths` order),
+    resolved as the rule matchers resolve it, or `_MISSING`."""
     if event is None:
         return _MISSING
+    return lookup(event, paths)
     for path in paths:
         node: Any = event
         for part in path:

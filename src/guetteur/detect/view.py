@@ -21,6 +21,7 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 Path = tuple[str, ...]
 _MISSING: Any = object()
+MISSING: Any = _MISSING  # what `lookup` returns for a field the event does not have
 _EMPTY: tuple[str, ...] = ()
 
 
