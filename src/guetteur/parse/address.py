@@ -70,3 +70,20 @@ def add_related(event: dict, kind: str, value: str | None) -> None:
     values = related.setdefault(kind, [])
     if value not in values:
         values.append(value)
+
+
+def flow_endpoints(src: object, sport: object, dst: object, dport: object) -> tuple[dict, dict]:
+    """`source` and `destination` objects from a flow record's already-typed fields (JSON
+    logs of sensors: Suricata, Zeek): string addresses kept as `address`/`ip`, integer ports.
+    Either object may be empty."""
+    source: dict = {}
+    destination: dict = {}
+    if isinstance(src, str):
+        source.update(address=src, ip=src)
+    if isinstance(dst, str):
+        destination.update(address=dst, ip=dst)
+    if isinstance(sport, int):
+        source["port"] = sport
+    if isinstance(dport, int):
+        destination["port"] = dport
+    return source, destination

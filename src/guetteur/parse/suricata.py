@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from guetteur.model import Event, RawRecord
+from guetteur.parse.address import flow_endpoints
 from guetteur.parse.base import Parser
 from guetteur.parse.community_id import community_id
 from guetteur.parse.timefmt import iso
@@ -183,16 +184,7 @@ def parse_eve(obj: dict[str, Any], text: str, record: RawRecord) -> Event | None
     src, dst = obj.get("src_ip"), obj.get("dest_ip")
     sport, dport = obj.get("src_port"), obj.get("dest_port")
     proto = obj.get("proto")
-    source: dict[str, Any] = {}
-    destination: dict[str, Any] = {}
-    if isinstance(src, str):
-        source.update(address=src, ip=src)
-    if isinstance(dst, str):
-        destination.update(address=dst, ip=dst)
-    if isinstance(sport, int):
-        source["port"] = sport
-    if isinstance(dport, int):
-        destination["port"] = dport
+    source, destination = flow_endpoints(src, sport, dst, dport)
     if source:
         event["source"] = source
     if destination:

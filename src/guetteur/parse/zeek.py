@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from guetteur.model import Event, RawRecord
+from guetteur.parse.address import flow_endpoints
 from guetteur.parse.base import Parser
 from guetteur.parse.community_id import community_id
 from guetteur.parse.timefmt import epoch, iso
@@ -216,16 +217,7 @@ def to_ecs(obj: dict[str, Any], log: str) -> Event:
         meta["id"] = uid
     src, dst = obj.get("id.orig_h"), obj.get("id.resp_h")
     sport, dport = obj.get("id.orig_p"), obj.get("id.resp_p")
-    source: dict[str, Any] = {}
-    destination: dict[str, Any] = {}
-    if isinstance(src, str):
-        source.update(address=src, ip=src)
-    if isinstance(dst, str):
-        destination.update(address=dst, ip=dst)
-    if isinstance(sport, int):
-        source["port"] = sport
-    if isinstance(dport, int):
-        destination["port"] = dport
+    source, destination = flow_endpoints(src, sport, dst, dport)
     network: dict[str, Any] = {}
     proto = obj.get("proto")
     if isinstance(proto, str):
