@@ -34,11 +34,9 @@ def _grown(before: dict[str, Any], after: dict[str, Any], source: str, counter: 
 
 
 async def test_demo_against_real_guetteur(settings: Settings, pg_dsn: str) -> None:
-    try:
-        from guetteur.server import serve
-        from guetteur.store.keys import create_key
-    except ImportError as exc:
-        pytest.skip(f"server or key store not there yet: {exc}")
+    from guetteur.server import serve
+    from guetteur.store.keys import create_key
+
     key = create_key(pg_dsn, f"demo-test-{secrets.token_hex(4)}", "ingest")
     stop = asyncio.Event()
     ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -51,8 +49,6 @@ async def test_demo_against_real_guetteur(settings: Settings, pg_dsn: str) -> No
         await asyncio.wait([ready, server], timeout=180, return_when=asyncio.FIRST_COMPLETED)
         if server.done():
             exc = server.exception()
-            if isinstance(exc, ImportError):
-                pytest.skip(f"Guetteur cannot start yet (a piece is missing): {exc}")
             raise AssertionError(f"Guetteur stopped during start-up: {exc!r}")
         info = ready.result()
         url = info["api"]

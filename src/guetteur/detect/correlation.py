@@ -106,19 +106,6 @@ def _lookup(event: Event | None, paths: FieldPaths) -> Any:
     if event is None:
         return _MISSING
     return lookup(event, paths)
-    for path in paths:
-        node: Any = event
-        for part in path:
-            if type(node) is dict:
-                node = node.get(part, _MISSING)
-                if node is _MISSING:
-                    break
-            else:
-                node = _MISSING
-                break
-        if node is not _MISSING:
-            return node
-    return _MISSING
 
 
 def _key_text(value: Any) -> str | None:

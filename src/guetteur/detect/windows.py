@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,19 +23,19 @@ from guetteur.detect.correlation_rule import CorrelationSpec, evaluate_tree
 Entry = tuple[float, "str | None", int, Any]
 
 
-class Aggregate:
+class Aggregate(ABC):
     """Incremental aggregate over the active window of a rising rule."""
 
     __slots__ = ()
 
-    def add(self, entry: Entry) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def add(self, entry: Entry) -> None: ...
 
-    def remove(self, entry: Entry) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def remove(self, entry: Entry) -> None: ...
 
-    def value(self, now: float) -> float:
-        raise NotImplementedError
+    @abstractmethod
+    def value(self, now: float) -> float: ...
 
 
 class CountAggregate(Aggregate):
