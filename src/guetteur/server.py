@@ -82,7 +82,7 @@ async def serve(
         try:
             for source in sources:
                 await source.start()
-            state = AppState(settings=settings, pipeline=pipeline, pool=pool)
+            state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources)
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False)
             server = _ApiServer(config)

@@ -47,6 +47,10 @@ async def test_every_transport_is_stored_counted_and_searchable(make_running: An
         assert sources["http"]["stored"] == 55
         assert health["totals"]["dropped"] == 0
         assert stored_rows(running.owner_dsn) == total
+        transports = health["transports"]
+        assert transports["syslog-tcp"]["connections"] == 2
+        assert transports["syslog-tcp"]["connections_open"] == 0
+        assert transports["syslog-udp"]["received"] == 50
 
         page = await running.events(source_ip="203.0.113.7", limit=1000)
         assert page["count"] == 100 + 2  # the 100 octet-counted lines, and n=7 and n=257 of the first 300

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from guetteur.config import Settings
@@ -14,3 +14,4 @@ class AppState:
     settings: Settings
     pipeline: Pipeline | None
     pool: Any  # psycopg_pool.AsyncConnectionPool
+    sources: list[Any] = field(default_factory=list)  # running listeners (their transport counters)
