@@ -11,7 +11,10 @@ from dataclasses import asdict, dataclass
 
 
 @dataclass(slots=True)
-class SourceCounters:
+class FlowCounters:
+    """One source's records through the pipeline (accepted into the buffer onwards). The
+    listener's own transport facts (bytes, connections) are `collect.counters.SourceCounters`."""
+
     received: int = 0
     dropped: int = 0
     truncated: int = 0
@@ -19,26 +22,25 @@ class SourceCounters:
     unparsed: int = 0
     merged: int = 0
     stored: int = 0
-    failed_batches: int = 0
 
 
 class Counters:
     """Counters by source name; the health endpoint and the import summary read them."""
 
     def __init__(self) -> None:
-        self._by_source: dict[str, SourceCounters] = {}
+        self._by_source: dict[str, FlowCounters] = {}
 
-    def source(self, name: str) -> SourceCounters:
+    def source(self, name: str) -> FlowCounters:
         counters = self._by_source.get(name)
         if counters is None:
-            counters = self._by_source[name] = SourceCounters()
+            counters = self._by_source[name] = FlowCounters()
         return counters
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         return {name: asdict(c) for name, c in sorted(self._by_source.items())}
 
     def totals(self) -> dict[str, int]:
-        total = SourceCounters()
+        total = FlowCounters()
         for c in self._by_source.values():
             for key in total.__slots__:
                 setattr(total, key, getattr(total, key) + getattr(c, key))
