@@ -130,14 +130,24 @@ async def serve(
             await asyncio.to_thread(embedded.stop)
 
 
-async def _run_demo(settings: Settings, owner_dsn: str, info: dict[str, Any], stop: asyncio.Event) -> None:
-    from guetteur.demo import run_demo
+def demo_key(owner_dsn: str, name: str = "demo") -> str:
+    """A fresh ingest key for a demo sender (the previous key of that name is revoked).
+    `up --demo` and the `demo` command use different names, so one never revokes the other's."""
     from guetteur.store.keys import create_key, revoke_key
 
-    with contextlib.suppress(Exception):
-        await asyncio.to_thread(revoke_key, owner_dsn, "demo")
-    key = await asyncio.to_thread(create_key, owner_dsn, "demo", "ingest")
-    host = "127.0.0.1" if settings.syslog.host in ("0.0.0.0", "::") else settings.syslog.host
-    api_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
-    await run_demo(syslog_host=host, syslog_port=int(info["syslog_tcp"]), syslog_udp_port=int(info["syslog_udp"]),
-                   http_url=f"http://{api_host}:{settings.api.port}", api_key=key, stop=stop)
+    revoke_key(owner_dsn, name)
+    return create_key(owner_dsn, name, "ingest")
+
+
+def reachable(host: str) -> str:
+    """The address a local client uses for a listener bound to `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+async def _run_demo(settings: Settings, owner_dsn: str, info: dict[str, Any], stop: asyncio.Event) -> None:
+    from guetteur.demo import run_demo
+
+    key = await asyncio.to_thread(demo_key, owner_dsn)
+    await run_demo(syslog_host=reachable(settings.syslog.host), syslog_port=int(info["syslog_tcp"]),
+                   syslog_udp_port=int(info["syslog_udp"]),
+                   http_url=f"http://{reachable(settings.api.host)}:{settings.api.port}", api_key=key, stop=stop)

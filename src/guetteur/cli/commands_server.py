@@ -36,24 +36,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Send demo traffic to a running Guetteur (its syslog and HTTP ports)."""
         from guetteur.demo import run_demo
+        from guetteur.server import demo_key, reachable
         from guetteur.store.database import resolve_dsn
-        from guetteur.store.keys import create_key, revoke_key
 
         settings = settings_from(ctx)
         dsn, embedded = resolve_dsn(settings)
         try:
-            try:
-                revoke_key(dsn, "demo")
-            except Exception:  # no previous demo key
-                pass
-            key = create_key(dsn, "demo", "ingest")
+            key = demo_key(dsn, "demo-cli")
         finally:
             if embedded is not None:
                 embedded.stop()
-        host = "127.0.0.1" if settings.syslog.host in ("0.0.0.0", "::") else settings.syslog.host
-        api_host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
-        stats = asyncio.run(run_demo(syslog_host=host, syslog_port=settings.syslog.tcp_port,
+        stats = asyncio.run(run_demo(syslog_host=reachable(settings.syslog.host), syslog_port=settings.syslog.tcp_port,
                                      syslog_udp_port=settings.syslog.udp_port,
-                                     http_url=f"http://{api_host}:{settings.api.port}", api_key=key,
-                                     rate=rate, attack_every=attack_every, duration=duration, seed=seed))
+                                     http_url=f"http://{reachable(settings.api.host)}:{settings.api.port}",
+                                     api_key=key, rate=rate, attack_every=attack_every, duration=duration, seed=seed))
         console.print_json(data=stats.as_dict())
