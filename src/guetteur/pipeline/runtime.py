@@ -79,7 +79,6 @@ class Pipeline:
         self._monitor: asyncio.Task[None] | None = None
         self._reader: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle = asyncio.Event()
         self._changed = asyncio.Event()
         self._stopping = False
         self.detection = DetectionCounters()
@@ -141,10 +140,6 @@ class Pipeline:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
 
-    async def drain(self) -> None:
-        """Wait until every accepted record is stored (the buffer and the workers are idle)."""
-        await self._wait_for(self._is_idle, None, "")
-
     # -- what sources call (the RecordSink protocol) ----------------------------------------
 
     async def put(self, record: RawRecord) -> None:
@@ -182,9 +177,6 @@ class Pipeline:
         }
 
     # -- internals ------------------------------------------------------------------------
-
-    def _is_idle(self) -> bool:
-        return len(self.buffer) == 0 and not any(w.inflight for w in self._workers.values())
 
     async def _wait_for(self, condition: Any, timeout: float | None, message: str) -> None:
         async def wait() -> None:
