@@ -132,7 +132,7 @@ def test_prefilter_agrees_with_evaluating_every_rule() -> None:
     for event in events:
         from guetteur.detect.view import EventView
 
-        view = EventView(event, det._state.slots.paths)
+        view = EventView(event, det._state.slots)
         brute = sorted(r.id for r in det.rules.values() if r.match(view))
         assert sorted(fires(det, event)) == brute
 

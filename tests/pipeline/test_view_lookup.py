@@ -16,7 +16,7 @@ def test_plain_and_no_space_slots_resolve_alike() -> None:
     assert slots.slot((("tags",),)) == listed  # interned
     event = {"winlog": {"event_data": {"Source Name": "Kernel"}}, "source": {"name": "fallback"},
              "tags": ["A", ["B", None]], "event": {"code": 4624}}
-    view = EventView(event, slots.paths)
+    view = EventView(event, slots)
     assert view.text(plain) == ("fallback",)
     assert view.text(spaced) == ("Kernel",)
     assert view.lower(spaced) == ("kernel",)
@@ -26,5 +26,5 @@ def test_plain_and_no_space_slots_resolve_alike() -> None:
     assert view.raw(number) == (4624,) and view.text(number) == ("4624",)
     assert view.raw(missing) is None and view.text(missing) == () and view.lower(missing) == ()
     # a literal key spelled like the marker is not a no-space match
-    odd = EventView({"winlog": {"event_data": {NO_SPACE + "SourceName": "literal"}}}, slots.paths)
+    odd = EventView({"winlog": {"event_data": {NO_SPACE + "SourceName": "literal"}}}, slots)
     assert odd.raw(spaced) is None

@@ -67,7 +67,8 @@ from sigma.types import (
 )
 
 from guetteur.detect.logsource import RouteKey, field_paths
-from guetteur.detect.view import EventView, FieldSlots, json_literal
+from guetteur.detect.prefilter import any_literal
+from guetteur.detect.view import EventView, FieldSlots, Path, json_literal
 
 Matcher = Callable[[EventView], bool]
 Need = frozenset[str] | None
@@ -113,14 +114,22 @@ class RuleCompiler:
     def __init__(self, slots: FieldSlots, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.slots = slots
         self.placeholders = {k.lower(): list(v) for k, v in (placeholders or {}).items()}
-        # Set while compiling a rule that reads the original record (keywords, `event.original`):
-        # the prefilter must then scan it too.
-        self.reads_original = False
+        # What the rule being compiled reads, for the prefilter (`detect.prefilter`):
+        # `full_text` when it has keywords (full-text search over the whole event), `reads`
+        # the event paths its fields are looked up at. Reset by `compile_rule`, accumulated
+        # by `compile_detections` (a rule and its filters).
+        self.full_text = False
+        self.reads: set[Path] = set()
 
     def compile_rule(self, rule: SigmaRule, key: RouteKey) -> Compiled:
-        """The matcher of a whole rule (its conditions OR-ed). Sets `reads_original`."""
-        self.reads_original = False
+        """The matcher of a whole rule (its conditions OR-ed). Sets `full_text` and `reads`."""
+        self.full_text = False
+        self.reads = set()
         return self.compile_detections(rule.detection, key)
+
+    def _slot(self, paths: tuple[Path, ...]) -> int:
+        self.reads.update(paths)
+        return self.slots.slot(paths)
 
     def compile_detections(self, detections: SigmaDetections, key: RouteKey) -> Compiled:
         """The matcher of a detection section (a rule's or a global filter's)."""
@@ -176,7 +185,7 @@ class RuleCompiler:
         for field, values in grouped.items():
             parts.extend(self._string_group(field, values, key))
         if keywords:
-            self.reads_original = True
+            self.full_text = True
             parts.append(_keywords_contain(keywords))
         parts.extend(self.compile_node(arg, key) for arg in others)
         return parts[0] if len(parts) == 1 else _or(parts)
@@ -185,10 +194,7 @@ class RuleCompiler:
 
     def compile_field(self, field: str, value: Any, key: RouteKey) -> Compiled:
         """One `field: value` leaf, after modifiers (the value's type says what to do)."""
-        paths = field_paths(field, key)
-        if ("event", "original") in paths:
-            self.reads_original = True
-        slot = self.slots.slot(paths)
+        slot = self._slot(field_paths(field, key))
         match value:
             case SigmaExpansion():
                 return _or([self.compile_field(field, v, key) for v in value.values])
@@ -220,7 +226,7 @@ class RuleCompiler:
             case SigmaCompareExpression():
                 return _compare(slot, value.op, value.number.number)
             case SigmaFieldReference():
-                other = self.slots.slot(field_paths(value.field, key))
+                other = self._slot(field_paths(value.field, key))
                 return _fieldref(slot, other, value.starts_with, value.ends_with)
             case _:
                 raise CompileError(f"unsupported value type {type(value).__name__} for field {field!r}")
@@ -239,12 +245,12 @@ class RuleCompiler:
 
     def _string_group(self, field: str, values: list[SigmaString], key: RouteKey) -> list[Compiled]:
         """Plain (case-insensitive) strings OR-ed on one field, grouped by shape."""
-        slot = self.slots.slot(field_paths(field, key))
+        slot = self._slot(field_paths(field, key))
         equal: set[str] = set()
         prefixes: list[str] = []
         suffixes: list[str] = []
         infixes: list[str] = []
-        patterns: list[str] = []
+        patterns: list[tuple[str, str]] = []
         anything = False
         for value in values:
             if value.contains_placeholder():
@@ -262,7 +268,7 @@ class RuleCompiler:
             elif shape == "any":
                 anything = True
             else:
-                patterns.append(text)
+                patterns.append((text, _longest_part(value)))
         parts: list[Compiled] = []
         all_texts = [*equal, *prefixes, *suffixes, *infixes]
         if anything:
@@ -277,8 +283,8 @@ class RuleCompiler:
             parts.append(_endswith(slot, tuple(suffixes)))
         if infixes:
             parts.append(_contains(slot, tuple(infixes)))
-        for pattern in patterns:
-            parts.append(_wildcard(slot, pattern))
+        for pattern, literal in patterns:
+            parts.append(_wildcard(slot, pattern, literal))
         if not parts:
             return [Compiled(_false, None)]
         if len(parts) == 1:
@@ -306,7 +312,7 @@ class RuleCompiler:
 
     def compile_keyword(self, value: Any) -> Compiled:
         """A value without a field: full-text search over every string of the event."""
-        self.reads_original = True
+        self.full_text = True
         match value:
             case SigmaExpansion():
                 return _or([self.compile_keyword(v) for v in value.values])
@@ -395,11 +401,15 @@ def _wildcard_regex(value: SigmaString, lower: bool, anchored: bool = True) -> s
     return "".join(out)
 
 
-def _longest_literal(value: SigmaString) -> Need:
+def _longest_part(value: SigmaString) -> str:
+    """The longest literal run of a wildcard string, lower-cased ("" when none)."""
     texts = [p.lower() for p in value.s if isinstance(p, str)]
-    if not texts:
-        return None
-    return _need_of(max(texts, key=len))
+    return max(texts, key=len) if texts else ""
+
+
+def _longest_literal(value: SigmaString) -> Need:
+    text = _longest_part(value)
+    return _need_of(text) if text else None
 
 
 def _need_of(*texts: str) -> Need:
@@ -425,18 +435,14 @@ def _equals_text(slot: int, values: frozenset[str]) -> Compiled:
         (only,) = values
 
         def eq_one(view: EventView) -> bool:
-            for v in view.lower(slot):
-                if v == only:
-                    return True
-            return False
+            return only in view.lower(slot)
 
         return Compiled(eq_one, _need_of(only))
 
+    isdisjoint = values.isdisjoint
+
     def eq_any(view: EventView) -> bool:
-        for v in view.lower(slot):
-            if v in values:
-                return True
-        return False
+        return not isdisjoint(view.lower(slot))
 
     return Compiled(eq_any, _need_of(*values))
 
@@ -495,17 +501,28 @@ def _contains(slot: int, infixes: tuple[str, ...]) -> Compiled:
     return Compiled(contains_any, _need_of(*infixes))
 
 
-def _wildcard(slot: int, pattern: str) -> Compiled:
+def _wildcard(slot: int, pattern: str, literal: str) -> Compiled:
+    """A wildcard string (`*`/`?` inside): a full match of its regex, tried only on values
+    holding its longest literal part (every match holds it)."""
     regex = re.compile(pattern, re.DOTALL)
     fullmatch = regex.fullmatch
+    if not literal:
 
-    def wildcard(view: EventView) -> bool:
+        def wildcard(view: EventView) -> bool:
+            for v in view.lower(slot):
+                if fullmatch(v) is not None:
+                    return True
+            return False
+
+        return Compiled(wildcard, None)
+
+    def wildcard_checked(view: EventView) -> bool:
         for v in view.lower(slot):
-            if fullmatch(v) is not None:
+            if literal in v and fullmatch(v) is not None:
                 return True
         return False
 
-    return Compiled(wildcard, None)
+    return Compiled(wildcard_checked, _need_of(literal))
 
 
 def _cased_test(slot: int, test: Callable[[str], bool], literal: str | None) -> Compiled:
@@ -809,13 +826,13 @@ def _automaton(literals: Sequence[str]) -> Any:
 
 
 def _keyword_contains(needle: str, cased: bool) -> Compiled:
-    # Most events do not hold the keyword: one C-level search of the event's JSON text
-    # rejects them; only then are the event's strings checked one by one.
-    quick = json_literal(needle)
+    # Most events do not hold the keyword: one C-level search of the event's lower-cased
+    # JSON text rejects them; only then are the event's strings checked one by one.
+    quick = json_literal(needle).encode("utf-8", "surrogatepass")
     if cased:
 
         def keyword_cased(view: EventView) -> bool:
-            if quick not in view.haystack(True):
+            if quick not in view.full_text():
                 return False
             for text in view.texts():
                 if needle in text:
@@ -826,7 +843,7 @@ def _keyword_contains(needle: str, cased: bool) -> Compiled:
     low = needle.lower()
 
     def keyword(view: EventView) -> bool:
-        if quick not in view.haystack(True):
+        if quick not in view.full_text():
             return False
         for text in view.lower_texts():
             if low in text:
@@ -837,16 +854,14 @@ def _keyword_contains(needle: str, cased: bool) -> Compiled:
 
 
 def _keywords_contain(needles: list[str]) -> Compiled:
-    """A list of keywords (OR): one automaton pass over the JSON text, then confirmation."""
+    """A list of keywords (OR): one multi-literal pass over the JSON text, then confirmation."""
     if len(needles) == 1:
         return _keyword_contains(needles[0], False)
-    quick = _automaton([json_literal(n) for n in needles])
+    quick = any_literal([json_literal(n) for n in needles])
     exact = _automaton(needles)
 
     def keywords(view: EventView) -> bool:
-        for _found in quick.iter(view.haystack(True)):
-            break
-        else:
+        if not quick(view.full_text()):
             return False
         for text in view.lower_texts():
             for _found in exact.iter(text):

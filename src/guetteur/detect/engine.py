@@ -44,7 +44,7 @@ from guetteur.detect.logsource import (
 )
 from guetteur.detect.prefilter import Prefilter
 from guetteur.detect.rules import LoadedFilter, LoadedRule, RuleError, RuleSet
-from guetteur.detect.view import EventView, FieldSlots
+from guetteur.detect.view import EventView, FieldSlots, Path
 from guetteur.model import Event
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ class CompiledRule:
         "name",
         "need",
         "order",
-        "reads_original",
+        "full_text",
+        "reads",
         "route",
         "source",
         "stats",
@@ -95,7 +96,13 @@ class CompiledRule:
     )
 
     def __init__(
-        self, loaded: LoadedRule, route: RouteKey, compiled: Compiled, reads_original: bool, stats: RuleStats
+        self,
+        loaded: LoadedRule,
+        route: RouteKey,
+        compiled: Compiled,
+        stats: RuleStats,
+        full_text: bool = False,
+        reads: frozenset[Path] = frozenset(),
     ) -> None:
         rule = loaded.rule
         self.loaded = loaded
@@ -109,7 +116,8 @@ class CompiledRule:
         self.match = compiled.match
         self.need = compiled.need
         self.keys = compiled.keys
-        self.reads_original = reads_original
+        self.full_text = full_text  # it has keywords (see detect.prefilter)
+        self.reads = reads  # the event paths its fields are looked up at
         self.enabled = loaded.enabled
         self.alert = True
         self.stats = stats
@@ -230,19 +238,17 @@ class Detector:
             return None
         try:
             compiled = compiler.compile_rule(loaded.rule, key)
-            reads_original = compiler.reads_original
             applied = [f for f in filters if _filter_applies(f, loaded.rule)]
             if applied:
                 parts = [compiled]
                 for sigma_filter in applied:
                     parts.append(compiler.compile_detections(sigma_filter.filter.filter, key))
-                    reads_original = reads_original or compiler.reads_original
                 compiled = _and_filters(parts)
         except (CompileError, SigmaError, RecursionError, re_error) as exc:
             self.errors.append(RuleError(loaded.source, f"{loaded.id}: {exc}"))
             return None
         stats = self._stats.setdefault(loaded.id, RuleStats())
-        rule = CompiledRule(loaded, key, compiled, reads_original, stats)
+        rule = CompiledRule(loaded, key, compiled, stats, compiler.full_text, frozenset(compiler.reads))
         switch = self._switches.get(rule.id)
         if switch is not None:
             rule.enabled = switch
@@ -287,7 +293,7 @@ class Detector:
         """The rules routing and the prefilter would evaluate on this event (diagnostics)."""
         state = self._state
         prefilter = self._prefilter(state, event)
-        return prefilter.candidates(EventView(event, state.slots.paths))
+        return prefilter.candidates(EventView(event, state.slots))
 
     # --- matching ---------------------------------------------------------------------------
 
@@ -303,7 +309,7 @@ class Detector:
         prefilter = self._prefilter(state, event)
         if prefilter is _NO_RULES:
             return []
-        view = EventView(event, state.slots.paths)
+        view = EventView(event, state.slots)
         matching: list[CompiledRule] = []
         timing = self.timing
         clock = time.perf_counter_ns

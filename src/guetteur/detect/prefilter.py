@@ -4,14 +4,19 @@ Each compiled rule carries a *need* (`compiler.Compiled.need`): a set of lower-c
 literals at least one of which occurs in any event the rule matches, or None. For the rules
 that can see a given kind of event, `Prefilter` puts every literal of every need into one
 multi-literal matcher: Hyperscan (SIMD, each literal reported once per event) when the
-`hyperscan` wheel is importable, else a pyahocorasick automaton. Per event it scans the
-event's lower-cased JSON text once (`EventView.haystack`) and returns the rules whose literal
-occurred, plus the rules without a need, which are always evaluated. The per-event cost
-grows with the event's size and the distinct literals found in it, not with the number of
-rules.
+`hyperscan` wheel is importable, else a pyahocorasick automaton. Per event it scans a
+lower-cased JSON text of the event once and returns the rules whose literal occurred, plus
+the rules without a need, which are always evaluated. The per-event cost grows with the size
+of that text and the distinct literals found in it, not with the number of rules.
 
-Below `DIRECT_LIMIT` gated rules, building the haystack costs more than evaluating them, so
-they are evaluated directly.
+The text scanned is as small as the rules allow: when none of the gated rules has keywords
+(full-text search), only the parts of the event their fields are looked up at (a
+`view.Projection`: `winlog`, `process`... not `message`, `log` or `event.original`), which
+is usually a quarter of the event; with keywords, the whole event, original record included
+(`EventView.full_text`).
+
+Below `DIRECT_LIMIT` gated rules, building the text costs more than evaluating them, so they
+are evaluated directly.
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ try:  # optional accelerator: ~50x faster than pyahocorasick on 3 KB events with
 except ImportError:  # pragma: no cover - the wheel is a pinned dependency
     hyperscan = None
 
-from guetteur.detect.view import EventView, json_literal
+from guetteur.detect.view import EventView, Path, Projection, json_literal
 
 DIRECT_LIMIT = 6
 
 
 class Gateable(Protocol):
     need: frozenset[str] | None
-    reads_original: bool
+    full_text: bool
+    reads: frozenset[Path]
 
 
 R = TypeVar("R", bound=Gateable)
@@ -42,7 +48,7 @@ R = TypeVar("R", bound=Gateable)
 class Prefilter(Generic[R]):
     """Candidate selection over a fixed, ordered list of rules."""
 
-    __slots__ = ("_literals", "_scan", "always", "gated", "with_original")
+    __slots__ = ("_literals", "_scan", "always", "gated", "projection")
 
     def __init__(self, rules: Sequence[R]) -> None:
         gated = [r for r in rules if r.need is not None]
@@ -51,10 +57,13 @@ class Prefilter(Generic[R]):
         gated_ids = {id(r) for r in gated}
         self.always: tuple[R, ...] = tuple(r for r in rules if id(r) not in gated_ids)
         self.gated: tuple[R, ...] = tuple(gated)
-        self.with_original = any(r.reads_original for r in gated)
-        self._scan: Callable[[str], set[int]] | None = None
+        # None: scan the whole event (some gated rule searches keywords in it)
+        self.projection: Projection | None = None
+        self._scan: Callable[[bytes], set[int]] | None = None
         self._literals = 0
         if gated:
+            if not any(r.full_text for r in gated):
+                self.projection = Projection(path for r in gated for path in r.reads)
             by_literal: dict[str, list[int]] = {}
             for position, rule in enumerate(gated):
                 assert rule.need is not None
@@ -73,7 +82,8 @@ class Prefilter(Generic[R]):
         scan = self._scan
         if scan is None:
             return list(self.always)
-        found = scan(view.haystack(self.with_original))
+        projection = self.projection
+        found = scan(view.full_text() if projection is None else view.projected(projection))
         if not found:
             return list(self.always)
         gated = self.gated
@@ -84,10 +94,26 @@ class Prefilter(Generic[R]):
         return self._literals
 
 
-def _hyperscan_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Callable[[str], set[int]]:
+def any_literal(literals: Sequence[str]) -> Callable[[bytes], bool]:
+    """A test: does a (lower-cased, UTF-8) text contain any of these literals?"""
+    scan = (_hyperscan_scanner if hyperscan is not None else _aho_scanner)(
+        list(dict.fromkeys(literals)), [(0,)] * len(dict.fromkeys(literals))
+    )
+
+    def contains_any(text: bytes) -> bool:
+        return bool(scan(text))
+
+    return contains_any
+
+
+def _encode(literal: str) -> bytes:
+    return literal.encode("utf-8", "surrogatepass")
+
+
+def _hyperscan_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Callable[[bytes], set[int]]:
     database = hyperscan.Database()
     database.compile(
-        expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
+        expressions=[_encode(lit) for lit in literals],
         ids=list(range(len(literals))),
         elements=len(literals),
         flags=hyperscan.HS_FLAG_SINGLEMATCH,
@@ -99,23 +125,23 @@ def _hyperscan_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Cal
     def on_match(pattern: int, _start: int, _end: int, _flags: int, found: set[int]) -> None:
         found.update(table[pattern])
 
-    def scan(text: str) -> set[int]:
+    def scan(text: bytes) -> set[int]:
         found: set[int] = set()
-        database.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match, context=found)
+        database.scan(text, match_event_handler=on_match, context=found)
         return found
 
     return scan
 
 
-def _aho_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Callable[[str], set[int]]:
+def _aho_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Callable[[bytes], set[int]]:
     automaton = ahocorasick.Automaton()
     for literal, positions in zip(literals, table, strict=True):
         automaton.add_word(literal, positions)
     automaton.make_automaton()
 
-    def scan(text: str) -> set[int]:
+    def scan(text: bytes) -> set[int]:
         found: set[int] = set()
-        for _end, positions in automaton.iter(text):
+        for _end, positions in automaton.iter(text.decode("utf-8", "surrogatepass")):
             found.update(positions)
         return found
 

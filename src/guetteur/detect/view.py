@@ -4,13 +4,14 @@ Rules read fields through integer *slots* (`FieldSlots`): a slot is one field lo
 ordered list of dotted paths, see `logsource.field_paths`) shared by every rule that reads
 the same field the same way. The view caches, per slot, the values found (`raw`), their text
 (`text`) and lower-cased text (`lower`), so a field is resolved and lower-cased once per
-event however many rules test it. Full-text forms (`texts`, `haystack`) are built on first
+event however many rules test it. Full-text forms (`texts`, `full_text`, `projected`) are built on first
 use only.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -25,28 +26,28 @@ MISSING: Any = _MISSING  # what `lookup` returns for a field the event does not 
 _EMPTY: tuple[str, ...] = ()
 
 
-class _PlainPaths(tuple):
-    """A slot's paths when none of their parts is a no-space lookup (`\x00` prefix): the
-    common case, resolved by plain `dict.get` without testing every part."""
-
-    __slots__ = ()
-
-
 class FieldSlots:
-    """Interns field lookups: equal path lists get the same slot number."""
+    """Interns field lookups: equal path lists get the same slot number.
 
-    __slots__ = ("_index", "paths")
+    Each slot also gets a *getter*, `getters[slot](event) -> value or MISSING`: for plain
+    paths (no no-space step) a small function generated from the paths, a chain of inline
+    `dict.get` calls, several times faster than walking the paths in a loop; otherwise a
+    call of `lookup`.
+    """
+
+    __slots__ = ("_index", "getters", "paths")
 
     def __init__(self) -> None:
         self.paths: list[tuple[Path, ...]] = []
+        self.getters: list[Callable[[Event], Any]] = []
         self._index: dict[tuple[Path, ...], int] = {}
 
     def slot(self, paths: tuple[Path, ...]) -> int:
         found = self._index.get(paths)
         if found is None:
             found = len(self.paths)
-            plain = all(part[:1] != "\x00" for path in paths for part in path)
-            self.paths.append(_PlainPaths(paths) if plain else paths)
+            self.paths.append(paths)
+            self.getters.append(make_getter(paths))
             self._index[paths] = found
         return found
 
@@ -54,24 +55,39 @@ class FieldSlots:
         return len(self.paths)
 
 
+def make_getter(paths: tuple[Path, ...]) -> Callable[[Event], Any]:
+    """A function returning the value at the first of `paths` present in an event, or
+    `MISSING` (the same answer as `lookup`, generated as straight-line code).
+
+    The generated source only ever contains the path steps as `repr()` string literals, so a
+    field name cannot inject code; anything unusual falls back to `lookup`.
+    """
+    plain = all(type(part) is str and part and part[:1] != "\x00" for path in paths for part in path)
+    if not paths or not plain or any(not path for path in paths) or len(paths) > 32:
+        return lambda event: lookup(event, paths)
+    lines = ["def get(event):"]
+    for path in paths:
+        indent = "    "
+        node = "event"
+        for depth, part in enumerate(path[:-1]):
+            lines.append(f"{indent}n{depth} = {node}.get({part!r})")
+            lines.append(f"{indent}if type(n{depth}) is dict:")
+            indent += "    "
+            node = f"n{depth}"
+        lines.append(f"{indent}v = {node}.get({path[-1]!r}, M)")
+        lines.append(f"{indent}if v is not M:")
+        lines.append(f"{indent}    return v")
+    lines.append("    return M")
+    namespace: dict[str, Any] = {"M": _MISSING}
+    exec(compile("\n".join(lines), "<field getter>", "exec"), namespace)  # noqa: S102 - literals only
+    getter: Callable[[Event], Any] = namespace["get"]
+    return getter
+
+
 def lookup(event: Event, paths: tuple[Path, ...]) -> Any:
     """The value at the first path present in the event, or `_MISSING`."""
-    if type(paths) is _PlainPaths:
-        for path in paths:
-            node: Any = event
-            for part in path:
-                if type(node) is dict:
-                    node = node.get(part, _MISSING)
-                    if node is _MISSING:
-                        break
-                else:
-                    node = _MISSING
-                    break
-            if node is not _MISSING:
-                return node
-        return _MISSING
     for path in paths:
-        node = event
+        node: Any = event
         for part in path:
             if type(node) is dict:
                 if part[:1] == "\x00":
@@ -141,25 +157,25 @@ def _leaves(node: Any, out: list[str], depth: int = 0) -> None:
 class EventView:
     """Per-event caches over one event (not thread-safe; one view per event)."""
 
-    __slots__ = ("_hay", "_hay_full", "_lower", "_lower_texts", "_raw", "_text", "_texts", "event", "paths")
+    __slots__ = ("_hay", "_hay_full", "_lower", "_lower_texts", "_raw", "_text", "_texts", "event", "getters")
 
-    def __init__(self, event: Event, paths: list[tuple[Path, ...]]) -> None:
+    def __init__(self, event: Event, slots: FieldSlots) -> None:
         self.event = event
-        self.paths = paths
+        self.getters = slots.getters
         self._raw: dict[int, tuple[Any, ...] | None] = {}
         self._text: dict[int, tuple[str, ...]] = {}
         self._lower: dict[int, tuple[str, ...]] = {}
         self._texts: list[str] | None = None
         self._lower_texts: list[str] | None = None
-        self._hay: str | None = None
-        self._hay_full: str | None = None
+        self._hay: tuple[Projection, bytes] | None = None
+        self._hay_full: bytes | None = None
 
     def raw(self, slot: int) -> tuple[Any, ...] | None:
         """The field's values (a list field gives its elements), None when absent."""
         found = self._raw.get(slot, _MISSING)
         if found is not _MISSING:
             return found
-        value = lookup(self.event, self.paths[slot])
+        value = self.getters[slot](self.event)
         if value is _MISSING:
             result = None
         elif type(value) is list or type(value) is tuple:
@@ -174,17 +190,16 @@ class EventView:
         found = self._text.get(slot)
         if found is not None:
             return found
-        values = self.raw(slot)
-        if not values:
+        value = self.getters[slot](self.event)
+        if type(value) is str:  # the common cases, without the raw cache
+            result: tuple[str, ...] = (value,)
+        elif type(value) is int:
+            result = (str(value),)
+        elif value is _MISSING or value is None:
             result = _EMPTY
-        elif len(values) == 1:
-            only = values[0]
-            if type(only) is str:
-                result = values  # already the 1-tuple of that text
-            else:
-                text = as_text(only)
-                result = _EMPTY if text is None else (text,)
         else:
+            values = self.raw(slot)
+            assert values is not None
             result = tuple(t for t in (as_text(v) for v in values) if t is not None)
         self._text[slot] = result
         return result
@@ -196,6 +211,15 @@ class EventView:
             return found
         texts = self._text.get(slot)
         if texts is None:
+            value = self.getters[slot](self.event)
+            if type(value) is str:  # the common cases, straight from the event
+                result: tuple[str, ...] = (value.lower(),)
+                self._lower[slot] = result
+                return result
+            if type(value) is int:
+                result = (str(value),)
+                self._lower[slot] = result
+                return result
             texts = self.text(slot)
         result = (texts[0].lower(),) if len(texts) == 1 else tuple(t.lower() for t in texts)
         self._lower[slot] = result
@@ -214,39 +238,81 @@ class EventView:
             self._lower_texts = [t.lower() for t in self.texts()]
         return self._lower_texts
 
-    def haystack(self, with_original: bool) -> str:
-        """The event as lower-cased JSON text, for the multi-pattern prefilter and keyword tests.
+    def full_text(self) -> bytes:
+        """The whole event, original record included, as lower-cased JSON (UTF-8): the text
+        keyword searches and the prefilter of rules with keywords scan.
 
         JSON because orjson renders a whole event in C far faster than Python can walk it;
         literals searched in it must be JSON-escaped the same way (`json_literal`). Keys and
-        punctuation only add false candidates, never hide a value. `event.original` is left
-        out unless asked for: field values hold everything field rules can match, and the
-        original record would double the text to scan.
+        punctuation only add false candidates, never hide a value.
         """
-        if with_original:
-            if self._hay_full is None:
-                self._hay_full = _dump(self.event)
-            return self._hay_full
-        if self._hay is None:
-            event = self.event
-            meta = event.get("event")
-            if type(meta) is dict and "original" in meta:
-                event = {**event, "event": {k: v for k, v in meta.items() if k != "original"}}
-            self._hay = _dump(event)
-        return self._hay
+        if self._hay_full is None:
+            self._hay_full = lowered_json(self.event)
+        return self._hay_full
+
+    def projected(self, projection: Projection) -> bytes:
+        """The parts of the event `projection` names, as lower-cased JSON (UTF-8)."""
+        hay = self._hay
+        if hay is None or hay[0] is not projection:
+            hay = self._hay = (projection, lowered_json(projection.project(self.event)))
+        return hay[1]
 
 
-def _dump(event: Event) -> str:
+class Projection:
+    """The parts of events that some rules read: top-level keys, each whole or restricted to
+    a few of its keys (`event` -> `code`, `action`..., never the bulky `original` unless a
+    rule reads it). Built from the rules' lookup paths (`RuleCompiler.reads`): every value a
+    rule can compare lies inside the projection, so its literals are found there."""
+
+    __slots__ = ("parts",)
+
+    MAX_KEYS = 4  # more second-level keys than this: take the whole subtree (cheaper)
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        tops: dict[str, set[str] | None] = {}
+        for path in paths:
+            top = path[0]
+            if len(path) == 1 or path[1][:1] == "\x00":
+                tops[top] = None
+            elif top not in tops:
+                tops[top] = {path[1]}
+            else:
+                subs = tops[top]
+                if subs is not None:
+                    subs.add(path[1])
+        self.parts: tuple[tuple[str, tuple[str, ...] | None], ...] = tuple(
+            (top, None if subs is None or len(subs) > self.MAX_KEYS else tuple(sorted(subs)))
+            for top, subs in sorted(tops.items())
+        )
+
+    def project(self, event: Event) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for top, subs in self.parts:
+            value = event.get(top, _MISSING)
+            if value is _MISSING:
+                continue
+            if subs is None or type(value) is not dict:
+                out[top] = value
+            else:
+                out[top] = {k: value[k] for k in subs if k in value}
+        return out
+
+
+def lowered_json(value: Any) -> bytes:
+    """`value` as lower-cased JSON text, UTF-8 encoded (see `EventView.full_text`)."""
     try:
-        return orjson.dumps(event, default=str, option=_JSON_OPTIONS).decode("utf-8").lower()
+        data = orjson.dumps(value, default=str, option=_JSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):  # cycles or exotic values: walk it instead
         out: list[str] = []
-        _leaves(event, out)
-        return "\x00".join(json_literal(t) for t in out)
+        _leaves(value, out)
+        return "\x00".join(json_literal(t) for t in out).encode("utf-8", "surrogatepass")
+    if data.isascii():
+        return data.lower()
+    return data.decode("utf-8").lower().encode("utf-8")
 
 
 def json_literal(literal: str) -> str:
-    """`literal` as it appears inside lower-cased JSON text (see `EventView.haystack`)."""
+    """`literal` as it appears inside lower-cased JSON text (see `EventView.full_text`)."""
     try:
         return orjson.dumps(literal).decode("utf-8")[1:-1].lower()
     except TypeError:  # lone surrogates: the stdlib escapes the same characters
