@@ -31,7 +31,9 @@ Matching semantics (sigma-rules-specification.md, sigma-appendix-modifiers.md):
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
+from re import _parser as _sre  # type: ignore[attr-defined]  # CPython's regex parser, for literals
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,10 +118,10 @@ class RuleCompiler:
         self.placeholders = {k.lower(): list(v) for k, v in (placeholders or {}).items()}
         # What the rule being compiled reads, for the prefilter (`detect.prefilter`):
         # `full_text` when it has keywords (full-text search over the whole event), `reads`
-        # the event paths its fields are looked up at. Reset by `compile_rule`, accumulated
-        # by `compile_detections` (a rule and its filters).
+        # the slots of the fields it looks up. Reset by `compile_rule`, accumulated by
+        # `compile_detections` (a rule and its filters).
         self.full_text = False
-        self.reads: set[Path] = set()
+        self.reads: set[int] = set()
 
     def compile_rule(self, rule: SigmaRule, key: RouteKey) -> Compiled:
         """The matcher of a whole rule (its conditions OR-ed). Sets `full_text` and `reads`."""
@@ -128,8 +130,9 @@ class RuleCompiler:
         return self.compile_detections(rule.detection, key)
 
     def _slot(self, paths: tuple[Path, ...]) -> int:
-        self.reads.update(paths)
-        return self.slots.slot(paths)
+        slot = self.slots.slot(paths)
+        self.reads.add(slot)
+        return slot
 
     def compile_detections(self, detections: SigmaDetections, key: RouteKey) -> Compiled:
         """The matcher of a detection section (a rule's or a global filter's)."""
@@ -550,10 +553,10 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
     except re.error as exc:
         raise CompileError(f"invalid regular expression for {field!r}: {exc}") from exc
     search = regex.search
-    literal = regex_literal(pattern)
-    # The haystack is lower-cased, so a literal of a case-sensitive regex is a valid need too.
-    need = _need_of(literal.lower()) if literal else None
-    if not literal:
+    literals = regex_literals(pattern, flags)
+    # The haystack is lower-cased, so literals of a case-sensitive regex are a valid need too.
+    need = _need_of(*(lit.lower() for lit in literals)) if literals else None
+    if len(literals) != 1:
 
         def regex_match(view: EventView) -> bool:
             for v in view.text(slot):
@@ -563,6 +566,7 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
 
         return Compiled(regex_match, need)
     # A literal every match contains is a cheap test before running the regex.
+    (literal,) = literals
     if flags & re.IGNORECASE:
         low = literal.lower()
 
@@ -583,99 +587,67 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
     return Compiled(regex_checked, need)
 
 
-# A run of characters that stand for themselves in a regex (no metacharacters).
-_REGEX_LITERAL = re.compile(r"(?:\\[\\/.\-*?+()\[\]{}|^$ ]|[^\\.^$*+?{}\[\]()|])+")
+def regex_literals(pattern: str, flags: int = 0) -> frozenset[str]:
+    """Literals one of which every match of `pattern` contains, when that is easy to prove
+    from the parsed pattern; empty when nothing is proven.
 
-
-_QUANTIFIER = re.compile(r"\{\d*(?:,\d*)?\}")
-_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+[):]")
-
-
-def regex_literal(pattern: str) -> str:
-    """A literal every match of `pattern` contains, when one is easy to prove; else "".
-
-    The longest run of plain characters outside any group or class, not made optional by
-    a quantifier, is necessarily in every match, unless the pattern has a top-level
-    alternation (then nothing is proven) or inline flags (not analysed).
+    Walks the tree of CPython's own regex parser: a run of plain characters is required; so
+    is what a group, or a repetition of at least once, requires; an alternation requires one
+    of what each of its branches requires (when every branch requires something). Of all the
+    required sets, the most selective is kept (longest shortest literal, then fewest). The
+    literals keep the pattern's case. A node the walk does not know proves nothing.
     """
-    if _INLINE_FLAGS.search(pattern):
-        return ""
-    depth = 0
-    cls = False
-    best = ""
+    try:
+        tree = _sre.parse(pattern, flags)
+        best = _best_literals(_required_literals(list(tree), 0))
+    except Exception:  # a parser change or an odd pattern: no literal, the regex still runs
+        return frozenset()
+    return best or frozenset()
+
+
+def _required_literals(items: list[Any], depth: int) -> list[frozenset[str]]:
+    if depth > 50:
+        return []
+    found: list[frozenset[str]] = []
     run: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        nxt = pattern[i + 1] if i + 1 < len(pattern) else ""
-        if cls:
-            if c == "\\":
-                i += 2
-                continue
-            if c == "]":
-                cls = False
-            i += 1
+    for op, av in items:
+        if op is _sre.LITERAL:
+            run.append(chr(av))
             continue
-        if c == "\\":
-            if nxt and not nxt.isalnum():
-                literal_char = nxt
-                quant = pattern[i + 2 : i + 3]
-                if depth == 0 and quant not in ("*", "?", "{"):
-                    run.append(literal_char)
-                    if quant == "+":
-                        best = max(best, "".join(run), key=len)
-                        run = []
-                else:
-                    best = max(best, "".join(run), key=len)
-                    run = []
-                i += 2
-                continue
-            best = max(best, "".join(run), key=len)
+        if run:
+            found.append(frozenset({"".join(run)}))
             run = []
-            i += 2
+        if op is _sre.SUBPATTERN:
+            found.extend(_required_literals(list(av[-1]), depth + 1))
+        elif op is _sre.ATOMIC_GROUP:
+            found.extend(_required_literals(list(av), depth + 1))
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            low, _high, body = av
+            if low >= 1:
+                found.extend(_required_literals(list(body), depth + 1))
+        elif op is _sre.BRANCH:
+            union: set[str] = set()
+            for branch in av[1]:
+                best = _best_literals(_required_literals(list(branch), depth + 1))
+                if best is None:
+                    break
+                union |= best
+            else:
+                found.append(frozenset(union))
+    if run:
+        found.append(frozenset({"".join(run)}))
+    return found
+
+
+def _best_literals(candidates: list[frozenset[str]]) -> frozenset[str] | None:
+    best: frozenset[str] | None = None
+    best_score = (MIN_LITERAL - 1, 0)
+    for literals in candidates:
+        if not literals:
             continue
-        if c in ".^$":
-            best = max(best, "".join(run), key=len)
-            run = []
-        elif c == "[":
-            best = max(best, "".join(run), key=len)
-            run = []
-            cls = True
-        elif c == "(":
-            best = max(best, "".join(run), key=len)
-            run = []
-            depth += 1
-            if nxt == "?":  # (?: (?= (?! (?<= (?P<name>: still a group; skip the marker
-                i += 2
-                continue
-        elif c == "|":
-            if depth == 0:
-                return ""
-            best = max(best, "".join(run), key=len)
-            run = []
-        elif c == ")":
-            depth -= 1
-            best = max(best, "".join(run), key=len)
-            run = []
-        elif c in "*?{":
-            # The previous character was optional: it does not belong to the literal.
-            if run:
-                run.pop()
-            best = max(best, "".join(run), key=len)
-            run = []
-            if c == "{":
-                quantifier = _QUANTIFIER.match(pattern, i)
-                if quantifier is None:  # a literal brace: too unusual to reason about
-                    return ""
-                i = quantifier.end()
-                continue
-        elif c == "+":
-            best = max(best, "".join(run), key=len)
-            run = []
-        elif depth == 0:
-            run.append(c)
-        i += 1
-    best = max(best, "".join(run), key=len)
+        score = (min(_weight(t.lower()) for t in literals), -len(literals))
+        if score > best_score:
+            best, best_score = literals, score
     return best
 
 
@@ -726,11 +698,11 @@ def _cidr(slot: int, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> 
 
 
 _COMPARATORS: dict[CompareOperators, Callable[[float, float], bool]] = {
-    CompareOperators.LT: lambda a, b: a < b,
-    CompareOperators.LTE: lambda a, b: a <= b,
-    CompareOperators.GT: lambda a, b: a > b,
-    CompareOperators.GTE: lambda a, b: a >= b,
-    CompareOperators.NEQ: lambda a, b: a != b,
+    CompareOperators.LT: operator.lt,
+    CompareOperators.LTE: operator.le,
+    CompareOperators.GT: operator.gt,
+    CompareOperators.GTE: operator.ge,
+    CompareOperators.NEQ: operator.ne,
 }
 
 
@@ -756,6 +728,10 @@ def _compare(slot: int, op: CompareOperators, number: float) -> Compiled:
         if not values:
             return False
         for v in values:
+            if type(v) is int:  # the common case (parsers store counts and codes as ints)
+                if compare(v, number):
+                    return True
+                continue
             n = _to_number(v)
             if n is not None and compare(n, number):
                 return True

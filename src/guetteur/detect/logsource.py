@@ -315,21 +315,24 @@ def event_signature(event: Event) -> tuple[object, ...]:
     routing decision per signature.
     """
     meta = event.get("event")
-    module = dataset = category = etype = None
-    if isinstance(meta, dict):
+    if type(meta) is dict:
         module = meta.get("module")
         dataset = meta.get("dataset")
+    else:
+        module = dataset = meta = None
+    winlog = event.get("winlog")
+    if type(winlog) is dict:
+        return (module, dataset, winlog.get("channel"), winlog.get("event_id"), winlog.get("provider_name"))
+    category = etype = None
+    if meta is not None:
         category = meta.get("category")
         etype = meta.get("type")
-        if isinstance(category, list):
+        if type(category) is list:
             category = tuple(category)
-        if isinstance(etype, list):
+        if type(etype) is list:
             etype = tuple(etype)
-    winlog = event.get("winlog")
-    if isinstance(winlog, dict):
-        return (module, dataset, winlog.get("channel"), winlog.get("event_id"), winlog.get("provider_name"))
     process = event.get("process")
-    pname = process.get("name") if isinstance(process, dict) else None
+    pname = process.get("name") if type(process) is dict else None
     return (module, dataset, None, None, pname, category, etype)
 
 

@@ -4,19 +4,26 @@ Each compiled rule carries a *need* (`compiler.Compiled.need`): a set of lower-c
 literals at least one of which occurs in any event the rule matches, or None. For the rules
 that can see a given kind of event, `Prefilter` puts every literal of every need into one
 multi-literal matcher: Hyperscan (SIMD, each literal reported once per event) when the
-`hyperscan` wheel is importable, else a pyahocorasick automaton. Per event it scans a
-lower-cased JSON text of the event once and returns the rules whose literal occurred, plus
-the rules without a need, which are always evaluated. The per-event cost grows with the size
-of that text and the distinct literals found in it, not with the number of rules.
+`hyperscan` wheel is importable, else a pyahocorasick automaton. Per event it scans one
+lower-cased text of the event and returns the rules whose literal occurred, plus the rules
+without a need, which are always evaluated. The per-event cost grows with the size of that
+text and the distinct literals found in it, not with the number of rules.
 
-The text scanned is as small as the rules allow: when none of the gated rules has keywords
-(full-text search), only the parts of the event their fields are looked up at (a
-`view.Projection`: `winlog`, `process`... not `message`, `log` or `event.original`), which
-is usually a quarter of the event; with keywords, the whole event, original record included
-(`EventView.full_text`).
+The text is as small as the rules allow, in one of three forms:
 
-Below `DIRECT_LIMIT` gated rules, building the text costs more than evaluating them, so they
-are evaluated directly.
+- *fields*: when the gated rules read few fields (`SLOT_LIMIT`), their lower-cased values
+  joined by NUL. These are exactly the values the rules then compare (`EventView.lower`
+  caches them), so the text costs almost nothing extra and holds no key names that would
+  make false candidates;
+- *projection*: when they read many, the parts of the event their fields are looked up at
+  (`view.Projection`: `winlog`, `process`... not `message`, `log` or `event.original`) as
+  lower-cased JSON, usually a quarter of the event;
+- *full*: when some gated rule has keywords (full-text search), the whole event as
+  lower-cased JSON, original record included (`EventView.full_text`).
+
+Literals are JSON-escaped for the two JSON forms (`view.json_literal`). Below
+`DIRECT_LIMIT` gated rules, building the text costs more than evaluating them, so they are
+evaluated directly.
 """
 
 from __future__ import annotations
@@ -31,59 +38,74 @@ try:  # optional accelerator: ~50x faster than pyahocorasick on 3 KB events with
 except ImportError:  # pragma: no cover - the wheel is a pinned dependency
     hyperscan = None
 
-from guetteur.detect.view import EventView, Path, Projection, json_literal
+from guetteur.detect.view import EventView, FieldSlots, Projection, json_literal
 
-DIRECT_LIMIT = 6
+DIRECT_LIMIT = 2
+SLOT_LIMIT = 16
 
 
 class Gateable(Protocol):
     need: frozenset[str] | None
     full_text: bool
-    reads: frozenset[Path]
+    reads: frozenset[int]
 
 
 R = TypeVar("R", bound=Gateable)
 
 
 class Prefilter(Generic[R]):
-    """Candidate selection over a fixed, ordered list of rules."""
+    """Candidate selection over a fixed, ordered list of rules (module docstring)."""
 
-    __slots__ = ("_literals", "_scan", "always", "gated", "projection")
+    __slots__ = ("_literals", "_scan", "always", "fields", "gated", "projection")
 
-    def __init__(self, rules: Sequence[R]) -> None:
+    def __init__(self, rules: Sequence[R], slots: FieldSlots | None = None) -> None:
         gated = [r for r in rules if r.need is not None]
         if len(gated) <= DIRECT_LIMIT:
             gated = []
         gated_ids = {id(r) for r in gated}
         self.always: tuple[R, ...] = tuple(r for r in rules if id(r) not in gated_ids)
         self.gated: tuple[R, ...] = tuple(gated)
-        # None: scan the whole event (some gated rule searches keywords in it)
+        # The text scanned: `fields` (slots) or `projection` set, or neither for the full event.
+        self.fields: tuple[int, ...] | None = None
         self.projection: Projection | None = None
         self._scan: Callable[[bytes], set[int]] | None = None
         self._literals = 0
-        if gated:
-            if not any(r.full_text for r in gated):
-                self.projection = Projection(path for r in gated for path in r.reads)
-            by_literal: dict[str, list[int]] = {}
-            for position, rule in enumerate(gated):
-                assert rule.need is not None
-                for literal in rule.need:
-                    by_literal.setdefault(json_literal(literal), []).append(position)
-            literals = list(by_literal)
-            table = [tuple(by_literal[lit]) for lit in literals]
-            if hyperscan is not None:
-                self._scan = _hyperscan_scanner(literals, table)
+        if not gated:
+            return
+        escape: Callable[[str], str] = json_literal
+        if not any(r.full_text for r in gated):
+            read = sorted({slot for r in gated for slot in r.reads})
+            if len(read) <= SLOT_LIMIT or slots is None:
+                self.fields = tuple(read)
+                escape = str
             else:
-                self._scan = _aho_scanner(literals, table)
-            self._literals = len(literals)
+                self.projection = Projection(path for slot in read for path in slots.paths[slot])
+        by_literal: dict[str, list[int]] = {}
+        for position, rule in enumerate(gated):
+            assert rule.need is not None
+            for literal in rule.need:
+                by_literal.setdefault(escape(literal), []).append(position)
+        literals = list(by_literal)
+        table = [tuple(by_literal[lit]) for lit in literals]
+        if hyperscan is not None:
+            self._scan = _hyperscan_scanner(literals, table)
+        else:
+            self._scan = _aho_scanner(literals, table)
+        self._literals = len(literals)
 
     def candidates(self, view: EventView) -> list[R]:
         """The rules to evaluate on this event, in rule order within each group."""
         scan = self._scan
         if scan is None:
             return list(self.always)
-        projection = self.projection
-        found = scan(view.full_text() if projection is None else view.projected(projection))
+        if self.fields is not None:
+            lower = view.lower
+            text = "\x00".join([value for slot in self.fields for value in lower(slot)])
+            found = scan(text.encode("utf-8", "surrogatepass"))
+        elif self.projection is not None:
+            found = scan(view.projected(self.projection))
+        else:
+            found = scan(view.full_text())
         if not found:
             return list(self.always)
         gated = self.gated
