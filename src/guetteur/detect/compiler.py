@@ -33,10 +33,10 @@ from __future__ import annotations
 import ipaddress
 import operator
 import re
-from re import _parser as _sre  # type: ignore[attr-defined]  # CPython's regex parser, for literals
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from re import _parser as _sre  # type: ignore[attr-defined]  # CPython's regex parser, for literals
 from typing import Any
 
 import ahocorasick
