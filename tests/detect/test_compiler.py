@@ -71,19 +71,21 @@ def test_selection_list_of_maps_is_or() -> None:
         ("\\w+`(?:\\w+|-|.)`[\\w+|\\s]", set()),  # "`" is too short to be worth it
         ("abc|def", {"abc", "def"}),
         ("abc|de", set()),  # a branch without a useful literal proves nothing
-        ("(a|b)xyz", {"xyz"}),
-        ("foo(bar)?baz", {"foo"}),
-        ("ab?cde", {"cde"}),
+        ("(a|b)xyz", {"axyz", "bxyz"}),
+        ("foo(bar)?baz", {"foobaz", "foobarbaz"}),
+        ("ab?cde", {"acde", "abcde"}),
         ("(?i)abcdef", {"abcdef"}),
         ("c:\\\\windows\\\\sys+", {"c:\\windows\\sy"}),
         ("\\.exe$", {".exe"}),
         ("[a-z]+\\.ps1", {".ps1"}),
         ("a{", set()),
         ("x{2,3}yzw", {"yzw"}),
-        ("(?:xyz){0,2}abc", {"abc"}),
+        ("(?:xyz){0,2}abc", {"abc", "xyzabc", "xyzxyzabc"}),
+        ("(?:xyz){0,3}abc", {"abc"}),  # too many repetitions to expand: the run restarts
         ("(?:wxyz)+ab", {"wxyz"}),
-        ("/(patients?|records?)/\\d+", {"patient", "record"}),
-        ("[?&](cmd|c)=", set()),
+        ("/(patients?|records?)/\\d+", {"/patient/", "/patients/", "/record/", "/records/"}),
+        ("[?&](cmd|c)=", {"?cmd=", "&cmd=", "?c=", "&c="}),  # small classes and groups expand
+        ("[a-z](cmd|c)=", set()),
         ("(unclosed", set()),
     ],
 )
@@ -96,9 +98,9 @@ def test_regex_literals_are_in_every_match() -> None:
     import re
 
     samples = ["powershell -e `i`e`x", "c:\\windows\\sysss", "abc.exe", "foobaz", "xxyz", "abdcde acde",
-               "/patients/12", "/RECORD/3", "abcxyz", "defxyz"]
+               "/patients/12", "/RECORD/3", "abcxyz", "defxyz", "/x?c=id", "/y?a=1&CMD=ls"]
     patterns = ["\\w+`(?:\\w+|-|.)`", "c:\\\\windows\\\\sys+", "foo(bar)?baz", "ab?cde", "\\.exe$",
-                "(a|b)xyz", "/(patients?|records?)/\\d+", "(abc|def)xyz"]
+                "(a|b)xyz", "/(patients?|records?)/\\d+", "(abc|def)xyz", "[?&](cmd|c)=(id|ls)"]
     checked = 0
     for pattern in patterns:
         literals = regex_literals(pattern, re.IGNORECASE)

@@ -591,11 +591,14 @@ def regex_literals(pattern: str, flags: int = 0) -> frozenset[str]:
     """Literals one of which every match of `pattern` contains, when that is easy to prove
     from the parsed pattern; empty when nothing is proven.
 
-    Walks the tree of CPython's own regex parser: a run of plain characters is required; so
-    is what a group, or a repetition of at least once, requires; an alternation requires one
-    of what each of its branches requires (when every branch requires something). Of all the
-    required sets, the most selective is kept (longest shortest literal, then fewest). The
-    literals keep the pattern's case. A node the walk does not know proves nothing.
+    Walks the tree of CPython's own regex parser. A run of nodes that match one of a few
+    known strings (characters, small classes such as `[?&]`, groups and alternations of
+    such, optional parts) is required as that set of strings (`?c=` or `&cmd=` for
+    `[?&](c|cmd)=`); so is what a group, or a repetition of at least once, requires; an
+    alternation requires one of what each of its branches requires (when every branch
+    requires something). Of all the required sets, the most selective is kept (longest
+    shortest literal, then fewest). The literals keep the pattern's case. A node the walk
+    does not know proves nothing.
     """
     try:
         tree = _sre.parse(pattern, flags)
@@ -605,18 +608,32 @@ def regex_literals(pattern: str, flags: int = 0) -> frozenset[str]:
     return best or frozenset()
 
 
+_EXPAND_MAX = 64  # strings a run of nodes may stand for before it is cut
+_CLASS_MAX = 8  # characters a class may hold to be expanded
+
+
 def _required_literals(items: list[Any], depth: int) -> list[frozenset[str]]:
     if depth > 50:
         return []
     found: list[frozenset[str]] = []
-    run: list[str] = []
+    run: list[str] = [""]  # the strings the current run of known nodes can match
+
+    def flush() -> None:
+        if all(run):  # a set holding "" requires nothing
+            found.append(frozenset(run))
+
     for op, av in items:
-        if op is _sre.LITERAL:
-            run.append(chr(av))
+        options = _options(op, av, depth)
+        if options is not None:
+            grown = [r + o for r in run for o in options]
+            if len(grown) <= _EXPAND_MAX:
+                run = grown
+                continue
+            flush()
+            run = options if len(options) <= _EXPAND_MAX else [""]
             continue
-        if run:
-            found.append(frozenset({"".join(run)}))
-            run = []
+        flush()
+        run = [""]
         if op is _sre.SUBPATTERN:
             found.extend(_required_literals(list(av[-1]), depth + 1))
         elif op is _sre.ATOMIC_GROUP:
@@ -634,9 +651,55 @@ def _required_literals(items: list[Any], depth: int) -> list[frozenset[str]]:
                 union |= best
             else:
                 found.append(frozenset(union))
-    if run:
-        found.append(frozenset({"".join(run)}))
+    flush()
     return found
+
+
+def _options(op: Any, av: Any, depth: int) -> list[str] | None:
+    """Every string one node can match, when they are few and known; else None."""
+    if depth > 50:
+        return None
+    if op is _sre.LITERAL:
+        return [chr(av)]
+    if op is _sre.IN:
+        if len(av) <= _CLASS_MAX and all(kind is _sre.LITERAL for kind, _ in av):
+            return [chr(code) for _, code in av]
+        return None
+    if op is _sre.SUBPATTERN:
+        return _sequence_options(list(av[-1]), depth + 1)
+    if op is _sre.BRANCH:
+        out: list[str] = []
+        for branch in av[1]:
+            options = _sequence_options(list(branch), depth + 1)
+            if options is None:
+                return None
+            out.extend(options)
+        return out if len(out) <= _EXPAND_MAX else None
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+        low, high, body = av
+        if high > 2:
+            return None
+        once = _sequence_options(list(body), depth + 1)
+        if once is None:
+            return None
+        out = [""] if low == 0 else []
+        out.extend(once)
+        if high == 2:
+            out.extend(a + b for a in once for b in once)
+        return out if len(out) <= _EXPAND_MAX else None
+    return None
+
+
+def _sequence_options(items: list[Any], depth: int) -> list[str] | None:
+    run = [""]
+    for op, av in items:
+        options = _options(op, av, depth)
+        if options is None:
+            return None
+        run = [r + o for r in run for o in options]
+        if len(run) > _EXPAND_MAX:
+            return None
+    return run
 
 
 def _best_literals(candidates: list[frozenset[str]]) -> frozenset[str] | None:
