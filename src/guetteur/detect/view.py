@@ -209,19 +209,16 @@ class EventView:
         found = self._lower.get(slot)
         if found is not None:
             return found
-        texts = self._text.get(slot)
-        if texts is None:
-            value = self.getters[slot](self.event)
-            if type(value) is str:  # the common cases, straight from the event
-                result: tuple[str, ...] = (value.lower(),)
-                self._lower[slot] = result
-                return result
-            if type(value) is int:
-                result = (str(value),)
-                self._lower[slot] = result
-                return result
-            texts = self.text(slot)
-        result = (texts[0].lower(),) if len(texts) == 1 else tuple(t.lower() for t in texts)
+        value = self.getters[slot](self.event)
+        kind = type(value)
+        if kind is str:  # the common cases, straight from the event
+            result: tuple[str, ...] = (value.lower(),)
+        elif kind is int:
+            result = (str(value),)
+        elif value is _MISSING or value is None:
+            result = _EMPTY
+        else:
+            result = tuple(t.lower() for t in self.text(slot))
         self._lower[slot] = result
         return result
 
