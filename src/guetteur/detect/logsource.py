@@ -312,19 +312,21 @@ def event_signature(event: Event) -> tuple[object, ...]:
     """The few facts classification depends on; events with equal signatures route alike.
 
     Cheap enough to compute per event (a handful of dict lookups); the detector caches the
-    routing decision per signature.
+    routing decision per signature. A Windows event with a channel or an event id routes by
+    those and its provider alone (`classify`, `engine._key_values`): a 3-tuple, never equal
+    to the 7-tuple of other events.
     """
+    winlog = event.get("winlog")
+    if type(winlog) is dict:
+        channel = winlog.get("channel")
+        event_id = winlog.get("event_id")
+        if channel or event_id:
+            return (channel, event_id, winlog.get("provider_name"))
     meta = event.get("event")
+    module = dataset = category = etype = None
     if type(meta) is dict:
         module = meta.get("module")
         dataset = meta.get("dataset")
-    else:
-        module = dataset = meta = None
-    winlog = event.get("winlog")
-    if type(winlog) is dict:
-        return (module, dataset, winlog.get("channel"), winlog.get("event_id"), winlog.get("provider_name"))
-    category = etype = None
-    if meta is not None:
         category = meta.get("category")
         etype = meta.get("type")
         if type(category) is list:
@@ -338,13 +340,15 @@ def event_signature(event: Event) -> tuple[object, ...]:
 
 def classify(event: Event) -> EventSource:
     """The Sigma product/categories/services of one event (see the module docstring)."""
-    meta = event.get("event") if isinstance(event.get("event"), dict) else {}
-    assert isinstance(meta, dict)
+    # Plain dicts only, as `event_signature` and the field getters read them.
+    winlog = event.get("winlog")
+    if type(winlog) is dict and (winlog.get("channel") or winlog.get("event_id")):
+        return _classify_windows(winlog)
+    meta = event.get("event")
+    if type(meta) is not dict:
+        meta = {}
     module = str(meta.get("module") or "").lower()
     dataset = str(meta.get("dataset") or "").lower()
-    winlog = event.get("winlog")
-    if isinstance(winlog, dict) and (winlog.get("channel") or winlog.get("event_id")):
-        return _classify_windows(winlog)
     product: str | None = MODULE_PRODUCTS.get(module)
     categories: list[str] = []
     services: list[str] = []
@@ -357,7 +361,7 @@ def classify(event: Event) -> EventSource:
         product = "zeek"
         services.append(dataset.replace("zeek.", "").replace("zeek_", ""))
     process = event.get("process")
-    pname = str(process.get("name") or "").lower() if isinstance(process, dict) else ""
+    pname = str(process.get("name") or "").lower() if type(process) is dict else ""
     if product == "linux" or module == "linux":
         product = "linux"
         services.extend(LINUX_PROGRAM_SERVICES.get(pname, ()))
