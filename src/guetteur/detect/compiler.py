@@ -70,7 +70,7 @@ from sigma.types import (
 
 from guetteur.detect.logsource import RouteKey, field_paths
 from guetteur.detect.prefilter import any_literal
-from guetteur.detect.view import EventView, FieldSlots, Path, json_literal
+from guetteur.detect.view import EventView, FieldSlots, json_literal
 
 Matcher = Callable[[EventView], bool]
 Need = frozenset[str] | None
@@ -93,6 +93,8 @@ class Compiled:
     need: Need
     # (field, values) equality constraints the node implies, for key-field indexing.
     keys: dict[str, frozenset[str]] | None = None
+    # The slots whose values hold the need's literals (None with keywords: anywhere).
+    sources: frozenset[int] | None = None
 
 
 def _true(_view: EventView) -> bool:
@@ -116,23 +118,14 @@ class RuleCompiler:
     def __init__(self, slots: FieldSlots, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.slots = slots
         self.placeholders = {k.lower(): list(v) for k, v in (placeholders or {}).items()}
-        # What the rule being compiled reads, for the prefilter (`detect.prefilter`):
-        # `full_text` when it has keywords (full-text search over the whole event), `reads`
-        # the slots of the fields it looks up. Reset by `compile_rule`, accumulated by
-        # `compile_detections` (a rule and its filters).
+        # Set while compiling a rule with keywords (full-text search over the whole event):
+        # the prefilter must then scan the whole event for it. Reset by `compile_rule`.
         self.full_text = False
-        self.reads: set[int] = set()
 
     def compile_rule(self, rule: SigmaRule, key: RouteKey) -> Compiled:
-        """The matcher of a whole rule (its conditions OR-ed). Sets `full_text` and `reads`."""
+        """The matcher of a whole rule (its conditions OR-ed). Sets `full_text`."""
         self.full_text = False
-        self.reads = set()
         return self.compile_detections(rule.detection, key)
-
-    def _slot(self, paths: tuple[Path, ...]) -> int:
-        slot = self.slots.slot(paths)
-        self.reads.add(slot)
-        return slot
 
     def compile_detections(self, detections: SigmaDetections, key: RouteKey) -> Compiled:
         """The matcher of a detection section (a rule's or a global filter's)."""
@@ -197,7 +190,10 @@ class RuleCompiler:
 
     def compile_field(self, field: str, value: Any, key: RouteKey) -> Compiled:
         """One `field: value` leaf, after modifiers (the value's type says what to do)."""
-        slot = self._slot(field_paths(field, key))
+        slot = self.slots.slot(field_paths(field, key))
+        return _sourced(self._compile_value(field, slot, value, key), slot)
+
+    def _compile_value(self, field: str, slot: int, value: Any, key: RouteKey) -> Compiled:
         match value:
             case SigmaExpansion():
                 return _or([self.compile_field(field, v, key) for v in value.values])
@@ -229,7 +225,7 @@ class RuleCompiler:
             case SigmaCompareExpression():
                 return _compare(slot, value.op, value.number.number)
             case SigmaFieldReference():
-                other = self._slot(field_paths(value.field, key))
+                other = self.slots.slot(field_paths(value.field, key))
                 return _fieldref(slot, other, value.starts_with, value.ends_with)
             case _:
                 raise CompileError(f"unsupported value type {type(value).__name__} for field {field!r}")
@@ -248,7 +244,7 @@ class RuleCompiler:
 
     def _string_group(self, field: str, values: list[SigmaString], key: RouteKey) -> list[Compiled]:
         """Plain (case-insensitive) strings OR-ed on one field, grouped by shape."""
-        slot = self._slot(field_paths(field, key))
+        slot = self.slots.slot(field_paths(field, key))
         equal: set[str] = set()
         prefixes: list[str] = []
         suffixes: list[str] = []
@@ -290,6 +286,8 @@ class RuleCompiler:
             parts.append(_wildcard(slot, pattern, literal))
         if not parts:
             return [Compiled(_false, None)]
+        for part in parts:
+            _sourced(part, slot)
         if len(parts) == 1:
             return parts
         del all_texts
@@ -925,16 +923,25 @@ def _keyword_regex(regex: re.Pattern[str], need: Need) -> Compiled:
 # --- boolean nodes ------------------------------------------------------------------------
 
 
-def _best_need(needs: list[Need]) -> Need:
-    """For an AND: the most selective child need (longest shortest literal, then fewest)."""
-    best: Need = None
+def _sourced(compiled: Compiled, slot: int) -> Compiled:
+    """Mark a leaf's need as found in `slot`'s values (unless its parts said otherwise)."""
+    if compiled.need is not None and compiled.sources is None:
+        compiled.sources = frozenset({slot})
+    return compiled
+
+
+def _best_need(parts: list[Compiled]) -> Compiled | None:
+    """For an AND: the child with the most selective need (longest shortest literal, then
+    fewest), or None when no child has one."""
+    best: Compiled | None = None
     best_score: tuple[int, int] = (-1, 0)
-    for need in needs:
+    for part in parts:
+        need = part.need
         if need is None:
             continue
         score = (min(len(t) for t in need), -len(need))
         if score > best_score:
-            best, best_score = need, score
+            best, best_score = part, score
     return best
 
 
@@ -963,7 +970,8 @@ def _and(parts: list[Compiled]) -> Compiled:
     if len(parts) == 1:
         return parts[0]
     matchers = tuple(p.match for p in parts)
-    need = _best_need([p.need for p in parts])
+    best = _best_need(parts)
+    need, sources = (best.need, best.sources) if best is not None else (None, None)
     keys = _merge_keys_and(parts)
     if len(matchers) == 2:
         first, second = matchers
@@ -971,7 +979,7 @@ def _and(parts: list[Compiled]) -> Compiled:
         def and2(view: EventView) -> bool:
             return first(view) and second(view)
 
-        return Compiled(and2, need, keys)
+        return Compiled(and2, need, keys, sources)
 
     def and_all(view: EventView) -> bool:
         for m in matchers:
@@ -979,7 +987,7 @@ def _and(parts: list[Compiled]) -> Compiled:
                 return False
         return True
 
-    return Compiled(and_all, need, keys)
+    return Compiled(and_all, need, keys, sources)
 
 
 def _or(parts: list[Compiled]) -> Compiled:
@@ -988,6 +996,10 @@ def _or(parts: list[Compiled]) -> Compiled:
     matchers = tuple(p.match for p in parts)
     needs = [p.need for p in parts]
     need: Need = None if any(n is None for n in needs) else frozenset().union(*needs)  # type: ignore[arg-type]
+    sources: frozenset[int] | None = None
+    part_sources = [p.sources for p in parts]
+    if need is not None and all(ps is not None for ps in part_sources):
+        sources = frozenset(slot for ps in part_sources for slot in ps or ())
     keys = _merge_keys_or(parts)
     if len(matchers) == 2:
         first, second = matchers
@@ -995,7 +1007,7 @@ def _or(parts: list[Compiled]) -> Compiled:
         def or2(view: EventView) -> bool:
             return first(view) or second(view)
 
-        return Compiled(or2, need, keys)
+        return Compiled(or2, need, keys, sources)
 
     def or_any(view: EventView) -> bool:
         for m in matchers:
@@ -1003,4 +1015,4 @@ def _or(parts: list[Compiled]) -> Compiled:
                 return True
         return False
 
-    return Compiled(or_any, need, keys)
+    return Compiled(or_any, need, keys, sources)

@@ -90,7 +90,7 @@ class CompiledRule:
         "need",
         "order",
         "full_text",
-        "reads",
+        "sources",
         "route",
         "source",
         "stats",
@@ -105,7 +105,6 @@ class CompiledRule:
         compiled: Compiled,
         stats: RuleStats,
         full_text: bool = False,
-        reads: frozenset[int] = frozenset(),
     ) -> None:
         rule = loaded.rule
         self.loaded = loaded
@@ -120,7 +119,7 @@ class CompiledRule:
         self.need = compiled.need
         self.keys = compiled.keys
         self.full_text = full_text  # it has keywords (see detect.prefilter)
-        self.reads = reads  # the slots (view.FieldSlots) of the fields it looks up
+        self.sources = compiled.sources  # the slots whose values hold the need's literals
         self.enabled = loaded.enabled
         self.alert = True
         self.stats = stats
@@ -252,7 +251,7 @@ class Detector:
             self.errors.append(RuleError(loaded.source, f"{loaded.id}: {exc}"))
             return None
         stats = self._stats.setdefault(loaded.id, RuleStats())
-        rule = CompiledRule(loaded, key, compiled, stats, compiler.full_text, frozenset(compiler.reads))
+        rule = CompiledRule(loaded, key, compiled, stats, compiler.full_text)
         switch = self._switches.get(rule.id)
         if switch is not None:
             rule.enabled = switch
@@ -444,7 +443,7 @@ def _and_filters(parts: list[Compiled]) -> Compiled:
                 return False
         return True
 
-    return Compiled(filtered, rule.need, rule.keys)
+    return Compiled(filtered, rule.need, rule.keys, rule.sources)
 
 
 def _filter_applies(loaded: LoadedFilter, rule: SigmaRule) -> bool:

@@ -11,11 +11,12 @@ text and the distinct literals found in it, not with the number of rules.
 
 The text is as small as the rules allow, in one of three forms:
 
-- *fields*: when the gated rules read few fields (`SLOT_LIMIT`), their lower-cased values
-  joined by NUL. These are exactly the values the rules then compare (`EventView.lower`
-  caches them), so the text costs almost nothing extra and holds no key names that would
-  make false candidates;
-- *projection*: when they read many, the parts of the event their fields are looked up at
+- *fields*: when the literals of the gated rules come from few fields (`SLOT_LIMIT`; each
+  need knows the slots its literals are compared with, `Compiled.sources`), their
+  lower-cased values joined by NUL. These are exactly the values the rules then compare
+  (`EventView.lower` caches them), so the text costs almost nothing extra and holds no key
+  names that would make false candidates;
+- *projection*: when they come from many, the parts of the event those fields are looked up at
   (`view.Projection`: `winlog`, `process`... not `message`, `log` or `event.original`) as
   lower-cased JSON, usually a quarter of the event;
 - *full*: when some gated rule has keywords (full-text search), the whole event as
@@ -47,7 +48,7 @@ SLOT_LIMIT = 16
 class Gateable(Protocol):
     need: frozenset[str] | None
     full_text: bool
-    reads: frozenset[int]
+    sources: frozenset[int] | None
 
 
 R = TypeVar("R", bound=Gateable)
@@ -73,8 +74,8 @@ class Prefilter(Generic[R]):
         if not gated:
             return
         escape: Callable[[str], str] = json_literal
-        if not any(r.full_text for r in gated):
-            read = sorted({slot for r in gated for slot in r.reads})
+        if not any(r.full_text or r.sources is None for r in gated):
+            read = sorted({slot for r in gated for slot in r.sources or ()})
             if len(read) <= SLOT_LIMIT or slots is None:
                 self.fields = tuple(read)
                 escape = str
