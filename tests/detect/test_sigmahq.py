@@ -77,23 +77,64 @@ def test_regression_samples_fire_through_the_evtx_parser(community: tuple[RuleSe
     assert not failures
 
 
-def test_prefilter_never_hides_a_match(community: tuple[RuleSet, Detector]) -> None:
-    """On real events, routing+prefilter give exactly the hits of evaluating every routed rule."""
+def _mixed_events() -> list[dict[str, object]]:
+    """Windows EVTX samples, web access, Linux auth, syslog and auditd logs, parsed."""
     from guetteur.collect.files import iter_file_records
     from guetteur.parse import parse_batch
 
-    _, detector = community
     paths = sorted((SIGMA / "regression_data").rglob("*.evtx"))[:120]
     logs = DATA / "logs" / "windows-evtx" / "deepbluecli"
     paths += sorted(logs.glob("*.evtx"))[:6] if logs.is_dir() else []
     events = parse_batch(iter_file_records(paths, "windows_evtx")).events
+    crowdsec = DATA / "logs" / "crowdsec-hub" / "tests"
+    others = [
+        DATA / "logs" / "web-access" / "elastic-examples-apache_logs" / "apache_logs",
+        *(crowdsec / name for name in ("sshd-logs", "ssh-bf", "auditd-logs", "auditd-base64-exec", "syslog-logs")),
+    ]
+    files = [p for folder in others if folder.exists()
+             for p in ([folder] if folder.is_file() else sorted(folder.rglob("*.log")))]
+    events += parse_batch(iter_file_records(files, None)).events[:4000]
+    return events
+
+
+def _assert_prefilter_is_exact(detector: Detector, events: list[dict[str, object]]) -> dict[str, int]:
+    """Routing + prefilter give exactly the hits of evaluating every routed rule; returns how
+    many events were prefiltered with each form of text."""
     state = detector._state
-    checked = 0
+    forms = {"fields": 0, "projection": 0, "full": 0}
     for event in events:
         routed = detector._prefilter(state, event)
+        if routed.gated:
+            form = "fields" if routed.fields is not None else "projection" if routed.projection else "full"
+            forms[form] += 1
         everything = [*routed.always, *routed.gated]
         view = EventView(event, state.slots)
         brute = sorted(r.id for r in everything if r.match(view))
-        assert sorted(h.rule_id for h in detector.match(event)) == brute
-        checked += 1
-    assert checked > 150
+        assert sorted(h.rule_id for h in detector.match(event)) == brute, event
+    return forms
+
+
+def test_prefilter_never_hides_a_match(
+    community: tuple[RuleSet, Detector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On real events of every family, with the community rules (keyword rules included: the
+    whole event is scanned), without their keyword rules (the values of the fields their
+    literals come from are scanned, or a projection of the event when they are many) and
+    with the built-in pack."""
+    from guetteur.detect import prefilter
+    from guetteur.detect.rules import default_rule_paths
+
+    ruleset, detector = community
+    events = _mixed_events()
+    assert len(events) > 2000
+    forms = _assert_prefilter_is_exact(detector, events)
+    assert forms["full"] > 100
+    without_keywords = RuleSet([r for r in ruleset.rules if r.id not in
+                                {rule.id for rule in detector.rules.values() if rule.full_text}])
+    forms = _assert_prefilter_is_exact(Detector(without_keywords, placeholders={}), events)
+    assert forms["fields"] > 100
+    forms = _assert_prefilter_is_exact(Detector(load_rules(default_rule_paths())), events)
+    assert forms["fields"] > 100
+    monkeypatch.setattr(prefilter, "SLOT_LIMIT", 0)  # every route scans a projection
+    forms = _assert_prefilter_is_exact(Detector(without_keywords, placeholders={}), events)
+    assert forms["projection"] > 100
