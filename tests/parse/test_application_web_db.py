@@ -46,10 +46,17 @@ _TS = "2026-04-06 16:21:41,594"
 
 
 @pytest.mark.parametrize(("message", "expected"), [
-    ("login failed for user alice from 203.0.113.7", {"user.name": "alice", "source.ip": "203.0.113.7"}),
+    ("login failed for user alice from 203.0.113.7",
+     {"user.name": "alice", "source.ip": "203.0.113.7", "event.category": ["authentication"],
+      "event.outcome": "failure", "event.action": "login-failed"}),
     ("login succeeded for user nurse.costa from 10.0.10.35",
      {"user.name": "nurse.costa", "source.ip": "10.0.10.35", "related.user": ["nurse.costa"],
-      "related.ip": ["10.0.10.35"]}),
+      "related.ip": ["10.0.10.35"], "event.category": ["authentication"], "event.outcome": "success"}),
+    ("Authentication failed: invalid password for user=eve",
+     {"user.name": "eve", "event.category": ["authentication"], "event.outcome": "failure"}),
+    ("user bob logged in from 10.0.0.6",
+     {"user.name": "bob", "source.ip": "10.0.0.6", "event.action": "logged-in", "event.outcome": "success"}),
+    ("Password policy updated by admin", {"event.category": None, "event.outcome": None}),
     ("GET /api/v1/patients/1042/records user=dr.martin client=10.0.0.5:5555",
      {"user.name": "dr.martin", "source.ip": "10.0.0.5", "json.patient_id": 1042}),
     ("record read patient_id=77 username: 'bob' ip=2001:db8::5",
@@ -58,7 +65,8 @@ _TS = "2026-04-06 16:21:41,594"
     ("User 'eve' locked out after 5 attempts (remote_addr=[2001:db8::9])",
      {"user.name": "eve", "source.ip": "2001:db8::9"}),
     # nothing to take: no user, no address, no patient id
-    ("Slow query on /api/v1/patients/search: 2.31s", {"user": None, "source": None, "json": None}),
+    ("Slow query on /api/v1/patients/search: 2.31s",
+     {"user": None, "source": None, "json": None, "event.category": None}),
     ("Token refreshed for client medapi-web", {"user": None, "source": None}),
     ("Cache refreshed: 412 patient summaries", {"json": None}),
     ("meeting from 12:30:00 to 13:00, ip 999.1.1.1", {"source": None}),

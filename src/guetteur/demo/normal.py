@@ -90,7 +90,9 @@ def api_call(sim: Sim) -> Iterator[Step]:
     user, ip = hosts.API_USERS[index], hosts.API_CLIENT_IPS[index]
     port = hosts.ephemeral_port(rng)
     roll = rng.random()
-    if roll < 0.08:  # a mistyped password now and then
+    # A mistyped password now and then: a login happens once per session, not per call, so
+    # failures are rare among calls (a few per user and hour, never five in two minutes).
+    if roll < 0.002:
         yield http_line(lines.uvicorn_access(ip, port, "POST", "/api/v1/auth/login", 401), "uvicorn")
         yield http_line(lines.python_logging(sim.now(), "WARNING", f"login failed for user {user} from {ip}"),
                         "python-logging")

@@ -14,11 +14,17 @@ the next lines stay in it), `error.stack_trace` for a traceback.
 
 Facts named in the message text itself (its first 4 KiB, before any traceback) are
 copied out, the message staying whole: `user.name` from `for user alice`, `by user
-alice`, `user=alice`, `username: alice`, `user 'alice'`; `source.ip` from an address
+alice`, `user=alice`, `username: alice`, `user 'alice'`, `user alice logged in`; `source.ip` from an address
 after `from`, `ip`, `client`, `addr`, `remote`, `src`, `peer` (checked to be an IP);
 the patient id of the medical API from `patient_id=42`, `patient id: 42` or
 `/patients/42/...` into `json.patient_id` (an integer, where the API's JSON audit log
 puts it, so one search and one rule field cover both).
+
+A message reporting a login outcome ("login failed", "authentication failed", "invalid
+password", "logged in", "login successful"...) is an authentication event:
+`event.category: [authentication]`, `event.type: [start]`, `event.outcome` failure or
+success, `event.action` `login-failed` or `logged-in`, so the authentication rules and
+searches of every other source cover application logins too.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ _BASIC = re.compile(_LEVELS + r":([\w.\-]+):(.*)$", re.DOTALL)
 # "for user alice", "by user alice", "user=alice", "username: alice", "user 'alice'"
 _USER = re.compile(
     r"""(?:\b(?:for|by) (?:user|account) +['"]?|\b(?:user(?:name)?|login|account)(?:_name)? *[=:] *['"]?"""
-    r"""|\buser +(?=['"])['"])([\w.@+\-]{1,64})""",
+    r"""|\buser +(?=['"])['"]|\buser +(?=[\w.@+\-]{1,64} +(?:logged|signed) in\b))([\w.@+\-]{1,64})""",
     re.IGNORECASE,
 )
 _IP = re.compile(
@@ -54,6 +60,15 @@ _IP = re.compile(
 )
 _PATIENT = re.compile(r"\bpatient[_ ]?id *[=: ] *#?(\d{1,18})\b|/patients/(\d{1,18})\b", re.IGNORECASE)
 _SCAN = 4096  # bytes of message searched: the facts are in the first line, not in a dump
+_LOGIN_FAILED = re.compile(
+    r"\b(?:log ?in|logon|sign ?in|authentication|auth) (?:failed|failure|denied|refused|rejected)\b"
+    r"|\bfailed (?:to )?(?:log ?in|logon|sign ?in|authenticat\w*)\b"
+    r"|\b(?:invalid|bad|wrong|incorrect) (?:password|credentials|username or password|login)\b"
+)
+_LOGGED_IN = re.compile(
+    r"\b(?:log ?in|logon|sign ?in|authentication) (?:succeeded|successful|ok|accepted)\b"
+    r"|\bsuccessful(?:ly)? (?:log ?in|logon|sign ?in|authenticat\w*)\b|\b(?:logged|signed) in\b"
+)
 
 
 def _message_facts(event: Event, message: str) -> None:
@@ -79,6 +94,14 @@ def _message_facts(event: Event, message: str) -> None:
         p = _PATIENT.search(head)
         if p is not None:
             event["json"] = {"patient_id": int(p.group(1) or p.group(2))}
+    if "log" in lower or "auth" in lower or "sign" in lower or "password" in lower or "credential" in lower:
+        outcome = "failure" if _LOGIN_FAILED.search(lower) else "success" if _LOGGED_IN.search(lower) else None
+        if outcome is not None:
+            meta = event["event"]
+            meta["category"] = ["authentication"]
+            meta["type"] = ["start", *meta.get("type", ())]
+            meta["outcome"] = outcome
+            meta["action"] = "login-failed" if outcome == "failure" else "logged-in"
 
 
 def _event(ts: str | None, level: str, logger: str | None, message: str) -> Event:
