@@ -138,3 +138,27 @@ def test_prefilter_never_hides_a_match(
     monkeypatch.setattr(prefilter, "SLOT_LIMIT", 0)  # every route scans a projection
     forms = _assert_prefilter_is_exact(Detector(without_keywords, placeholders={}), events)
     assert forms["projection"] > 100
+
+
+def test_windows_keywords_and_level_compare_the_record_values() -> None:
+    """Sigma's `Keywords`/`Level` are the System values of the record (`0x8010000000000000`,
+    `0`), not the names Winlogbeat shows (`Audit Failure`, `information`)."""
+    from guetteur.collect.files import iter_file_records
+    from guetteur.parse import parse_batch
+
+    sample = DATA / "logs" / "windows-evtx" / "deepbluecli" / "mimikatz-privesc-hashdump.evtx"
+    if not sample.is_file():
+        pytest.skip("sample EVTX not available")
+    events = parse_batch(iter_file_records([sample], "windows_evtx")).events
+    event = next(e for e in events if e["winlog"]["event_id"] == "4673"
+                 and "0x8010000000000000" in e["event"]["original"])
+    assert event["winlog"]["keywords"] == ["Audit Failure"]
+    rule = ("title: t\nid: 6daac7fc-0000-449a-a71a-e6b4d59a0e54\nlogsource: {product: windows, service: security}\n"
+            "detection:\n  sel:\n    EventID: 4673\n    Keywords: '0x8010000000000000'\n    Level: {level}\n"
+            "  condition: sel\n")
+    from guetteur.detect.rules import load_rule_texts
+
+    fires = Detector(load_rule_texts([("t.yml", rule.replace("{level}", "0"))]))
+    assert [h.rule_title for h in fires.match(event)] == ["t"]
+    silent = Detector(load_rule_texts([("t.yml", rule.replace("{level}", "4"))]))
+    assert silent.match(event) == []

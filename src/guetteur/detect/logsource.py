@@ -397,9 +397,9 @@ WINDOWS_SYSTEM_FIELDS: dict[str, tuple[Path, ...]] = {
     "Provider_Name": (("winlog", "provider_name"),),
     "Computer": (("winlog", "computer_name"), ("host", "name")),
     "Security_UserID": (("winlog", "user", "identifier"),),
-    "Level": (("winlog", "level"),),
+    "Level": (("winlog", "system", "Level"), ("winlog", "level")),
     "Task": (("winlog", "task"),),
-    "Keywords": (("winlog", "keywords"),),
+    "Keywords": (("winlog", "system", "Keywords"), ("winlog", "keywords")),
 }
 
 # Security-log (4688 ...) names of Sysmon-taxonomy fields, tried after the Sysmon name.

@@ -339,6 +339,15 @@ def build_fields(event_id: str, channel: str, provider: str, provider_guid: str 
     if outcome is not None:
         meta["outcome"] = outcome
         winlog["outcome"] = outcome
+    # The System values as the record holds them, which Sigma rules compare (`Level: 4`,
+    # `Keywords: '0x8010000000000000'`); winlog.level/keywords hold their names.
+    raw: dict[str, str] = {}
+    if level and level.isdigit():
+        raw["Level"] = level
+    if isinstance(keywords, int):
+        raw["Keywords"] = f"0x{keywords:016x}"
+    if raw:
+        winlog["system"] = raw
     winlog["event_data"] = event_data
     if user_data:
         winlog["user_data"] = user_data
