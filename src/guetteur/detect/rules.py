@@ -20,8 +20,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -142,6 +143,9 @@ def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _error_text(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return " ".join(text.split())
@@ -150,7 +154,12 @@ def _error_text(error: BaseException) -> str:
 def parse_rule_text(text: str, source: str, into: RuleSet) -> None:
     """Parse one YAML text (one or several documents) and add what it holds to `into`."""
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True, resolve_references=False)
+        # pySigma's `from_yaml` is `yaml.safe_load_all` + `from_dicts`; libyaml's C loader
+        # builds the same documents (same safe constructors) about eight times faster.
+        documents = list(yaml.load_all(text, Loader=_YAML_LOADER))
+        collection = SigmaCollection.from_dicts(
+            documents, collect_errors=True, collect_filters=True, resolve_references=False
+        )
     except SigmaError as exc:
         into.errors.append(RuleError(source, _error_text(exc)))
         return
