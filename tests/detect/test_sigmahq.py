@@ -107,7 +107,8 @@ def _assert_prefilter_is_exact(detector: Detector, events: list[dict[str, object
         if routed.gated:
             form = "fields" if routed.fields is not None else "projection" if routed.projection else "full"
             forms[form] += 1
-        everything = [*routed.always, *routed.gated]
+        # every rule of the event's log sources, those its key values exclude included
+        everything = dict.fromkeys([*routed.always, *routed.gated])
         view = EventView(event, state.slots)
         brute = sorted(r.id for r in everything if r.match(view))
         assert sorted(h.rule_id for h in detector.match(event)) == brute, event

@@ -153,6 +153,9 @@ class _State:
     routes: dict[RouteKey, list[CompiledRule]]
     slots: FieldSlots
     by_signature: dict[tuple[object, ...], Prefilter[CompiledRule]] = field(default_factory=dict)
+    # One prefilter (one Hyperscan database) per set of log sources; the signatures routed
+    # to it share it, restricted to the rules their key values allow (`Prefilter.restricted`).
+    by_source: dict[tuple[RouteKey, ...], Prefilter[CompiledRule]] = field(default_factory=dict)
 
 
 class Detector:
@@ -383,21 +386,28 @@ class Detector:
         return prefilter
 
     def _route(self, state: _State, event: Event) -> Prefilter[CompiledRule]:
-        source = classify(event)
-        seen: set[int] = set()
-        rules: list[CompiledRule] = []
-        for key in source.route_keys():
-            for rule in state.routes.get(key, ()):
-                if id(rule) not in seen:
-                    seen.add(id(rule))
-                    rules.append(rule)
-        if not rules:
+        keys = classify(event).route_keys()
+        base = state.by_source.get(keys)
+        if base is None:
+            seen: set[int] = set()
+            rules: list[CompiledRule] = []
+            for key in keys:
+                for rule in state.routes.get(key, ()):
+                    if id(rule) not in seen:
+                        seen.add(id(rule))
+                        rules.append(rule)
+            rules.sort(key=lambda r: r.order)
+            base = Prefilter(rules, state.slots) if rules else _NO_RULES
+            if len(state.by_source) >= SIGNATURE_CACHE_MAX:
+                state.by_source.clear()
+            state.by_source[keys] = base
+        if base is _NO_RULES:
             return _NO_RULES
         known = _key_values(event)
-        if known:
-            rules = [r for r in rules if _keys_allow(r.keys, known)]
-        rules.sort(key=lambda r: r.order)
-        return Prefilter(rules, state.slots) if rules else _NO_RULES
+        if not known:
+            return base
+        restricted = base.restricted(lambda r: _keys_allow(r.keys, known))
+        return restricted if restricted is not None else _NO_RULES
 
 
 def _failed(rule: CompiledRule) -> bool:

@@ -57,7 +57,7 @@ R = TypeVar("R", bound=Gateable)
 class Prefilter(Generic[R]):
     """Candidate selection over a fixed, ordered list of rules (module docstring)."""
 
-    __slots__ = ("_literals", "_scan", "always", "fields", "gated", "projection")
+    __slots__ = ("_literals", "_scan", "allowed", "always", "fields", "gated", "projection")
 
     def __init__(self, rules: Sequence[R], slots: FieldSlots | None = None) -> None:
         gated = [r for r in rules if r.need is not None]
@@ -66,6 +66,8 @@ class Prefilter(Generic[R]):
         gated_ids = {id(r) for r in gated}
         self.always: tuple[R, ...] = tuple(r for r in rules if id(r) not in gated_ids)
         self.gated: tuple[R, ...] = tuple(gated)
+        # Positions in `gated` this prefilter may return (None: all); see `restricted`.
+        self.allowed: frozenset[int] | None = None
         # The text scanned: `fields` (slots) or `projection` set, or neither for the full event.
         self.fields: tuple[int, ...] | None = None
         self.projection: Projection | None = None
@@ -94,6 +96,28 @@ class Prefilter(Generic[R]):
             self._scan = _aho_scanner(literals, table)
         self._literals = len(literals)
 
+    def restricted(self, keep: Callable[[R], bool]) -> Prefilter[R] | None:
+        """This prefilter for the subset of its rules `keep` accepts, sharing its scanner
+        (events of one log source differing by event id: one Hyperscan database for all);
+        None when no rule is kept."""
+        always = tuple(r for r in self.always if keep(r))
+        allowed = frozenset(i for i, r in enumerate(self.gated) if keep(r))
+        if len(always) == len(self.always) and len(allowed) == len(self.gated):
+            return self
+        if not always and not allowed:
+            return None
+        clone: Prefilter[R] = object.__new__(Prefilter)
+        clone.gated, clone.fields, clone.projection, clone._literals = (
+            self.gated, self.fields, self.projection, self._literals
+        )
+        if len(allowed) <= DIRECT_LIMIT:  # too few left to be worth a scan
+            clone.always = always + tuple(self.gated[i] for i in sorted(allowed))
+            clone.allowed = None
+            clone._scan = None
+        else:
+            clone.always, clone.allowed, clone._scan = always, allowed, self._scan
+        return clone
+
     def candidates(self, view: EventView) -> list[R]:
         """The rules to evaluate on this event, in rule order within each group."""
         scan = self._scan
@@ -107,6 +131,8 @@ class Prefilter(Generic[R]):
             found = scan(view.projected(self.projection))
         else:
             found = scan(view.full_text())
+        if self.allowed is not None:
+            found &= self.allowed
         if not found:
             return list(self.always)
         gated = self.gated
