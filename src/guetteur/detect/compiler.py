@@ -70,6 +70,7 @@ from sigma.types import (
 
 from guetteur.detect.logsource import RouteKey, field_paths
 from guetteur.detect.prefilter import any_literal
+from guetteur.detect.regex import regex_search
 from guetteur.detect.view import EventView, FieldSlots, json_literal
 
 Matcher = Callable[[EventView], bool]
@@ -333,13 +334,11 @@ class RuleCompiler:
                 regex = re.compile(_wildcard_regex(value, lower=True, anchored=False), re.DOTALL)
                 return _keyword_regex(regex, _longest_literal(value))
             case SigmaRegularExpression():
-                flags = _regex_flags(value)
-                regex = re.compile(str(value.regexp), flags)
-                search = regex.search
+                search = regex_search(str(value.regexp), _regex_flags(value))
 
                 def keyword_re(view: EventView) -> bool:
                     for text in view.texts():
-                        if search(text) is not None:
+                        if search(text):
                             return True
                     return False
 
@@ -547,10 +546,9 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
     pattern = str(value.regexp)
     flags = _regex_flags(value)
     try:
-        regex = re.compile(pattern, flags)
+        search = regex_search(pattern, flags)
     except re.error as exc:
         raise CompileError(f"invalid regular expression for {field!r}: {exc}") from exc
-    search = regex.search
     literals = regex_literals(pattern, flags)
     # The haystack is lower-cased, so literals of a case-sensitive regex are a valid need too.
     need = _need_of(*(lit.lower() for lit in literals)) if literals else None
@@ -558,7 +556,7 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
 
         def regex_match(view: EventView) -> bool:
             for v in view.text(slot):
-                if search(v) is not None:
+                if search(v):
                     return True
             return False
 
@@ -570,7 +568,7 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
 
         def regex_checked_nocase(view: EventView) -> bool:
             for v, lv in zip(view.text(slot), view.lower(slot), strict=False):
-                if low in lv and search(v) is not None:
+                if low in lv and search(v):
                     return True
             return False
 
@@ -578,7 +576,7 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
 
     def regex_checked(view: EventView) -> bool:
         for v in view.text(slot):
-            if literal in v and search(v) is not None:
+            if literal in v and search(v):
                 return True
         return False
 
