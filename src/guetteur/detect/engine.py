@@ -312,7 +312,7 @@ class Detector:
         """The rules `match` would make hits of, in the same order (and with the same
         statistics), without building the `Hit`s: for callers that need only some of them."""
         state = self._state
-        try:
+        try:  # `_prefilter`'s cache hit, inline: this runs for every event
             prefilter = state.by_signature.get(event_signature(event))
         except TypeError:  # an unhashable value where a scalar belongs: route without caching
             prefilter = self._route(state, event)

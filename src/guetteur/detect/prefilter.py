@@ -145,9 +145,9 @@ class Prefilter(Generic[R]):
 
 def any_literal(literals: Sequence[str]) -> Callable[[bytes], bool]:
     """A test: does a (lower-cased, UTF-8) text contain any of these literals?"""
-    scan = (_hyperscan_scanner if hyperscan is not None else _aho_scanner)(
-        list(dict.fromkeys(literals)), [(0,)] * len(dict.fromkeys(literals))
-    )
+    unique = list(dict.fromkeys(literals))
+    build = _hyperscan_scanner if hyperscan is not None else _aho_scanner
+    scan = build(unique, [(0,)] * len(unique))
 
     def contains_any(text: bytes) -> bool:
         return bool(scan(text))
@@ -155,14 +155,10 @@ def any_literal(literals: Sequence[str]) -> Callable[[bytes], bool]:
     return contains_any
 
 
-def _encode(literal: str) -> bytes:
-    return literal.encode("utf-8", "surrogatepass")
-
-
 def _hyperscan_scanner(literals: list[str], table: list[tuple[int, ...]]) -> Callable[[bytes], set[int]]:
     database = hyperscan.Database()
     database.compile(
-        expressions=[_encode(lit) for lit in literals],
+        expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
         ids=list(range(len(literals))),
         elements=len(literals),
         flags=hyperscan.HS_FLAG_SINGLEMATCH,
