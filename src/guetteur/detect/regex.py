@@ -37,32 +37,45 @@ _SEPARATORS = re.compile("[\x1c-\x1f]")  # whitespace to Python's \\s, not to PC
 
 
 def regex_search(pattern: str, flags: int) -> Callable[[str], bool]:
-    """`search(text)`: does `re.search(pattern, text, flags)` find a match? (see module doc)."""
-    compiled = re.compile(pattern, flags)
-    python_search = compiled.search
+    """`search(text)`: does `re.search(pattern, text, flags)` find a match? (see module doc).
+
+    Raises `re.error` for an invalid pattern. The Hyperscan database is compiled on the first
+    value that needs it: most rules never get past the prefilter on most streams.
+    """
+    python_search = re.compile(pattern, flags).search
 
     def slow(text: str) -> bool:
         return python_search(text) is not None
 
-    database = _hyperscan_database(pattern, flags)
-    if database is None:
+    if hyperscan is None or not pattern.isascii() or _DIFFERENT.search(pattern) or flags & re.VERBOSE:
         return slow
-    scan = database.scan
     separators = _SEPARATORS.search if ("\\s" in pattern or "\\S" in pattern) else None
+    engine: list[Any] = [None]  # the database's scan, False when Hyperscan refuses the pattern
 
     def fast(text: str) -> bool:
         if not text or not text.isascii() or (separators is not None and separators(text)):
+            return python_search(text) is not None
+        scan = engine[0]
+        if scan is None:
+            database = _hyperscan_database(pattern, flags)
+            scan = engine[0] = database.scan if database is not None else False
+        if scan is False:
             return python_search(text) is not None
         found: list[bool] = []
         scan(text.encode("ascii"), match_event_handler=_found, context=found)
         return bool(found)
 
+    fast.engine = engine  # type: ignore[attr-defined]  # for `linear`
     return fast
 
 
 def linear(search: Callable[[str], bool]) -> bool:
-    """True when `search` (from `regex_search`) runs on Hyperscan."""
-    return getattr(search, "__name__", "") == "fast"
+    """True when `search` (from `regex_search`) runs on Hyperscan (compiling it if need be)."""
+    engine = getattr(search, "engine", None)
+    if engine is None:
+        return False
+    search("x")
+    return engine[0] is not False
 
 
 def _found(_pattern: int, _start: int, _end: int, _flags: int, found: list[bool]) -> None:
@@ -70,8 +83,6 @@ def _found(_pattern: int, _start: int, _end: int, _flags: int, found: list[bool]
 
 
 def _hyperscan_database(pattern: str, flags: int) -> Any:
-    if hyperscan is None or not pattern.isascii() or _DIFFERENT.search(pattern) or flags & re.VERBOSE:
-        return None
     hs_flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
     if flags & re.IGNORECASE:
         hs_flags |= hyperscan.HS_FLAG_CASELESS
