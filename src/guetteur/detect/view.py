@@ -63,7 +63,7 @@ def make_getter(paths: tuple[Path, ...]) -> Callable[[Event], Any]:
     field name cannot inject code; anything unusual falls back to `lookup`.
     """
     plain = all(type(part) is str and part and part[:1] != "\x00" for path in paths for part in path)
-    if not paths or not plain or any(not path for path in paths) or len(paths) > 32:
+    if not paths or not plain or len(paths) > 32 or any(not 0 < len(path) <= 16 for path in paths):
         return lambda event: lookup(event, paths)
     lines = ["def get(event):"]
     for path in paths:
@@ -79,7 +79,10 @@ def make_getter(paths: tuple[Path, ...]) -> Callable[[Event], Any]:
         lines.append(f"{indent}    return v")
     lines.append("    return M")
     namespace: dict[str, Any] = {"M": _MISSING}
-    exec(compile("\n".join(lines), "<field getter>", "exec"), namespace)  # the source holds repr() literals only
+    try:
+        exec(compile("\n".join(lines), "<field getter>", "exec"), namespace)  # the source holds repr() literals only
+    except (SyntaxError, RecursionError, MemoryError):  # an odd field name the compiler refuses
+        return lambda event: lookup(event, paths)
     getter: Callable[[Event], Any] = namespace["get"]
     return getter
 
