@@ -158,3 +158,21 @@ def test_huge_value_list_and_long_values() -> None:
     det = detector(proc_rule(f"  sel:\n    Image|endswith:\n{values}\n  condition: sel\n"))
     assert fires(det, sysmon1(Image="C:\\x\\TOOL2999.exe")) == [RID]
     assert fires(det, sysmon1(Image="C:\\x\\" + "a" * 1_000_000)) == []
+
+
+def test_odd_field_names_compile_and_match() -> None:
+    """A 150-step dotted field and a name full of quotes compile (the generated getters fall
+    back to the plain lookup) and match where the value is."""
+    deep = ".".join(["a"] * 150)
+    text = (
+        "title: odd\nid: 2a7c7a43-4c41-4a8e-9a2b-0f6f1f0c2d11\nlogsource: {category: application}\n"
+        f"detection:\n  sel:\n    {deep}: x\n    'q''\"); import os #': y\n  condition: sel\n"
+    )
+    det = Detector(ruleset(text))
+    assert not det.errors and len(det.rules) == 1
+    node: dict[str, object] = {"a": "x"}
+    for _ in range(149):
+        node = {"a": node}
+    event = {**node, "q'\"); import os #": "y", "event": {"module": "application", "dataset": "python_logging"}}
+    assert [h.rule_title for h in det.match(event)] == ["odd"]
+    assert det.match({**event, "q'\"); import os #": "z"}) == []
