@@ -71,15 +71,13 @@ from sigma.types import (
 from guetteur.detect.logsource import RouteKey, field_paths
 from guetteur.detect.prefilter import any_literal
 from guetteur.detect.regex import regex_search
-from guetteur.detect.view import EventView, FieldSlots, json_literal
+from guetteur.detect.view import SEPARATOR, EventView, FieldSlots, json_literal
 
 Matcher = Callable[[EventView], bool]
 Need = frozenset[str] | None
 
 # Literals shorter than this make a useless prefilter (they occur in nearly every event).
 MIN_LITERAL = 3
-# The haystack separator; a literal containing it can never be required.
-SEPARATOR = "\x00"
 
 
 class CompileError(Exception):
@@ -550,7 +548,7 @@ def _regex(slot: int, value: SigmaRegularExpression, field: str) -> Compiled:
     except re.error as exc:
         raise CompileError(f"invalid regular expression for {field!r}: {exc}") from exc
     literals = regex_literals(pattern, flags)
-    # The haystack is lower-cased, so literals of a case-sensitive regex are a valid need too.
+    # The prefilter's text is lower-cased, so literals of a case-sensitive regex are a valid need too.
     need = _need_of(*(lit.lower() for lit in literals)) if literals else None
     if len(literals) != 1:
 

@@ -39,7 +39,7 @@ try:  # optional accelerator: ~50x faster than pyahocorasick on 3 KB events with
 except ImportError:  # pragma: no cover - the wheel is a pinned dependency
     hyperscan = None
 
-from guetteur.detect.view import EventView, FieldSlots, Projection, json_literal
+from guetteur.detect.view import SEPARATOR, EventView, FieldSlots, Projection, json_literal
 
 DIRECT_LIMIT = 2
 SLOT_LIMIT = 16
@@ -125,7 +125,7 @@ class Prefilter(Generic[R]):
             return list(self.always)
         if self.fields is not None:
             lower = view.lower
-            text = "\x00".join([value for slot in self.fields for value in lower(slot)])
+            text = SEPARATOR.join([value for slot in self.fields for value in lower(slot)])
             found = scan(text.encode("utf-8", "surrogatepass"))
         elif self.projection is not None:
             found = scan(view.projected(self.projection))

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from guetteur.detect.logsource import NO_SPACE
 from guetteur.model import Event
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -23,6 +24,8 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 Path = tuple[str, ...]
 _MISSING: Any = object()
 MISSING: Any = _MISSING  # what `lookup` returns for a field the event does not have
+# Between the values of the texts the prefilter scans; a literal holding it is never required.
+SEPARATOR = "\x00"
 _EMPTY: tuple[str, ...] = ()
 
 
@@ -62,7 +65,7 @@ def make_getter(paths: tuple[Path, ...]) -> Callable[[Event], Any]:
     The generated source only ever contains the path steps as `repr()` string literals, so a
     field name cannot inject code; anything unusual falls back to `lookup`.
     """
-    plain = all(type(part) is str and part and part[:1] != "\x00" for path in paths for part in path)
+    plain = all(type(part) is str and part and not part.startswith(NO_SPACE) for path in paths for part in path)
     if not paths or not plain or len(paths) > 32 or any(not 0 < len(path) <= 16 for path in paths):
         return lambda event: lookup(event, paths)
     lines = ["def get(event):"]
@@ -93,7 +96,7 @@ def lookup(event: Event, paths: tuple[Path, ...]) -> Any:
         node: Any = event
         for part in path:
             if type(node) is dict:
-                if part[:1] == "\x00":
+                if part.startswith(NO_SPACE):
                     node = _lookup_without_spaces(node, part)
                 else:
                     node = node.get(part, _MISSING)
@@ -261,8 +264,9 @@ class EventView:
 class Projection:
     """The parts of events that some rules read: top-level keys, each whole or restricted to
     a few of its keys (`event` -> `code`, `action`..., never the bulky `original` unless a
-    rule reads it). Built from the rules' lookup paths (`RuleCompiler.reads`): every value a
-    rule can compare lies inside the projection, so its literals are found there."""
+    rule reads it). Built from the lookup paths of the slots the rules' literals come from
+    (`Compiled.sources`): every value those literals are compared with lies inside the
+    projection, so they are found there."""
 
     __slots__ = ("parts",)
 
@@ -272,7 +276,7 @@ class Projection:
         tops: dict[str, set[str] | None] = {}
         for path in paths:
             top = path[0]
-            if len(path) == 1 or path[1][:1] == "\x00":
+            if len(path) == 1 or path[1].startswith(NO_SPACE):
                 tops[top] = None
             elif top not in tops:
                 tops[top] = {path[1]}
@@ -305,7 +309,7 @@ def lowered_json(value: Any) -> bytes:
     except (TypeError, orjson.JSONEncodeError):  # cycles or exotic values: walk it instead
         out: list[str] = []
         _leaves(value, out)
-        return "\x00".join(json_literal(t) for t in out).encode("utf-8", "surrogatepass")
+        return SEPARATOR.join(json_literal(t) for t in out).encode("utf-8", "surrogatepass")
     if data.isascii():
         return data.lower()
     return data.decode("utf-8").lower().encode("utf-8")
