@@ -65,6 +65,8 @@ _LOGIN_FAILED = re.compile(
     r"|\bfailed (?:to )?(?:log ?in|logon|sign ?in|authenticat\w*)\b"
     r"|\b(?:invalid|bad|wrong|incorrect) (?:password|credentials|username or password|login)\b"
 )
+# one of these is in every message the two patterns match: most messages skip the regexes
+_LOGIN_WORDS = ("log in", "login", "logon", "logged in", "sign", "auth", "password", "credentials")
 _LOGGED_IN = re.compile(
     r"\b(?:log ?in|logon|sign ?in|authentication) (?:succeeded|successful|ok|accepted)\b"
     r"|\bsuccessful(?:ly)? (?:log ?in|logon|sign ?in|authenticat\w*)\b|\b(?:logged|signed) in\b"
@@ -94,7 +96,7 @@ def _message_facts(event: Event, message: str) -> None:
         p = _PATIENT.search(head)
         if p is not None:
             event["json"] = {"patient_id": int(p.group(1) or p.group(2))}
-    if "log" in lower or "auth" in lower or "sign" in lower or "password" in lower or "credential" in lower:
+    if any(word in lower for word in _LOGIN_WORDS):
         outcome = "failure" if _LOGIN_FAILED.search(lower) else "success" if _LOGGED_IN.search(lower) else None
         if outcome is not None:
             meta = event["event"]
