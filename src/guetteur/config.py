@@ -53,6 +53,8 @@ class PipelineSettings(BaseModel):
     batch_max_age: float = Field(0.2, gt=0, description="seconds before a partial batch is written")
     max_record_bytes: int = Field(1_048_576, ge=1024, description="longer records are cut and tagged 'truncated'")
     workers: int = Field(0, ge=0, le=64, description="parser worker processes; 0 = one per core")
+    commit_wait: float = Field(30.0, gt=0, description="seconds an acknowledging request (HTTP ingest) waits "
+                               "for the commit of its records before answering 503")
 
 
 class ParseSettings(BaseModel):

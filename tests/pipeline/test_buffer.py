@@ -10,6 +10,7 @@ import pytest
 from guetteur.model import RawRecord
 from guetteur.pipeline.buffer import RecordBuffer
 from guetteur.pipeline.counters import Counters
+from guetteur.pipeline.receipts import Receipt, settle_runs
 
 
 def rec(source: str, n: int) -> RawRecord:
@@ -121,3 +122,50 @@ async def test_wait_for_space_waits_until_a_batch_leaves() -> None:
     assert not waiter.done()
     await buf.next_batch()
     await asyncio.wait_for(waiter, 1)
+
+
+async def test_a_receipt_covers_exactly_its_records_across_batches() -> None:
+    """Records offered with a receipt are handed out with runs that add up to the receipt's
+    count, split where a batch ends, with the records of other senders left out."""
+    buf = RecordBuffer(capacity=100, batch_size=4, max_age=10, counters=Counters())
+    await buf.put(rec("http", 0))  # no receipt: nobody waits for it
+    first, second = Receipt(5), Receipt(2)
+    assert buf.offer_many([rec("http", n) for n in range(1, 6)], first)
+    assert buf.offer_many([rec("http", n) for n in range(6, 8)], second)
+    cuts = []
+    while len(buf):
+        cut = await asyncio.wait_for(buf.next_cut(), timeout=5)
+        assert cut is not None
+        cuts.append(cut)
+    assert [len(c.records) for c in cuts] == [4, 4]
+    assert [(r.receipt, r.count) for r in cuts[0].runs] == [(first, 3)]
+    assert [(r.receipt, r.count) for r in cuts[1].runs] == [(first, 2), (second, 2)]
+    settle_runs(cuts[0].runs)
+    assert not first.done and first.remaining == 2
+    settle_runs(cuts[1].runs)
+    assert first.done and second.done
+
+
+async def test_a_waiting_receipt_cuts_its_batch_without_waiting_for_max_age() -> None:
+    """An acknowledgement waits for a commit, not for the batch timer."""
+    buf = RecordBuffer(capacity=100, batch_size=1000, max_age=3600, counters=Counters())
+    receipt = Receipt(2)
+    assert buf.offer_many([rec("http", 1), rec("http", 2)], receipt)
+    cut = await asyncio.wait_for(buf.next_cut(), timeout=5)
+    assert cut is not None and len(cut.records) == 2
+    assert sum(r.count for r in cut.runs) == 2
+
+
+async def test_sources_without_receipts_carry_no_runs() -> None:
+    buf = RecordBuffer(capacity=100, batch_size=2, max_age=10, counters=Counters())
+    await buf.put(rec("syslog-tcp", 1))
+    await buf.put(rec("syslog-tcp", 2))
+    cut = await buf.next_cut()
+    assert cut is not None and cut.runs == []
+
+
+async def test_receipt_wait_times_out_without_losing_the_count() -> None:
+    receipt = Receipt(3)
+    assert not await receipt.wait(0.01)
+    receipt.settle(3)
+    assert await receipt.wait(0.01)

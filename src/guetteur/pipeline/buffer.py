@@ -5,6 +5,12 @@ refusal is a counted drop) or `offer_many` (HTTP: all or nothing, so a client re
 after a 429 never duplicates). Batches hold one source's records in arrival order, so
 stateful parsers (auditd groups, Zeek headers) see their stream in order and counts per
 source need no bookkeeping.
+
+`offer_many` may bring a `Receipt` (the sender waits for the commit before it
+acknowledges): the buffer keeps, per source, which runs of records belong to which
+receipt, hands them out with each batch (`Cut.runs`), and cuts a source's batch at once
+when a receipt waits in it instead of after `max_age`: an acknowledgement waits for a
+commit, not for a timer. Sources without receipts pay nothing for this.
 """
 
 from __future__ import annotations
@@ -12,9 +18,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from dataclasses import dataclass, field
 
 from guetteur.model import RawRecord
 from guetteur.pipeline.counters import Counters
+from guetteur.pipeline.receipts import Receipt, ReceiptRun
+
+
+@dataclass(slots=True)
+class Cut:
+    """One batch of one source's records, and the receipt runs covering them (empty when
+    no sender waits for these records)."""
+
+    records: list[RawRecord]
+    runs: list[ReceiptRun] = field(default_factory=list)
 
 
 class RecordBuffer:
@@ -24,6 +41,8 @@ class RecordBuffer:
         self.max_age = max_age
         self._counters = counters
         self._queues: dict[str, deque[RawRecord]] = {}
+        # per source, only while a receipt waits in its queue: runs covering the queue
+        self._runs: dict[str, deque[ReceiptRun]] = {}
         self._oldest: dict[str, float] = {}
         self._size = 0
         self._space = asyncio.Event()
@@ -41,6 +60,9 @@ class RecordBuffer:
         if not queue:
             self._oldest[record.source] = time.monotonic()
         queue.append(record)
+        runs = self._runs.get(record.source)
+        if runs:
+            _add_run(runs, None, 1)
         self._size += 1
         counters = self._counters.source(record.source)
         counters.received += 1
@@ -71,11 +93,12 @@ class RecordBuffer:
         self._append(record)
         return True
 
-    def offer_many(self, records: list[RawRecord]) -> bool:
-        """Accept all the records or none (nothing counted): HTTP answers 429 on False."""
+    def offer_many(self, records: list[RawRecord], receipt: Receipt | None = None) -> bool:
+        """Accept all the records or none (nothing counted): HTTP answers 429 on False.
+        With `receipt`, it is settled as the batches holding these records are committed."""
         if self._closed or self._size + len(records) > self.capacity:
             return False
-        self._extend(records, 0, len(records))
+        self._extend(records, 0, len(records), receipt)
         return True
 
     def offer_upto(self, records: list[RawRecord], start: int = 0) -> int:
@@ -95,7 +118,7 @@ class RecordBuffer:
             await self._space.wait()
         self._check_open()
 
-    def _extend(self, records: list[RawRecord], start: int, end: int) -> None:
+    def _extend(self, records: list[RawRecord], start: int, end: int, receipt: Receipt | None = None) -> None:
         """`_append` for `records[start:end]`, per run of one source (one lookup per run)."""
         i = start
         while i < end:
@@ -109,6 +132,16 @@ class RecordBuffer:
             if not queue:
                 self._oldest[source] = time.monotonic()
             run = records[i:j] if i or j < len(records) else records
+            runs = self._runs.get(source)
+            if receipt is not None:
+                if runs is None:
+                    runs = self._runs[source] = deque()
+                if not runs and queue:  # records already waiting there have no receipt
+                    runs.append(ReceiptRun(None, len(queue)))
+                _add_run(runs, receipt, j - i)
+                self._data.set()  # a sender waits: cut this source's batch now
+            elif runs:
+                _add_run(runs, None, j - i)
             queue.extend(run)
             self._size += j - i
             counters = self._counters.source(source)
@@ -127,8 +160,13 @@ class RecordBuffer:
         self._space.set()
 
     async def next_batch(self) -> list[RawRecord] | None:
-        """The next batch due (full, or older than max_age, or anything once closed).
-        None once closed and empty."""
+        """The records of `next_cut()` (for consumers that acknowledge nothing)."""
+        cut = await self.next_cut()
+        return None if cut is None else cut.records
+
+    async def next_cut(self) -> Cut | None:
+        """The next batch due (full, older than max_age, awaited by a receipt, or anything
+        once closed). None once closed and empty."""
         while True:
             now = time.monotonic()
             wait = self.max_age
@@ -136,7 +174,8 @@ class RecordBuffer:
                 if not queue:
                     continue
                 age = now - self._oldest[source]
-                if self._closed or len(queue) >= self.batch_size or age >= self.max_age:
+                if (self._closed or len(queue) >= self.batch_size or age >= self.max_age
+                        or self._runs.get(source)):
                     return self._cut(source, queue)
                 wait = min(wait, self.max_age - age)
             if self._closed:
@@ -147,7 +186,7 @@ class RecordBuffer:
             except TimeoutError:
                 pass
 
-    def _cut(self, source: str, queue: deque[RawRecord]) -> list[RawRecord]:
+    def _cut(self, source: str, queue: deque[RawRecord]) -> Cut:
         count = min(len(queue), self.batch_size)
         batch = [queue.popleft() for _ in range(count)]
         self._size -= count
@@ -155,4 +194,33 @@ class RecordBuffer:
             self._oldest[source] = time.monotonic()
         if self._size < self.capacity:
             self._space.set()
-        return batch
+        runs = self._runs.get(source)
+        return Cut(batch, _take_runs(runs, count) if runs else [])
+
+
+def _add_run(runs: deque[ReceiptRun], receipt: Receipt | None, count: int) -> None:
+    last = runs[-1] if runs else None
+    if last is not None and last.receipt is receipt:
+        last.count += count
+    else:
+        runs.append(ReceiptRun(receipt, count))
+
+
+def _take_runs(runs: deque[ReceiptRun], count: int) -> list[ReceiptRun]:
+    """The runs covering the first `count` records of a queue, removed from `runs` (the
+    last one split when the batch ends inside it). Runs without a receipt are left out;
+    once no receipt waits in the queue, `runs` is emptied (the source stops tracking)."""
+    taken: list[ReceiptRun] = []
+    while count > 0 and runs:
+        run = runs[0]
+        size = min(run.count, count)
+        if size == run.count:
+            runs.popleft()
+        else:
+            run.count -= size
+        if run.receipt is not None:
+            taken.append(ReceiptRun(run.receipt, size))
+        count -= size
+    if all(run.receipt is None for run in runs):
+        runs.clear()
+    return taken

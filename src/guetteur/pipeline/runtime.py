@@ -27,6 +27,7 @@ from guetteur.model import RawRecord
 from guetteur.pipeline.buffer import RecordBuffer
 from guetteur.pipeline.counters import Counters, DetectionCounters
 from guetteur.pipeline.detection import CorrelationStage
+from guetteur.pipeline.receipts import Receipt, ReceiptRun, settle_runs
 from guetteur.pipeline.transfer import PackedBatch, first_record, pack
 from guetteur.pipeline.worker import worker_main
 
@@ -49,6 +50,7 @@ class _Worker:
     process: Any
     tasks: Any
     inflight: dict[int, PackedBatch] = field(default_factory=dict)
+    receipts: dict[int, list[ReceiptRun]] = field(default_factory=dict)  # per inflight seq, when awaited
     ready: bool = False
     flushed: bool = False
 
@@ -148,8 +150,8 @@ class Pipeline:
     def offer(self, record: RawRecord) -> bool:
         return self.buffer.offer(record)
 
-    def offer_many(self, records: list[RawRecord]) -> bool:
-        return self.buffer.offer_many(records)
+    def offer_many(self, records: list[RawRecord], receipt: Receipt | None = None) -> bool:
+        return self.buffer.offer_many(records, receipt)
 
     def offer_upto(self, records: list[RawRecord], start: int = 0) -> int:
         return self.buffer.offer_upto(records, start)
@@ -230,19 +232,22 @@ class Pipeline:
 
     async def _dispatch(self) -> None:
         while True:
-            records = await self.buffer.next_batch()
-            if records is None:
+            cut = await self.buffer.next_cut()
+            if cut is None:
                 return
-            batch = pack(records)
+            batch = pack(cut.records)
             seq = next(self._seq)
             while True:
                 worker = self._pick_worker(batch)
                 worker.inflight[seq] = batch
+                if cut.runs:
+                    worker.receipts[seq] = cut.runs
                 try:
                     await self._put(worker, (seq, batch))
                     break
                 except RuntimeError:
                     worker.inflight.pop(seq, None)
+                    worker.receipts.pop(seq, None)
                     await asyncio.sleep(0.2)  # the monitor replaces the dead worker
 
     async def _watch_workers(self) -> None:
@@ -256,6 +261,8 @@ class Pipeline:
                 replacement = self._spawn()
                 for seq, batch in sorted(worker.inflight.items()):
                     replacement.inflight[seq] = batch
+                    if seq in worker.receipts:
+                        replacement.receipts[seq] = worker.receipts[seq]
                     await self._put(replacement, (seq, batch))
 
     def _read_results(self) -> None:
@@ -274,6 +281,9 @@ class Pipeline:
         elif kind == "ack" and worker is not None and seq is not None:
             if worker.inflight.pop(seq, None) is not None:
                 self._count(stats, worker_id)
+                runs = worker.receipts.pop(seq, None)
+                if runs:
+                    settle_runs(runs)
         elif kind == "flushed" and worker is not None:
             worker.flushed = True
             self._count(stats, worker_id)

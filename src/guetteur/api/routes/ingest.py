@@ -3,8 +3,9 @@
 Bodies: NDJSON (`application/x-ndjson`), JSON (`application/json`: one object or an
 array of objects) or raw lines (`text/plain`, anything else). `?source=NAME` names the
 parser to use (a hint; auto-detection otherwise). A request is accepted whole or not at
-all: 202 with the count, or 429 + Retry-After when the pipeline is full, so a client that
-retries never sends a line twice.
+all: 202 with the count once every record is committed to PostgreSQL (an acknowledgement
+means durable), or 429 + Retry-After when the pipeline is full, so a client that retries
+never sends a line twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from guetteur.api.deps import IngestKey, State
 from guetteur.model import RawRecord
 from guetteur.parse import PARSERS
+from guetteur.pipeline.receipts import Receipt
 
 router = APIRouter(tags=["ingest"])
 
@@ -88,7 +90,14 @@ async def ingest(
     if len(records) > state.pipeline.buffer.capacity:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"{len(records)} records in one request; send at most {state.pipeline.buffer.capacity}")
-    if records and not state.pipeline.offer_many(records):
+    receipt = Receipt(len(records))
+    if records and not state.pipeline.offer_many(records, receipt):
         return JSONResponse({"detail": "pipeline full, retry later"}, status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    # 202 means durable: every record of the request is committed (docs/security.md).
+    if not await receipt.wait(state.settings.pipeline.commit_wait):
+        return JSONResponse({"detail": "records accepted but not yet committed (database slow or away); "
+                                       "they may still be stored: a retry can store them twice"},
+                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return JSONResponse({"accepted": len(records)}, status_code=status.HTTP_202_ACCEPTED)
