@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -80,3 +81,86 @@ def test_hunt_missing_path_and_bad_format(tmp_path: Path) -> None:
     assert out.exit_code == 2
     out = runner.invoke(app, ["hunt", str(tmp_path), "--format", "xml"])
     assert out.exit_code != 0
+
+
+def brute_force_log(tmp_path: Path) -> Path:
+    """20 failed SSH logins from one address, then its successful login: the built-in pack's
+    chained correlation "SSH Login After Brute Force" fires through two steps that do not alert
+    by themselves (the failure burst is a correlation, the accepted login a base rule)."""
+    lines = [f"Mar  1 10:00:{i:02d} srv sshd[101]: Failed password for root from 203.0.113.10 port {4000 + i} ssh2"
+             for i in range(20)]
+    lines.append("Mar  1 10:00:30 srv sshd[101]: Accepted password for root from 203.0.113.10 port 4999 ssh2")
+    path = tmp_path / "auth.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+BURST_STEP = "0313ad75-7e62-484d-88c7-760a4253a5dc"  # "SSH Failure Burst Before Success"
+
+
+def test_hunt_summary_titles_correlation_steps(tmp_path: Path) -> None:
+    """A correlation that only feeds another one (no alert of its own) is listed under its
+    title, level and kind, not as `?` with its id for a title."""
+    from guetteur.cli.hunt_report import summary_table
+    from guetteur.detect.rules import default_rule_paths
+
+    result = run_hunt([brute_force_log(tmp_path)], load_rules(default_rule_paths()))
+    assert result.by_rule[BURST_STEP] >= 1
+    seen = result.rules[BURST_STEP]
+    assert (seen.title, seen.level, seen.correlation, seen.alert) == (
+        "SSH Failure Burst Before Success", "medium", "event_count", False)
+    assert set(result.rules) == set(result.by_rule)
+    table = summary_table(result)
+    assert table is not None
+    levels = [str(cell) for cell in table.columns[1].cells]
+    assert "?" not in levels
+
+
+def test_hunt_output_is_readable_at_80_columns(tmp_path: Path) -> None:
+    """Every hit block and the summary fit an 80-column console, and every rule's title is
+    on one line of its own (not folded a word per line)."""
+    from rich.console import Console
+
+    from guetteur.cli.hunt_report import hit_block, print_summary
+    from guetteur.detect.rules import default_rule_paths
+
+    result = run_hunt([brute_force_log(tmp_path)], load_rules(default_rule_paths()))
+    assert len(result.hits) >= 2
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    for hit in result.hits:
+        console.print(hit_block(hit))
+    print_summary(console, result)
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for rule_id, seen in result.rules.items():
+        assert any(seen.title in line for line in lines), seen.title
+        assert any(rule_id in line for line in lines), rule_id
+
+
+def test_hunt_command_at_80_columns(tmp_path: Path) -> None:
+    """`guetteur hunt` itself, its output captured at COLUMNS=80: no line is wider, the
+    summary has no `?` row, the correlation step is named."""
+    runner = CliRunner()
+    out = runner.invoke(app, ["hunt", str(brute_force_log(tmp_path))], env={"COLUMNS": "80"})
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "SSH Failure Burst Before Success" in out.stdout
+    assert "SSH Login After Brute Force" in out.stdout
+    assert not any(" ? " in line for line in lines)
+
+
+def test_detect_package_imports_no_cli() -> None:
+    """`detect/` is a library: no module in it imports `guetteur.cli`, typer or rich (the
+    hunt command and its rendering live in `cli/`)."""
+    import ast
+
+    import guetteur.detect.hunt
+
+    folder = Path(guetteur.detect.hunt.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("guetteur.cli", "typer", "rich")), f"{path.name} imports {name}"

@@ -2,41 +2,50 @@
 
 Files (EVTX, any format a parser knows, folders recursively) are read with
 `collect.files.iter_file_records`, parsed in batches with `parse.parse_batch`, run through
-the `Detector` and, when correlation rules are loaded, the `CorrelationEngine`. Every hit is
-printed (a table, or one JSON object per line with the event) followed by a per-rule summary.
-Rules: the built-in pack, `settings.detect.rules_dirs`, then every `--rules DIR`.
+the `Detector` and, when correlation rules are loaded, the `CorrelationEngine`. `run_hunt`
+returns what it saw (`HuntResult`); the command and its rendering (typer, rich) live in
+`cli/commands_detect.py` and `cli/hunt_report.py`, so this module needs neither.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
-
-import orjson
-import typer
-from rich.console import Console
-from rich.table import Table
+from typing import Any
 
 from guetteur.detect.engine import Detector
-from guetteur.detect.hits import LEVELS, Hit
-from guetteur.detect.rules import RuleError, RuleSet, default_rule_paths, load_rules
+from guetteur.detect.hits import Hit
+from guetteur.detect.rules import RuleError, RuleSet
 from guetteur.model import Event, RawRecord
 
 log = logging.getLogger(__name__)
 
 BATCH = 2_000
-LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "informational": "dim"}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSeen:
+    """A rule as its hits described it: every hit carries its rule's title and level, a
+    correlation's too (whether or not it alerts), so the summary needs no other look-up."""
+
+    title: str
+    level: str
+    correlation: str | None = None  # the correlation type, for a correlation rule
+    alert: bool = True  # False: a step feeding a correlation, not an alert by itself
 
 
 @dataclass(slots=True)
 class HuntResult:
-    """What a hunt saw: counts, the hits, and rule problems."""
+    """What a hunt saw: counts, the hits, and rule problems.
+
+    hits:    the alerting hits, in the order they happened.
+    by_rule: hits per rule id, alerting or not (steps of correlations count too).
+    rules:   per rule id in `by_rule`, its title, level and kind (`RuleSeen`).
+    """
 
     events: int = 0
     hits: list[Hit] = field(default_factory=list)
@@ -45,6 +54,7 @@ class HuntResult:
     compile_seconds: float = 0.0  # compiling the rules
     seconds: float = 0.0  # reading, parsing and matching the files (after compiling)
     by_rule: Counter[str] = field(default_factory=Counter)
+    rules: dict[str, RuleSeen] = field(default_factory=dict)
 
 
 def _records(paths: list[Path], hint: str | None) -> Iterator[RawRecord]:
@@ -104,6 +114,8 @@ def run_hunt(
 
     def emit(hit: Hit) -> None:
         result.by_rule[hit.rule_id] += 1
+        if hit.rule_id not in result.rules:
+            result.rules[hit.rule_id] = RuleSeen(hit.rule_title or hit.rule_id, hit.level, hit.correlation, hit.alert)
         if hit.alert:
             result.hits.append(hit)
             if on_hit is not None:
@@ -129,123 +141,3 @@ def run_hunt(
             emit(hit)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _hit_row(hit: Hit) -> list[str]:
-    attack = ", ".join(t.removeprefix("attack.") for t in hit.attack_tags)
-    when = hit.event_times[-1] if hit.event_times else ""
-    kind = f" [{hit.correlation}]" if hit.correlation else ""
-    return [str(when or ""), hit.level, hit.rule_title + kind, attack, hit.host or "", hit.rule_id]
-
-
-def hunt_command(
-    ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="log files or folders (searched recursively)")],
-    rules: Annotated[
-        list[Path] | None, typer.Option("--rules", "-r", help="extra Sigma rule folder or file (repeatable)")
-    ] = None,
-    output: Annotated[str, typer.Option("--format", "-f", help="table or json (one hit per line)")] = "table",
-    hint: Annotated[str | None, typer.Option("--hint", help="parser name for every file (default: detect)")] = None,
-    no_builtin: Annotated[bool, typer.Option("--no-builtin", help="skip the built-in rule pack")] = False,
-    min_level: Annotated[
-        str, typer.Option("--min-level", help="hide hits below this level (informational..critical)")
-    ] = "informational",
-) -> None:
-    """Run Sigma rules over log files and print every hit and a per-rule summary."""
-    from guetteur.cli.common import settings_from
-
-    if output not in ("table", "json"):
-        raise typer.BadParameter("--format must be table or json")
-    if min_level not in LEVELS:
-        raise typer.BadParameter(f"--min-level must be one of {', '.join(LEVELS)}")
-    settings = settings_from(ctx)
-    err = Console(stderr=True)
-    out = Console(highlight=False, soft_wrap=True)
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        err.print(f"[red]not found:[/red] {', '.join(map(str, missing))}")
-        raise typer.Exit(2)
-    extra = [*settings.detect.rules_dirs, *(rules or [])]
-    rule_paths = extra if no_builtin else default_rule_paths(extra)
-    if not rule_paths:
-        err.print("[red]no rules:[/red] the built-in pack was not found and no --rules folder was given")
-        raise typer.Exit(2)
-    loading = time.perf_counter()
-    ruleset = load_rules(rule_paths)
-    err.print(
-        f"loaded {len(ruleset.rules)} rules, {len(ruleset.correlations)} correlations "
-        f"from {len(rule_paths)} source(s) in {time.perf_counter() - loading:.1f}s"
-    )
-    floor = LEVELS.index(min_level)
-    shown = 0
-
-    def on_hit(hit: Hit) -> None:
-        nonlocal shown
-        if hit.level in LEVELS and LEVELS.index(hit.level) < floor:
-            return
-        shown += 1
-        if output == "json":
-            sys.stdout.buffer.write(orjson.dumps(hit.to_dict(), default=str) + b"\n")
-            return
-        when, level, title, attack, host, rule_id = _hit_row(hit)
-        style = LEVEL_STYLE.get(level, "")
-        out.print(
-            f"{when}  [{style}]{level:<13}[/{style}] {title}  "
-            f"[dim]{attack}  host={host or '-'}  rule={rule_id}[/dim]"
-        )
-
-    interactive = err.is_terminal
-    if interactive:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
-        task = progress.add_task("hunting", total=None)
-        with progress:
-            result = run_hunt(
-                paths,
-                ruleset,
-                hint=hint,
-                on_hit=on_hit,
-                on_progress=lambda n, h: progress.update(task, description=f"{n:,} events, {h:,} hits"),
-            )
-    else:
-        result = run_hunt(paths, ruleset, hint=hint, on_hit=on_hit)
-
-    _print_errors(err, result.rule_errors)
-    _print_summary(out if output == "table" else err, result, detector_rules=ruleset)
-    rate = result.events / result.seconds if result.seconds else 0.0
-    err.print(
-        f"{result.events:,} events, {shown:,} hits shown ({len(result.hits):,} total) "
-        f"in {result.seconds:.2f}s ({rate:,.0f} events/s read, parsed and matched; "
-        f"rules compiled in {result.compile_seconds:.1f}s)"
-    )
-
-
-def _print_errors(err: Console, errors: list[RuleError]) -> None:
-    if not errors:
-        return
-    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
-    err.print(f"[yellow]{len(errors)} rule(s) could not be used[/yellow]" + ("" if verbose else " (-v lists them)"))
-    for error in errors if verbose else errors[:5]:
-        err.print(f"  {error.file}: {error.reason}")
-
-
-def _print_summary(console: Console, result: HuntResult, detector_rules: RuleSet) -> None:
-    titles: dict[str, tuple[str, str]] = {}
-    for loaded in detector_rules.rules:
-        level = loaded.rule.level.name.lower() if loaded.rule.level else "medium"
-        titles[loaded.id] = (loaded.rule.title, level)
-    for hit in result.hits:
-        titles.setdefault(hit.rule_id, (hit.rule_title, hit.level))
-    if not result.by_rule:
-        console.print("no rule matched")
-        return
-    table = Table(title="hits per rule", show_lines=False)
-    table.add_column("hits", justify="right")
-    table.add_column("level")
-    table.add_column("rule")
-    table.add_column("id", style="dim")
-    for rule_id, count in result.by_rule.most_common():
-        title, level = titles.get(rule_id, (rule_id, "?"))
-        table.add_row(str(count), level, title, rule_id)
-    console.print(table)
