@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from guetteur import __version__
 from guetteur.api.routes import detection, events, health, ingest
 from guetteur.api.state import AppState
+from guetteur.api.unavailable import DATABASE_ERRORS, database_unavailable
 
 
 def create_app(state: AppState) -> FastAPI:
@@ -18,6 +19,8 @@ def create_app(state: AppState) -> FastAPI:
         redoc_url=None,
     )
     app.state.guetteur = state
+    for error in DATABASE_ERRORS:  # 503 + Retry-After while PostgreSQL is away
+        app.add_exception_handler(error, database_unavailable)
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(health.router)
     v1.include_router(ingest.router)
