@@ -10,27 +10,23 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from tests.collect.tcp_helpers import (
+    blocking_sender,
+    closed_by_server,
+    connect_from,
+    eventually,
+    listening,
+    loopback,
+)
 
-from guetteur.collect.sink import MemorySink, RecordSink
+from guetteur.collect.sink import MemorySink
 from guetteur.collect.syslog_tcp import SyslogTcpSource
 from guetteur.config import Settings
 
 MIB = 1_048_576
-
-
-@asynccontextmanager
-async def listening(sink: RecordSink, **options: object) -> AsyncIterator[SyslogTcpSource]:
-    source = SyslogTcpSource(Settings(), sink, host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
-    await source.start()
-    try:
-        yield source
-    finally:
-        await source.stop()
 
 
 async def send(port: int, payload: bytes) -> None:
@@ -40,14 +36,6 @@ async def send(port: int, payload: bytes) -> None:
     await writer.drain()
     writer.close()
     await writer.wait_closed()
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async def _loop() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(_loop(), timeout)
 
 
 async def test_newline_framing_crlf_and_last_line_without_newline() -> None:
@@ -121,46 +109,39 @@ async def test_binary_garbage_and_invalid_utf8_are_kept_byte_for_byte() -> None:
     assert records[2].data == b"\x00\x00\x00"
 
 
-async def test_connections_above_the_maximum_are_closed_and_counted() -> None:
+async def test_a_full_listener_evicts_silent_connections_before_those_that_sent() -> None:
+    """With every slot taken, a newcomer gets in by evicting a connection that never sent a
+    record (the longest idle of them), even if one that sent has been idle longer; once all
+    have sent, the longest idle is evicted. Every line sent before an eviction is received."""
     sink = MemorySink()
     async with listening(sink, max_connections=3) as source:
         port = source.bound_port or 0
-        kept = []
-        for i in range(3):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"<13>kept %d\n" % i)
-            await writer.drain()
-            kept.append((reader, writer))
-        await sink.wait_for(3)
-        for _ in range(5):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                assert await asyncio.wait_for(reader.read(), 10) == b""
-            except ConnectionResetError:
-                pass  # closed by an abort: also closed
-            writer.close()
-        assert source.counters.connections_rejected == 5
-        assert source.counters.connections_open == 3
-        # A freed slot is usable again.
-        kept[0][1].close()
-        await eventually(lambda: source.counters.connections_open == 2)
-        await send(port, b"<13>after a slot was freed\n")
+        loop = asyncio.get_running_loop()
+        talker = await connect_from("127.0.0.2", port)
+        await loop.sock_sendall(talker, b"<13>talker\n")
+        await sink.wait_for(1)
+        silent = [await connect_from("127.0.0.3", port), await connect_from("127.0.0.4", port)]
+        await eventually(lambda: source.counters.connections_open == 3)
+        newcomers = []
+        for i, silent_one in enumerate(silent):
+            newcomer = await connect_from(loopback(10 + i), port)
+            await loop.sock_sendall(newcomer, b"<13>newcomer %d\n" % i)
+            await sink.wait_for(2 + i)
+            await eventually(lambda s=silent_one: closed_by_server(s))  # type: ignore[misc]
+            assert not closed_by_server(talker)
+            newcomers.append(newcomer)
+        # Now all three have sent; the talker is the longest idle.
+        last = await connect_from("127.0.0.20", port)
+        await loop.sock_sendall(last, b"<13>last\n")
         records = await sink.wait_for(4)
-        for _reader, writer in kept[1:]:
-            writer.close()
-    assert records[-1].data == b"<13>after a slot was freed"
-
-
-def _blocking_sender(port: int, lines: int, line_size: int, progress: list[int]) -> None:
-    """Send numbered lines from a thread with a plain blocking socket; progress[0] = bytes sent."""
-    with socket.create_connection(("127.0.0.1", port)) as conn:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65_536)
-        filler = b"x" * (line_size - 10)
-        batch = 64
-        for start in range(0, lines, batch):
-            chunk = b"".join(b"%08d %s\n" % (n, filler) for n in range(start, min(start + batch, lines)))
-            conn.sendall(chunk)
-            progress[0] += len(chunk)
+        await eventually(lambda: closed_by_server(talker))
+        assert not any(closed_by_server(s) for s in newcomers)
+        assert source.counters.connections_evicted == 3
+        assert source.counters.connections_rejected == 0
+        assert source.counters.connections_open == 3
+        for sock in [talker, last, *silent, *newcomers]:
+            sock.close()
+    assert [r.data for r in records] == [b"<13>talker", b"<13>newcomer 0", b"<13>newcomer 1", b"<13>last"]
 
 
 async def test_backpressure_pauses_reading_and_loses_nothing() -> None:
@@ -172,7 +153,7 @@ async def test_backpressure_pauses_reading_and_loses_nothing() -> None:
     progress = [0]
     async with listening(sink) as source:
         sender = threading.Thread(
-            target=_blocking_sender, args=(source.bound_port, lines, line_size, progress), daemon=True
+            target=blocking_sender, args=(source.bound_port, lines, line_size, progress), daemon=True
         )
         sender.start()
         # Wait until the sender makes no progress any more: it is blocked in sendall.

@@ -22,7 +22,16 @@ class SourceCounters:
     errors:               I/O errors (connection reset, unreadable file...).
     connections:          TCP connections accepted since start.
     connections_open:     TCP connections open now.
-    connections_rejected: TCP connections closed at once because `max_connections` were open.
+    connections_rejected: TCP connections refused at once, for any reason (the two below,
+                          or arriving during `stop()`).
+    connections_rejected_per_address: refused: their address held `max_connections_per_address`.
+    connections_rejected_full:        refused: `max_connections` open and every one busy
+                          (waiting on a full pipeline), so none could be evicted.
+    connections_evicted:  closed to let a new connection in when `max_connections` were open
+                          (one that never completed a record first, the longest idle first).
+    connections_closed_idle:          closed after `idle_timeout` seconds without a byte.
+    connections_closed_frame_timeout: closed after holding an unfinished record for
+                          `frame_timeout` seconds (the partial record is emitted first).
     files_open:           files being tailed now.
     """
 
@@ -35,6 +44,11 @@ class SourceCounters:
     connections: int = 0
     connections_open: int = 0
     connections_rejected: int = 0
+    connections_rejected_per_address: int = 0
+    connections_rejected_full: int = 0
+    connections_evicted: int = 0
+    connections_closed_idle: int = 0
+    connections_closed_frame_timeout: int = 0
     files_open: int = 0
 
     def as_dict(self) -> dict[str, int | str]:

@@ -6,7 +6,12 @@ waits (the pipeline is full) the task does not read, the stream's bounded buffer
 asyncio pauses the socket and the kernel's TCP window closes: the sender blocks, nothing
 is lost. Memory per connection is bounded by `max_record_bytes` plus two read buffers.
 
-Connections above `max_connections` are closed at once (counted as rejected).
+Slots are governed by a `ConnectionTable` (collect/connections.py): at most
+`max_connections` in all and `max_connections_per_address` per address; a connection
+silent for `idle_timeout` seconds, or holding an unfinished record for `frame_timeout`
+seconds of reading, is closed; when every slot is taken a new connection evicts the one
+best lost (never sent a record, longest idle), so idle floods cannot lock senders out.
+A connection waiting on the full pipeline is busy: never timed out nor evicted.
 `stop()` stops accepting, cuts what each connection had already received (a last
 record without its newline is emitted), then closes the sockets.
 """
@@ -20,6 +25,7 @@ import ssl
 import time
 from typing import Any
 
+from guetteur.collect.connections import ConnectionTable, TcpConnection
 from guetteur.collect.counters import SourceCounters
 from guetteur.collect.framing import Frame, StreamFramer
 from guetteur.collect.peer import format_peer
@@ -65,26 +71,45 @@ class SyslogTcpSource:
         host: str | None = None,
         port: int | None = None,
         max_connections: int | None = None,
+        max_connections_per_address: int | None = None,
+        idle_timeout: float | None = None,
+        frame_timeout: float | None = None,
         max_record_bytes: int | None = None,
         hint: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         stop_timeout: float = 5.0,
         handshake_timeout: float = 10.0,
     ) -> None:
-        """Configured from `settings.syslog` (host, tcp_port, max_connections) and
+        """Configured from `settings.syslog` (host, tcp_port, max_connections,
+        max_connections_per_address, idle_timeout, frame_timeout) and
         `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
+        syslog = settings.syslog
         self.sink = sink
-        self.host = settings.syslog.host if host is None else host
-        self.port = settings.syslog.tcp_port if port is None else port
-        self.max_connections = settings.syslog.max_connections if max_connections is None else max_connections
+        self.host = syslog.host if host is None else host
+        self.port = syslog.tcp_port if port is None else port
+        self.max_connections = syslog.max_connections if max_connections is None else max_connections
+        self.max_connections_per_address = (
+            syslog.max_connections_per_address if max_connections_per_address is None
+            else max_connections_per_address
+        )
+        self.idle_timeout = syslog.idle_timeout if idle_timeout is None else idle_timeout
+        self.frame_timeout = syslog.frame_timeout if frame_timeout is None else frame_timeout
         self.max_record_bytes = settings.pipeline.max_record_bytes if max_record_bytes is None else max_record_bytes
         self.hint = hint
         self.ssl_context = ssl_context
         self.stop_timeout = stop_timeout
         self.handshake_timeout = handshake_timeout
         self.counters = SourceCounters(self.name)
+        self.table = ConnectionTable(
+            self.counters,
+            max_connections=self.max_connections,
+            max_per_address=self.max_connections_per_address,
+            idle_timeout=self.idle_timeout,
+            frame_timeout=self.frame_timeout,
+        )
         self.bound_port: int | None = None
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._connections: dict[asyncio.Task[None], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self._stopping = False
 
@@ -101,6 +126,7 @@ class SyslogTcpSource:
 
         self._server = await loop.create_server(connection, self.host, self.port, backlog=512)
         self.bound_port = self._server.sockets[0].getsockname()[1]
+        self._sweeper = asyncio.create_task(self._sweep(), name="syslog-tcp-timeouts")
         log.info("syslog TCP listening on %s:%s", self.host, self.bound_port)
 
     async def stop(self) -> None:
@@ -108,6 +134,11 @@ class SyslogTcpSource:
         self._stopping = True
         if self._server is not None:
             self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         for reader, writer in list(self._connections.values()):
             # No more bytes from the socket; what is buffered is still cut and emitted.
             transport = writer.transport
@@ -127,14 +158,39 @@ class SyslogTcpSource:
                 await asyncio.wait_for(self._server.wait_closed(), self.stop_timeout)
             self._server = None
 
+    async def _sweep(self) -> None:
+        """Close, every `sweep_interval`, the connections idle or holding a frame too long."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.table.sweep_interval)
+            self.table.sweep(loop.time())
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         counters = self.counters
-        if self._stopping or len(self._connections) >= self.max_connections:
+        if self._stopping:
             counters.connections_rejected += 1
             writer.transport.abort()
             return
+        peername = writer.get_extra_info("peername")
+        address = peername[0] if isinstance(peername, tuple) else str(peername)
+        tls = self.ssl_context is not None
+
+        def close() -> None:
+            # A plain close sends FIN and frees the descriptor at once; a TLS close would
+            # wait up to 30 s for the peer's close_notify, so TLS connections are aborted.
+            transport = writer.transport
+            if tls:
+                transport.abort()
+            else:
+                transport.close()
+
+        connection = self.table.admit(address, close, asyncio.get_running_loop().time())
+        if connection is None:
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
-        assert task is not None
+        if task is None:  # asyncio runs every connection callback as a task
+            raise RuntimeError("syslog TCP connection served outside a task")
         self._connections[task] = (reader, writer)
         counters.connections += 1
         counters.connections_open += 1
@@ -143,11 +199,12 @@ class SyslogTcpSource:
                 # TLS starts here rather than in the server so that a failed handshake is
                 # seen and counted, and handshakes count against max_connections.
                 await writer.start_tls(self.ssl_context, ssl_handshake_timeout=self.handshake_timeout)
-            await self._read(reader, format_peer(writer.get_extra_info("peername")))
+            await self._read(reader, format_peer(peername), connection)
         except asyncio.CancelledError:
             raise
         except (ConnectionError, OSError, ssl.SSLError) as exc:
-            counters.errors += 1
+            if connection.closing is None:  # not a consequence of our own close
+                counters.errors += 1
             log.debug("syslog TCP connection error: %s", exc)
         except Exception:  # e.g. the pipeline refusing records while it shuts down
             counters.errors += 1
@@ -155,19 +212,20 @@ class SyslogTcpSource:
         finally:
             counters.connections_open -= 1
             del self._connections[task]
+            self.table.release(connection)
             if self._stopping:
                 writer.transport.abort()
             else:
                 writer.close()
 
-    async def _read(self, reader: asyncio.StreamReader, peer: str | None) -> None:
+    async def _read(self, reader: asyncio.StreamReader, peer: str | None, connection: TcpConnection) -> None:
         framer = StreamFramer(self.max_record_bytes)
+        clock = asyncio.get_running_loop().time
         put = self.sink.put
         # The pipeline takes a chunk's records in bulk (one call per chunk rather than an
         # await per record); any other sink gets them one by one.
         offer_upto = getattr(self.sink, "offer_upto", None)
         wait_for_space = getattr(self.sink, "wait_for_space", None)
-        bulk = offer_upto is not None and wait_for_space is not None
         counters = self.counters
         hint = self.hint
         source = self.name
@@ -180,11 +238,11 @@ class SyslogTcpSource:
                     break
                 frames = framer.feed(data)
                 done = 0
+                connection.received(clock(), len(frames), framer.pending_bytes)
                 if not frames:
                     continue
                 now = time.time()
-                if bulk:
-                    assert offer_upto is not None and wait_for_space is not None
+                if offer_upto is not None and wait_for_space is not None:
                     records = [RawRecord(record, now, source, hint, peer, _TRUNCATED if cut else None)
                                for record, cut in frames]
                     while True:
@@ -196,14 +254,18 @@ class SyslogTcpSource:
                         done = end
                         if done == len(records):
                             break
+                        connection.wait(clock())
                         await wait_for_space()
+                    connection.resume(clock())
                     continue
+                connection.wait(clock())  # `put` may wait: busy, not idle, meanwhile
                 for record, cut in frames:
                     await put(RawRecord(record, now, source, hint, peer, {"truncated": True} if cut else None))
                     done += 1
                     counters.received += 1
                     counters.bytes += len(record)
                     counters.truncated += cut
+                connection.resume(clock())
         except asyncio.CancelledError:
             # Stopped while the sink stayed full: hand over what fits without waiting,
             # count the rest as dropped.
@@ -216,8 +278,10 @@ class SyslogTcpSource:
                     counters.dropped += 1
             raise
         except BaseException:
+            connection.wait(clock())
             await self._flush(framer, peer)
             raise
+        connection.wait(clock())  # the stream has ended: only the sink can hold it now
         await self._flush(framer, peer)
 
     async def _flush(self, framer: StreamFramer, peer: str | None) -> None:
