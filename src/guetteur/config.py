@@ -38,6 +38,9 @@ class SyslogSettings(BaseModel):
     udp_port: int = Field(5514, ge=0, le=65535)
     tcp_port: int = Field(5514, ge=0, le=65535)
     max_connections: int = Field(1000, ge=1)
+    max_connections_per_address: int = Field(100, ge=1, description="TCP connections one remote address may hold")
+    idle_timeout: float = Field(300.0, gt=0, description="seconds a TCP connection may send nothing")
+    frame_timeout: float = Field(60.0, gt=0, description="seconds an unfinished TCP record may be held")
 
 
 class ApiSettings(BaseModel):
