@@ -94,6 +94,10 @@ class ParseSettings(BaseModel):
 class StoreSettings(BaseModel):
     partitions_ahead_days: int = Field(3, ge=1, le=60)
     pool_size: int = Field(8, ge=2)
+    check_interval: float = Field(1.0, gt=0, le=60, description="seconds between checks that PostgreSQL answers")
+    restart_backoff_max: float = Field(30.0, ge=1, description="longest wait between restarts of the embedded server")
+    shutdown_wait: float = Field(30.0, ge=0, description="seconds a stop waits for an unavailable database "
+                                 "before giving up on what was accepted and not yet stored")
 
 
 class DetectSettings(BaseModel):

