@@ -47,6 +47,14 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    max_records_per_request: int = Field(
+        100_000, ge=1, description="records in one ingest request, more get 413 (capped by pipeline.queue_size)")
+    body_timeout: float = Field(60.0, gt=0, description="seconds an ingest body may take to arrive; slower gets 408")
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds a connection may take to send a request's line and headers, from its "
+                                "start or the previous response; slower is closed")
+    max_connections: int = Field(
+        1000, ge=1, description="open HTTP connections; past it the one waiting longest for its headers is closed")
     page_size_max: int = Field(1000, ge=1)
 
 

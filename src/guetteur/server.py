@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from guetteur.api.app import create_app
+from guetteur.api.connections import guarded_h11_protocol
 from guetteur.api.state import AppState
 from guetteur.config import Settings
 from guetteur.parse.context import configure as configure_parsers
@@ -84,7 +85,8 @@ async def serve(
                 await source.start()
             state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources)
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
-                                    log_level="warning", lifespan="off", access_log=False)
+                                    log_level="warning", lifespan="off", access_log=False,
+                                    http=guarded_h11_protocol(settings.api.header_timeout, settings.api.max_connections))
             server = _ApiServer(config)
             api_task = asyncio.create_task(server.serve(), name="api")
             while not server.started:

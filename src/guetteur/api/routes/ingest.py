@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 
-import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from guetteur.api.deps import IngestKey, State
+from guetteur.api.ingest_body import BodyLimits, read_records
 from guetteur.model import RawRecord
 from guetteur.parse import PARSERS
 from guetteur.pipeline.receipts import Receipt
@@ -29,38 +29,6 @@ RETRY_AFTER_SECONDS = 1
 
 class IngestAccepted(BaseModel):
     accepted: int
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def split_body(body: bytes, content_type: str) -> list[bytes]:
-    """The records in a body: one per JSON object or per non-empty line."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == "application/json":
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from None
-        items = value if isinstance(value, list) else [value]
-        if not all(isinstance(item, dict) for item in items):
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "JSON body must be an object or an array of objects")
-        return [orjson.dumps(item) for item in items]
-    # NDJSON and plain text: one record per line; a malformed NDJSON line is still kept
-    # (stored unparsed), never refused, so one bad line does not lose its neighbours.
-    return [line for line in body.replace(b"\r\n", b"\n").split(b"\n") if line.strip()]
 
 
 @router.post("/ingest", status_code=status.HTTP_202_ACCEPTED, response_model=IngestAccepted,
@@ -76,8 +44,8 @@ async def ingest(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown source {source!r}; known: {sorted(PARSERS)}")
     if state.pipeline is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "ingestion is not running")
-    body = await read_body(request, state.settings.api.max_body_bytes)
-    lines = split_body(body, request.headers.get("content-type", "text/plain"))
+    limits = BodyLimits.for_ingest(state.settings, state.pipeline.buffer.capacity)
+    lines = await read_records(request, limits)
     now = time.time()
     peer = f"{request.client.host}:{request.client.port}" if request.client else None
     limit = state.settings.pipeline.max_record_bytes
