@@ -105,7 +105,7 @@ def run(
     print(
         f"{label:<18} {len(stream) / elapsed:>10,.0f} hits/s  fired {fired:>6}  groups {stats['groups']:>6}"
         f"  entries {stats['entries']:>7}  evicted groups {stats['evicted_groups']:>7}"
-        f"  late {stats['late_dropped']:>5}  peak {peak / 1e6:6.1f} MB"
+        f"  late {stats['late']:>5}  peak {peak / 1e6:6.1f} MB"
     )
     return engine
 

@@ -113,21 +113,35 @@ def test_event_without_group_field_is_not_grouped() -> None:
 
 
 def test_late_event_within_lateness_is_placed_by_its_own_time() -> None:
-    """Out-of-order arrival inside the lateness still completes the window."""
+    """Out-of-order arrival inside the lateness still completes the window, unflagged."""
     eng, rules = engine(BRUTE_FORCE, lateness=30)
     out = []
     for t in (10, 12, 14, 16):
         out += feed(eng, rules, "ssh_failed", failed(T0 + t))
     out += feed(eng, rules, "ssh_failed", failed(T0 + 100))  # newest; alone in its window
-    assert out == []
-    out = feed(eng, rules, "ssh_failed", failed(T0 + 20, eid="late"))  # 80 s late > 30 s lateness
-    assert out == [] and eng.stats()["late_dropped"] == 1
     for t in (75, 80, 85):
-        out += feed(eng, rules, "ssh_failed", failed(T0 + t))  # 25 s, 20 s, 15 s late: accepted
+        out += feed(eng, rules, "ssh_failed", failed(T0 + t))  # 25 s, 20 s, 15 s late: on time
     assert len(out) == 0  # 75, 80, 85, 100 = four in [40, 100]
     out = feed(eng, rules, "ssh_failed", failed(T0 + 71, eid="late-ok"))
     assert len(out) == 1
     assert out[0].event_ids[0] == "late-ok"  # placed first, by its own time
+    assert "late" not in out[0].extra and eng.stats()["late"] == 0
+
+
+def test_event_beyond_the_lateness_is_counted_flagged_and_still_evaluated() -> None:
+    """An event older than its stream's newest time - lateness is late: never dropped, it
+    still completes the window it belongs to, and the hit says it holds a late event."""
+    eng, rules = engine(BRUTE_FORCE, lateness=30)
+    out = []
+    for t in (10, 12, 14, 16):
+        out += feed(eng, rules, "ssh_failed", failed(T0 + t))
+    out += feed(eng, rules, "ssh_failed", failed(T0 + 100))
+    assert out == []
+    out = feed(eng, rules, "ssh_failed", failed(T0 + 20, eid="late"))  # 80 s late > 30 s lateness
+    assert len(out) == 1
+    assert out[0].event_ids[-1] == "late" and len(out[0].event_ids) == 5
+    assert out[0].extra["late"] == 1 and "guetteur.late_event" in out[0].tags
+    assert eng.stats()["late"] == 1
 
 
 def test_late_event_older_than_the_active_window() -> None:
@@ -151,7 +165,8 @@ def test_bogus_future_timestamp_does_not_make_later_events_late() -> None:
     for i in range(5):
         out += feed(eng, rules, "ssh_failed", failed(T0 + i))
     assert len(out) == 1
-    assert eng.stats()["late_dropped"] == 0
+    assert eng.stats()["late"] == 0 and eng.stats()["clock_skew"] == 1
+    assert "clock_skew" not in out[0].extra  # the skewed event was in another group
 
 
 VALUE_COUNT = (
@@ -642,7 +657,7 @@ def test_event_without_timestamp_takes_the_stream_time_not_the_clock() -> None:
     out += eng.process(doc, [h])
     for i in range(3):
         out += feed(eng, rules, "ssh_failed", failed(T0 + 1 + i))
-    assert len(out) == 1 and eng.stats()["late_dropped"] == 0
+    assert len(out) == 1 and eng.stats()["late"] == 0
 
 
 def test_live_tick_does_not_make_a_backlog_late() -> None:
@@ -657,7 +672,7 @@ def test_live_tick_does_not_make_a_backlog_late() -> None:
         out += feed(eng, rules, "ssh_failed", failed(hour_ago + i))
         out += eng.advance()  # the live tick, wall clock: the backlog is still arriving
     assert [h.group_key for h in out] == [{"source.ip": "203.0.113.5"}]
-    assert eng.stats()["late_dropped"] == 0
+    assert eng.stats()["late"] == 0
 
 
 def test_live_tick_closes_windows_of_an_idle_stream_without_making_later_backlog_late() -> None:
@@ -668,4 +683,4 @@ def test_live_tick_closes_windows_of_an_idle_stream_without_making_later_backlog
     out = eng.advance(T0 + 1000)  # idle: the window [T0, T0+60] is closed by the clock
     assert [h.group_key for h in out] == [{"source.ip": "198.51.100.1"}]
     feed(eng, rules, "ssh_failed", failed(T0 + 10, ip="198.51.100.2"))  # older than the clock
-    assert eng.stats()["late_dropped"] == 0
+    assert eng.stats()["late"] == 0

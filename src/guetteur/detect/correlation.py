@@ -7,12 +7,16 @@ lookup by rule id/name, never a loop over all rules), places the event in the wi
 `group-by` key by its own `@timestamp`, and returns the correlation hits that fired. Hits of
 correlations feed the correlations that reference them (chains), in dependency order.
 
-Time. Event time is `@timestamp`. The engine keeps a watermark, the newest event time seen
-minus `lateness` seconds: an event older than the watermark is too late and is counted and
-ignored; any other event is placed by its own time, so windows are exact for out-of-order
-events up to `lateness`. An event time more than `max_future` seconds ahead of the clock
-does not move the watermark (one bogus year-2099 timestamp must not make every later event
-"late"); it is still placed in its window by its own time.
+Time. Event time is `@timestamp`, kept per *stream* (`detect/clocks.py`: the events of one
+origin through one input share a clock), so no source moves another source's clock. An
+event older than its own stream's newest time minus `lateness` is *late*: counted (`late`),
+flagged, and still placed by its own time and evaluated in the windows it can still join.
+An event stamped more than `max_future` seconds ahead of the wall clock is *skewed*: counted
+(`clock_skew`), flagged, placed at its stream's present (now, for a live stream), and it
+moves no clock. A correlation hit whose window holds such events says so (`extra.clock_skew`,
+`extra.late`, tags `guetteur.clock_skew`, `guetteur.late_event`). Nothing is dropped for its
+time. The *watermark* (the horizon of closing windows and idle-group expiry) is the slowest
+stream's time minus `lateness`: a stream ahead of the others cannot close their windows.
 
 Firing. *Rising* rules (count/distinct/sum/temporal with `gt`/`gte`) fire as soon as the window
 ending at an event satisfies the condition; the group's entries up to that event are then
@@ -24,8 +28,11 @@ after the window opened.
 
 Memory. Only `(time, event id, rule index, value)` tuples are kept, never events. Per rule:
 at most `max_groups` groups (least recently updated evicted first) and `max_events_per_rule`
-entries; per group at most `max_events_per_group` entries (oldest evicted). Every eviction is
-counted (`stats()`). Groups whose events can no longer fall in any window are removed.
+entries; per group at most `max_events_per_group` entries (oldest evicted); at most
+`max_clocks` stream clocks (idle or least recently seen forgotten). Every eviction is
+counted (`stats()`). Groups whose events can no longer fall in any window are removed: a
+rising group's entries older than its own newest entry - lateness - timespan, idle groups
+older than watermark - timespan.
 
 State survives restarts: `snapshot()` -> bytes, `restore(bytes)`; `detect/state.py` keeps
 them in PostgreSQL. `reload(correlations)` keeps the windows of rules whose semantics did not
@@ -48,6 +55,7 @@ from typing import Any
 import orjson
 
 from guetteur import ecs
+from guetteur.detect.clocks import LATE, SKEWED, StreamClocks
 from guetteur.detect.correlation_rule import NUMERIC_TYPES, CorrelationRuleError, CorrelationSpec, FieldPaths
 from guetteur.detect.hits import Hit
 from guetteur.detect.view import MISSING as _MISSING
@@ -60,13 +68,15 @@ log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1
 MAX_HIT_EVENTS = 100  # event refs carried by one correlation hit (the latest ones)
 HARD_MAX_EVENTS_PER_GROUP = 100_000
+FLAG_TAGS = ((SKEWED, "clock_skew", "guetteur.clock_skew"), (LATE, "late", "guetteur.late_event"))
 SWEEP_EVERY = 256  # events between two idle-group sweeps
 
 GroupKey = tuple[str, ...]
 
 COUNTER_NAMES = (
     "fired",  # correlation hits produced (including those of rules with generate: false)
-    "late_dropped",  # events older than the watermark (newest time - lateness)
+    "late",  # events older than their stream's newest time - lateness (still placed and evaluated)
+    "clock_skew",  # events stamped beyond the wall clock + max_future (placed at their stream's present)
     "missing_group_field",  # events lacking a group-by field (not grouped, like SQL GROUP BY NULL)
     "non_numeric",  # value_sum/avg/percentile events whose field is not a number
     "evicted_groups",  # groups dropped because of max_groups / max_events_per_rule
@@ -106,6 +116,12 @@ def _lookup(event: Event | None, paths: FieldPaths) -> Any:
     if event is None:
         return _MISSING
     return lookup(event, paths)
+
+
+def _hit_flags(hit: Hit) -> int:
+    """The clock flags of a correlation hit's events (see `FLAG_TAGS`)."""
+    extra = hit.extra or {}
+    return sum(flag for flag, name, _ in FLAG_TAGS if extra.get(name))
 
 
 def _key_text(value: Any) -> str | None:
@@ -171,8 +187,13 @@ class CorrelationEngine:
     correlations: `LoadedCorrelation`s from a `RuleSet` (disabled ones are skipped), pySigma
         `SigmaCorrelationRule`s with resolved references, or compiled `CorrelationSpec`s.
         Rules that cannot be evaluated are listed in `errors` as (rule id, reason), not raised.
-    lateness: seconds an event may lag behind the newest event seen and still count.
-    clock: wall clock (epoch seconds), only used to bound future timestamps.
+    lateness: seconds an event may lag behind the newest event of its stream and still be on
+        time (a later one is flagged `late`, not dropped).
+    max_future: seconds ahead of the wall clock beyond which a timestamp is skewed; keep it
+        below `lateness`, so a stream stamped at the limit cannot make correct events late.
+    max_clocks, clock_idle: at most this many stream clocks; one silent this many wall-clock
+        seconds is forgotten on `advance()`.
+    clock: wall clock (epoch seconds): bounds future timestamps, ages stream clocks.
     """
 
     def __init__(
@@ -183,7 +204,9 @@ class CorrelationEngine:
         max_groups: int = 10_000,
         max_events_per_group: int = 1_000,
         max_events_per_rule: int = 200_000,
-        max_future: float = 300.0,
+        max_future: float = 10.0,
+        max_clocks: int = 10_000,
+        clock_idle: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if lateness < 0:
@@ -194,7 +217,9 @@ class CorrelationEngine:
         self.max_events_per_rule = max(1, max_events_per_rule)
         self.max_future = max_future
         self.clock = clock
-        self.newest: float = -math.inf  # newest (clamped) event time seen
+        self.clocks = StreamClocks(
+            lateness=self.lateness, max_future=max_future, max_clocks=max_clocks, idle=clock_idle
+        )
         self._last_arrival: float = -math.inf  # wall-clock time the last routed event came in
         self.errors: list[tuple[str, str]] = []
         self._states: dict[str, _RuleState] = {}
@@ -316,8 +341,15 @@ class CorrelationEngine:
     # ------------------------------------------------------------------ streaming
 
     @property
+    def newest(self) -> float:
+        """The newest event time placed, all streams (-inf before the first)."""
+        return self.clocks.newest
+
+    @property
     def watermark(self) -> float:
-        return self.newest - self.lateness
+        """The slowest stream's time minus `lateness`: closing windows that end before it are
+        evaluated, idle groups older than it minus their timespan expire."""
+        return self.clocks.low() - self.lateness
 
     def wants(self, hit: Hit) -> bool:
         """Whether a stateless hit feeds one of the correlations (so it must reach `process`)."""
@@ -333,23 +365,16 @@ class CorrelationEngine:
         if not self._routes:
             return []
         routed = [hit for hit in base_hits if hit.rule_id in self._routes or hit.rule_name in self._routes]
-        self._last_arrival = self.clock()
-        t = event_time(event)
-        if t is None:
-            # no usable @timestamp: "now" in event time, so a replay of old events is not
-            # thrown off by the wall clock
-            t = self.newest if math.isfinite(self.newest) else self.clock()
+        now = self._last_arrival = self.clock()
         out: list[Hit] = []
         if routed:
-            self._observe(t)
-            if t < self.watermark:
-                for hit in routed:
-                    for state, _ in self._routes_of(hit):
-                        state.counters["late_dropped"] += 1
-            else:
-                self._dispatch(deque(routed), t, event, out)
-        if self._heap and self._heap[0][0] <= self.watermark:
-            self._close_due(self.watermark, out)
+            # an event without a usable @timestamp takes its stream's present, so a replay of
+            # old events is not thrown off by the wall clock
+            t, flags = self.clocks.place(event, event_time(event), now)
+            self._dispatch(deque(routed), t, event, out, flags)
+        watermark = self.watermark
+        if self._heap and self._heap[0][0] <= watermark:
+            self._close_due(watermark, out)
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
@@ -371,6 +396,7 @@ class CorrelationEngine:
                            and self.newest < now - self.lateness - LIVE_MARGIN)
             if catching_up:
                 return []
+            self.clocks.expire(now)
         horizon = max(self.watermark, now - self.lateness)
         out: list[Hit] = []
         self._close_due(horizon, out)
@@ -383,12 +409,6 @@ class CorrelationEngine:
         self._close_due(math.inf, out)
         return out
 
-    def _observe(self, t: float) -> None:
-        # A time far ahead of the clock is a broken source clock: it must not move the
-        # watermark, or every correct event after it would count as late.
-        if t > self.newest and t <= self.clock() + self.max_future:
-            self.newest = t
-
     def _routes_of(self, hit: Hit) -> list[tuple[_RuleState, int]]:
         first = self._routes.get(hit.rule_id, [])
         if hit.rule_name and hit.rule_name != hit.rule_id:
@@ -397,13 +417,13 @@ class CorrelationEngine:
                 return first + [r for r in second if r not in first]
         return first
 
-    def _dispatch(self, queue: deque[Hit], t: float, event: Event, out: list[Hit]) -> None:
+    def _dispatch(self, queue: deque[Hit], t: float, event: Event | None, out: list[Hit], flags: int) -> None:
         # Chains: a correlation hit is queued again for the correlations referencing it. The
         # dependency order built at load time has no cycles, so this terminates.
         while queue:
             hit = queue.popleft()
             for state, index in self._routes_of(hit):
-                fired = self._add(state, index, hit, t, event)
+                fired = self._add(state, index, hit, t, event, flags)
                 if fired is not None:
                     out.append(fired)
                     queue.append(fired)
@@ -415,7 +435,9 @@ class CorrelationEngine:
                 return parsed
         return t
 
-    def _add(self, state: _RuleState, index: int, hit: Hit, t: float, event: Event) -> Hit | None:
+    def _add(
+        self, state: _RuleState, index: int, hit: Hit, t: float, event: Event | None, flags: int
+    ) -> Hit | None:
         spec = state.spec
         source = hit.event if hit.event is not None else event
         key_parts: list[str] = []
@@ -445,12 +467,16 @@ class CorrelationEngine:
                     state.counters["non_numeric"] += 1
                     return None
         when = self._entry_time(hit, t)
-        if when < self.watermark:
-            state.counters["late_dropped"] += 1
-            return None
+        if hit.correlation is not None:
+            flags = _hit_flags(hit)  # a chained hit carries the flags of the events it holds
+        else:
+            if flags & LATE:
+                state.counters["late"] += 1
+            if flags & SKEWED:
+                state.counters["clock_skew"] += 1
         event_id = hit.event_ids[-1] if hit.event_ids else ecs.get(source, "event.id") if source else None
-        entry: Entry = (when, None if event_id is None else str(event_id), index, value_out)
-        group = self._touch(state, key)
+        entry: Entry = (when, None if event_id is None else str(event_id), index, value_out, flags)
+        group = self._touch(state, key, when)
         position = group.insert(entry)
         state.total += 1
         if len(group.entries) > state.max_events:
@@ -466,7 +492,7 @@ class CorrelationEngine:
             return None
         return self._evaluate_rising(state, key, group, position, source)
 
-    def _touch(self, state: _RuleState, key: GroupKey) -> Group:
+    def _touch(self, state: _RuleState, key: GroupKey, when: float) -> Group:
         group = state.groups.get(key)
         if group is None:
             if len(state.groups) >= self.max_groups:
@@ -478,9 +504,10 @@ class CorrelationEngine:
         else:
             state.groups.move_to_end(key)
             if state.spec.rising and group.entries:
-                # entries older than watermark - timespan can no longer share a window with
-                # any event still to come
-                horizon = self.watermark - state.spec.timespan
+                # entries older than the group's own newest time - lateness - timespan can no
+                # longer share a window with an on-time event still to come; only this group's
+                # events decide it, so no other source's clock prunes it
+                horizon = max(group.newest, when) - self.lateness - state.spec.timespan
                 stale = bisect.bisect_left(group.entries, horizon, key=lambda e: e[0])
                 if stale:
                     state.drop_front(group, stale)
@@ -620,7 +647,7 @@ class CorrelationEngine:
             # closing hits feed chained correlations at the time of their last event
             for hit in fired:
                 t = parse_timestamp(hit.event_times[-1]) if hit.event_times else None
-                self._dispatch(deque([hit]), t if t is not None else self.newest, {}, out)
+                self._dispatch(deque([hit]), t if t is not None else self.newest, None, out, 0)
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -651,11 +678,17 @@ class CorrelationEngine:
             "window_end": ecs.iso_utc(window[-1][0]) if window else None,
             "rules": sorted({spec.rule_labels[e[2]] for e in window}),
         }
+        tags = list(spec.tags)
+        for flag, name, tag in FLAG_TAGS:
+            flagged = sum(1 for e in window if e[4] & flag)
+            if flagged:
+                extra[name] = flagged  # events of the window placed despite their time
+                tags.append(tag)
         return Hit(
             rule_id=spec.rule_id,
             rule_title=spec.title,
             level=spec.level,
-            tags=list(spec.tags),
+            tags=tags,
             event_ids=[e[1] for e in shown],  # type: ignore[misc]  # None when an event had no id
             event_times=[ecs.iso_utc(e[0]) for e in shown],
             event=event,
@@ -676,6 +709,8 @@ class CorrelationEngine:
         totals["rules"] = len(self._states)
         totals["groups"] = sum(len(s.groups) for s in self._states.values())
         totals["entries"] = sum(s.total for s in self._states.values())
+        totals["clocks"] = len(self.clocks)
+        totals["clocks_evicted"] = self.clocks.evicted
         return totals
 
     def rule_stats(self, rule_id: str) -> dict[str, int]:
@@ -699,6 +734,7 @@ class CorrelationEngine:
         payload = {
             "version": SNAPSHOT_VERSION,
             "newest": self.newest if math.isfinite(self.newest) else None,
+            "clocks": self.clocks.to_list(),
             "rules": rules,
         }
         return orjson.dumps(payload)
@@ -722,7 +758,9 @@ class CorrelationEngine:
                 for raw_key, raw_entries in saved["groups"]:
                     key = tuple(str(k) for k in raw_key)
                     entries: list[Entry] = []
-                    for t, event_id, index, value in raw_entries:
+                    for raw in raw_entries:
+                        t, event_id, index, value = raw[:4]
+                        flags = int(raw[4]) if len(raw) > 4 else 0  # absent in older snapshots
                         if not 0 <= int(index) < len(state.spec.rules):
                             raise ValueError("rule index out of range")
                         if state.spec.type in NUMERIC_TYPES:
@@ -732,12 +770,16 @@ class CorrelationEngine:
                         else:
                             value = None
                         entries.append(
-                            (float(t), None if event_id is None else str(event_id), int(index), value)
+                            (float(t), None if event_id is None else str(event_id), int(index), value, flags)
                         )
                     entries.sort(key=lambda e: e[0])
                     groups[key] = entries
                 restored[rule_id] = groups
-            newest = payload.get("newest")
+            clocks = payload.get("clocks") or []
+            if not isinstance(clocks, list):
+                raise ValueError("bad stream clocks")
+            probe = StreamClocks(lateness=0, max_future=0, max_clocks=self.clocks.max_clocks, idle=0)
+            probe.load(clocks, 0.0)  # validates before anything changes
         except (orjson.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError) as exc:
             raise ValueError(f"bad correlation snapshot: {exc}") from exc
         count = 0
@@ -754,7 +796,6 @@ class CorrelationEngine:
                 state.total += len(group.entries)
                 group.rebuild(state.spec)
                 count += 1
-        if isinstance(newest, int | float) and newest > self.newest:
-            self.newest = float(newest)
+        self.clocks.load(clocks, self.clock())
         self._rebuild_heap()
         return count

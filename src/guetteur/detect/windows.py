@@ -1,7 +1,7 @@
 """Per-group event windows of the correlation engine, and the aggregate of each correlation type.
 
 A `Group` holds the entries of one `group-by` key of one correlation rule, sorted by event
-time: `Entry = (time, event_id, rule_index, value)`. Only these small tuples are kept, never
+time: `Entry = (time, event_id, rule_index, value, flags)`. Only these small tuples are kept, never
 whole events. `value` is the `condition.field` value (text for value_count, float for the
 numeric types, None otherwise); `rule_index` says which referenced rule matched.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from guetteur.detect.correlation_rule import CorrelationSpec, evaluate_tree
 
-Entry = tuple[float, "str | None", int, Any]
+Entry = tuple[float, "str | None", int, Any, int]  # flags: detect/clocks.py SKEWED | LATE
 
 
 class Aggregate(ABC):
@@ -132,7 +132,7 @@ class OrderedAggregate(Aggregate):
         self.timespan = timespan
 
     def add(self, entry: Entry) -> None:
-        t, _, index, _ = entry
+        t, index = entry[0], entry[2]
         starts = self.latest_start
         if index == 0:
             if starts[1] is None or t > starts[1]:
