@@ -5,11 +5,15 @@ moments the test kills `guetteur up` hard: first the main process alone (its wor
 die with it, not survive as orphans beside the next start), then the whole process group,
 twice. After each kill Guetteur is started again on the same database and the load goes
 on. At the end, every line that was part of a 202 answer is in the store exactly once,
-no line is stored twice (no sender retries here), and the hash chain verifies.
+no line is stored twice (no sender retries here), and the hash chain verifies. A file
+input followed meanwhile loses no line either: its saved offset passes only committed
+lines, so lines read but not committed when the process died are read again (at least
+once).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -80,6 +84,41 @@ class Load:
                     return
 
 
+class FileWriter:
+    """Appends numbered lines to a followed file until stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _write(self) -> None:
+        with open(self.path, "a") as handle:
+            while not self._stop.wait(0.005):
+                handle.write("".join(f"gt-sigkill-file {self.written + i}\n" for i in range(50)))
+                handle.flush()
+                self.written += 50
+
+
+def _wait_for_file_lines(dsn: str, count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT count(DISTINCT original) FROM events "
+                               "WHERE original LIKE 'gt-sigkill-file %'").fetchone()
+        if row is not None and row[0] >= count:
+            return
+        time.sleep(0.2)
+
+
 def _wait_for_acks(load: Load, count: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while len(load.acked) < count:
@@ -93,8 +132,12 @@ def test_sigkill_at_random_points_loses_no_acknowledged_record(settings: Setting
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     key = create_key(fresh_dsn, "sigkill-test", "ingest")
-    env = guetteur_env(tmp_path / "data", fresh_dsn, settings.api.port, settings.syslog.tcp_port)
+    followed = tmp_path / "followed.log"
+    followed.touch()
+    env = guetteur_env(tmp_path / "data", fresh_dsn, settings.api.port, settings.syslog.tcp_port,
+                       GUETTEUR_FILE_INPUTS=json.dumps([{"path": str(followed)}]))
     log_path = tmp_path / "up.log"
+    writer = FileWriter(followed)
     loads: list[Load] = []
     kills = ["main process", "process group", "process group"]
     running: GuetteurProcess | None = None
@@ -104,6 +147,8 @@ def test_sigkill_at_random_points_loses_no_acknowledged_record(settings: Setting
             load = Load(running.base_url, key, f"k{round_no}")
             loads.append(load)
             load.start()
+            if round_no == 0:
+                writer.start()
             # kill at a random point once the load is flowing
             _wait_for_acks(load, LINES_PER_REQUEST * rng.randint(1, 6))
             time.sleep(rng.uniform(0.0, 1.5))
@@ -119,12 +164,15 @@ def test_sigkill_at_random_points_loses_no_acknowledged_record(settings: Setting
             assert not survivors, f"seed {seed}: processes survived the kill of {target}: {survivors}"
             load.stop()
             running = None
-        # a last start stores nothing new by itself; a clean stop ends the test
+        writer.stop()
+        # a last start reads the rest of the followed file; a clean stop ends the test
         running = start_guetteur(env, log_path)
+        _wait_for_file_lines(fresh_dsn, writer.written)
         running.proc.send_signal(signal.SIGTERM)
         assert running.proc.wait(timeout=120) == 0, running.log()[-3000:]
         running = None
     finally:
+        writer.stop()
         if running is not None:
             os.killpg(running.pid, signal.SIGKILL)
         for load in loads:
@@ -143,5 +191,12 @@ def test_sigkill_at_random_points_loses_no_acknowledged_record(settings: Setting
     assert not missing, f"seed {seed}: {len(missing)} acknowledged lines not stored exactly once: {missing[:5]}"
     assert not twice, f"seed {seed}: lines stored twice: {twice[:5]}"
     assert set(stored) <= sent
+    with psycopg.connect(fresh_dsn) as conn:
+        file_lines = {row[0] for row in conn.execute(
+            "SELECT original FROM events WHERE original LIKE 'gt-sigkill-file %'")}
+    lost = [n for n in range(writer.written) if f"gt-sigkill-file {n}" not in file_lines]
+    print(f"file: written {writer.written}, distinct stored {len(file_lines)}")
+    assert writer.written > 0
+    assert not lost, f"seed {seed}: {len(lost)} lines of the followed file never stored: {lost[:5]}"
     report = verify(fresh_dsn)
     assert report.ok, report

@@ -15,8 +15,11 @@ identity (device + inode), not by name:
 Offsets are saved atomically (`OffsetStore`) every `save_interval` seconds and at stop,
 keyed by device + inode and checked against a fingerprint of the first bytes, so a
 restart resumes where the previous run stopped and a reused inode is read from 0.
-After a clean stop no line is emitted twice or skipped; after a crash, lines handed over
-since the last save are emitted again (at least once, never lost).
+With the pipeline as sink, each chunk of lines is handed over with a `Receipt` and the
+saved offset passes a line only once it is committed to the store: the offset file is
+this source's acknowledgement. After a clean stop no line is emitted twice or skipped;
+after a crash (SIGKILL included), lines not yet committed are read again (at least
+once, never lost).
 
 Files are read in the event loop with plain `os.pread` (local files answer from the page
 cache); one poll reads at most `read_budget` bytes per file before letting others run.
@@ -32,7 +35,8 @@ import logging
 import os
 import stat
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from guetteur.collect.counters import SourceCounters
@@ -45,9 +49,10 @@ from guetteur.collect.offsets import (
     fingerprint,
     fingerprint_matches,
 )
-from guetteur.collect.sink import RecordSink
+from guetteur.collect.sink import AcknowledgingSink, RecordSink
 from guetteur.config import FileInput, Settings
 from guetteur.model import RawRecord
+from guetteur.pipeline.receipts import Receipt
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,17 @@ class _Tailed:
     quiet_since: float = 0.0  # last time it grew (for rotate_wait)
     rotated_at: float | None = None  # when no glob matched it any more
 
+    # handed to the pipeline but not yet committed: (receipt, offset of the chunk's first line)
+    uncommitted: deque[tuple[Receipt, int]] = field(default_factory=deque)
+
     def offset(self) -> FileOffset:
+        """Where to resume: after the last line committed to the store. Lines handed over
+        but not committed are read again after a crash (at least once, never lost)."""
+        pending = self.uncommitted
+        while pending and pending[0][0].done:
+            pending.popleft()
+        if pending:
+            return FileOffset(self.path, pending[0][1], self.fingerprint, self.fingerprint_len, False)
         return FileOffset(
             self.path, self.framer.resume_offset, self.fingerprint, self.fingerprint_len, self.framer.skipping
         )
@@ -148,11 +163,21 @@ class FileTailSource:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._wait_committed()
         self._save()
         for tailed in self._tailed.values():
             os.close(tailed.fd)
         self._tailed.clear()
         self.counters.files_open = 0
+
+    async def _wait_committed(self) -> None:
+        """At stop, give what was handed over the time to be committed (the pipeline stops
+        after the sources), so the saved offsets pass it; bounded by `stop_timeout`."""
+        receipts = [receipt for tailed in self._tailed.values() for receipt, _ in tailed.uncommitted]
+        deadline = time.monotonic() + self.stop_timeout
+        for receipt in receipts:
+            if not await receipt.wait(max(deadline - time.monotonic(), 0.0)):
+                return
 
     async def poll(self) -> None:
         """One round: expand the globs, read every followed file, close rotated ones that
@@ -166,6 +191,8 @@ class FileTailSource:
                 if self._stopping:
                     break
                 more |= await self._read(tailed, now)
+            if any(tailed.uncommitted for tailed in self._tailed.values()):
+                self._dirty = True  # commits move the offsets forward without new reads
             if self._dirty and now - self._last_save >= self.save_interval:
                 self._save()
             if more:
@@ -334,6 +361,9 @@ class FileTailSource:
     async def _emit(self, tailed: _Tailed, lines: list[Line]) -> None:
         if not lines:
             return
+        if isinstance(self.sink, AcknowledgingSink):
+            await self._emit_with_receipt(tailed, lines, self.sink)
+            return
         put = self.sink.put
         counters = self.counters
         path, hint, source = tailed.path, tailed.hint, self.name
@@ -352,6 +382,34 @@ class FileTailSource:
             tailed.framer = LineFramer(self.max_record_bytes, lines[done][1])
             self._dirty = True
             raise
+
+    async def _emit_with_receipt(self, tailed: _Tailed, lines: list[Line], sink: AcknowledgingSink) -> None:
+        """Hand a chunk's lines over with a receipt: the saved offset passes them only once
+        they are committed (`_Tailed.offset`)."""
+        path, hint, source = tailed.path, tailed.hint, self.name
+        now = time.time()
+        records = [RawRecord(data, now, source, hint, path,
+                             {"offset": offset, "truncated": True} if cut else {"offset": offset})
+                   for data, offset, cut in lines]
+        receipt = Receipt(len(records), waiting=False)
+        tailed.uncommitted.append((receipt, lines[0][1]))
+        done = 0
+        try:
+            while True:
+                done = sink.offer_upto(records, done, receipt)
+                if done == len(records):
+                    break
+                await sink.wait_for_space()
+        except asyncio.CancelledError:
+            # Stopped while the sink was full: resume at the first line not handed over.
+            tailed.framer = LineFramer(self.max_record_bytes, lines[done][1])
+            self._dirty = True
+            raise
+        finally:
+            counters = self.counters
+            counters.received += done
+            counters.bytes += sum(len(r.data) for r in records[:done])
+            counters.truncated += sum(1 for _, _, cut in lines[:done] if cut)
 
     async def _close(self, tailed: _Tailed, emit_partial: bool) -> None:
         if emit_partial:

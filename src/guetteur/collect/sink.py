@@ -13,6 +13,7 @@ import asyncio
 from typing import Protocol, runtime_checkable
 
 from guetteur.model import RawRecord
+from guetteur.pipeline.receipts import Receipt
 
 
 @runtime_checkable
@@ -26,6 +27,21 @@ class RecordSink(Protocol):
     def offer(self, record: RawRecord) -> bool:
         """Accept `record` if there is room now; False when full (the caller counts a drop).
         Must not count the refusal itself: a source may use it for a fast path."""
+        ...
+
+
+@runtime_checkable
+class AcknowledgingSink(Protocol):
+    """A sink that tells when records are committed (the pipeline): a source that must
+    know (files, whose saved offset is their acknowledgement) hands records over with a
+    `Receipt` that is settled as they are stored."""
+
+    def offer_upto(self, records: list[RawRecord], start: int = 0, receipt: Receipt | None = None) -> int:
+        """Accept `records[start:]` while there is room; the index of the first not accepted."""
+        ...
+
+    async def wait_for_space(self) -> None:
+        """Wait until a record fits."""
         ...
 
 

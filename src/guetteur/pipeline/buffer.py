@@ -6,11 +6,12 @@ after a 429 never duplicates). Batches hold one source's records in arrival orde
 stateful parsers (auditd groups, Zeek headers) see their stream in order and counts per
 source need no bookkeeping.
 
-`offer_many` may bring a `Receipt` (the sender waits for the commit before it
-acknowledges): the buffer keeps, per source, which runs of records belong to which
-receipt, hands them out with each batch (`Cut.runs`), and cuts a source's batch at once
-when a receipt waits in it instead of after `max_age`: an acknowledgement waits for a
-commit, not for a timer. Sources without receipts pay nothing for this.
+`offer_many` and `offer_upto` may bring a `Receipt` (HTTP waits for the commit before it
+acknowledges; files save their offset only past committed lines): the buffer keeps, per
+source, which runs of records belong to which receipt and hands them out with each batch
+(`Cut.runs`). A source's batch is cut at once when a *waiting* receipt (a blocked sender)
+is queued in it, instead of after `max_age`: an acknowledgement waits for a commit, not
+for a timer. Sources without receipts pay nothing for this.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class RecordBuffer:
         self._queues: dict[str, deque[RawRecord]] = {}
         # per source, only while a receipt waits in its queue: runs covering the queue
         self._runs: dict[str, deque[ReceiptRun]] = {}
+        self._urgent: set[str] = set()  # sources where a waiting receipt is queued
         self._oldest: dict[str, float] = {}
         self._size = 0
         self._space = asyncio.Event()
@@ -101,14 +103,14 @@ class RecordBuffer:
         self._extend(records, 0, len(records), receipt)
         return True
 
-    def offer_upto(self, records: list[RawRecord], start: int = 0) -> int:
+    def offer_upto(self, records: list[RawRecord], start: int = 0, receipt: Receipt | None = None) -> int:
         """`put` for many records without waiting: accept `records[start:]` while there is
         room; returns the index of the first record not accepted (`len(records)`: all).
         Nothing is counted as dropped: the caller waits (`wait_for_space`) and goes on."""
         self._check_open()
         end = min(len(records), start + max(self.capacity - self._size, 0))
         if end > start:
-            self._extend(records, start, end)
+            self._extend(records, start, end, receipt)
         return end
 
     async def wait_for_space(self) -> None:
@@ -139,7 +141,9 @@ class RecordBuffer:
                 if not runs and queue:  # records already waiting there have no receipt
                     runs.append(ReceiptRun(None, len(queue)))
                 _add_run(runs, receipt, j - i)
-                self._data.set()  # a sender waits: cut this source's batch now
+                if receipt.waiting:  # a sender blocks on it: cut this source's batch now
+                    self._urgent.add(source)
+                    self._data.set()
             elif runs:
                 _add_run(runs, None, j - i)
             queue.extend(run)
@@ -175,7 +179,7 @@ class RecordBuffer:
                     continue
                 age = now - self._oldest[source]
                 if (self._closed or len(queue) >= self.batch_size or age >= self.max_age
-                        or self._runs.get(source)):
+                        or source in self._urgent):
                     return self._cut(source, queue)
                 wait = min(wait, self.max_age - age)
             if self._closed:
@@ -195,7 +199,12 @@ class RecordBuffer:
         if self._size < self.capacity:
             self._space.set()
         runs = self._runs.get(source)
-        return Cut(batch, _take_runs(runs, count) if runs else [])
+        if not runs:
+            return Cut(batch)
+        taken = _take_runs(runs, count)
+        if source in self._urgent and not any(run.receipt is not None and run.receipt.waiting for run in runs):
+            self._urgent.discard(source)
+        return Cut(batch, taken)
 
 
 def _add_run(runs: deque[ReceiptRun], receipt: Receipt | None, count: int) -> None:

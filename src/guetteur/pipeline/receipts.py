@@ -18,11 +18,13 @@ from dataclasses import dataclass
 class Receipt:
     """Counts the records of one acknowledgement still waiting for their commit."""
 
-    __slots__ = ("_done", "count", "remaining")
+    __slots__ = ("_done", "count", "remaining", "waiting")
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, waiting: bool = True) -> None:
         self.count = count
         self.remaining = count
+        # a sender blocks on it (HTTP): its batch is cut at once, not after max_age
+        self.waiting = waiting
         self._done = asyncio.Event()
         if count == 0:
             self._done.set()

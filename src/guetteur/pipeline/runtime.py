@@ -153,8 +153,8 @@ class Pipeline:
     def offer_many(self, records: list[RawRecord], receipt: Receipt | None = None) -> bool:
         return self.buffer.offer_many(records, receipt)
 
-    def offer_upto(self, records: list[RawRecord], start: int = 0) -> int:
-        return self.buffer.offer_upto(records, start)
+    def offer_upto(self, records: list[RawRecord], start: int = 0, receipt: Receipt | None = None) -> int:
+        return self.buffer.offer_upto(records, start, receipt)
 
     async def wait_for_space(self) -> None:
         await self.buffer.wait_for_space()
