@@ -111,6 +111,13 @@ class StoreSettings(BaseModel):
 class DetectSettings(BaseModel):
     rules_dirs: list[Path] = Field(default_factory=list, description="extra Sigma rule folders")
     correlation_lateness: float = Field(60.0, ge=0, description="seconds an out-of-order event may lag")
+    correlation_max_future: float = Field(
+        10.0, ge=0, description="seconds ahead of the wall clock beyond which a timestamp is skewed (clamped)"
+    )
+    correlation_max_clocks: int = Field(10_000, ge=1, description="event-time clocks kept (one per stream)")
+    correlation_clock_idle: float = Field(
+        600.0, gt=0, description="seconds after which a silent stream's clock is dropped"
+    )
     disabled_rules: list[str] = Field(default_factory=list, description="rule ids (or names) not evaluated")
     placeholders: dict[str, list[str]] = Field(
         default_factory=dict, description="values of Sigma %placeholders% (name -> values), for `expand` rules"

@@ -29,7 +29,10 @@ def _check_source(source: str | None) -> None:
 
 
 async def run_import(settings: Settings, paths: list[Path], hint: str | None, progress: bool) -> dict[str, int]:
-    """Import files through the real pipeline; returns the totals (read, parsed, unparsed, stored...)."""
+    """Import files through the real pipeline; returns the totals (read, parsed, unparsed, stored...).
+
+    Correlations run over the imported events alone (their own windows, closed at the end).
+    """
     from guetteur.collect.files import FileReader
     from guetteur.parse.context import configure
     from guetteur.pipeline.runtime import Pipeline
@@ -44,7 +47,9 @@ async def run_import(settings: Settings, paths: list[Path], hint: str | None, pr
         await asyncio.to_thread(migrate, owner_dsn)
         dsn = app_dsn(owner_dsn)
         pool = await open_pool(dsn, max_size=2)
-        pipeline = Pipeline(settings, dsn)
+        # correlation windows of its own: an import never restores nor saves the live
+        # server's ("main"), whose time and windows have nothing to do with the file's
+        pipeline = Pipeline(settings, dsn, correlation_snapshot=None)
         await pipeline.start(pool)
         try:
             bar = Progress(TextColumn("[bold]importing"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),

@@ -329,62 +329,6 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match[1]) * _UNIT[match[2]])
 
 
-def rule_fields(rule: Any) -> list[str]:
-    """The field names a Sigma rule's detection tests (keywords excluded), in order."""
-    names: list[str] = []
-
-    def walk(detection: Any) -> None:
-        for item in getattr(detection, "detection_items", ()):
-            if hasattr(item, "detection_items"):
-                walk(item)
-            elif getattr(item, "field", None):
-                names.append(str(item.field))
-
-    for detection in rule.detection.detections.values():
-        walk(detection)
-    return list(dict.fromkeys(names))
-
-
-@dataclass(slots=True)
-class FieldPresence:
-    rule_id: str
-    field: str
-    paths: tuple[tuple[str, ...], ...]
-    route: Any
-    seen: int = 0
-
-
-@dataclass(slots=True)
-class ReplayReport:
-    rule_id: str
-    title: str
-    events: int = 0
-    in_logsource: dict[str, int] = field(default_factory=dict)
-    matches: list[dict[str, Any]] = field(default_factory=list)
-    match_count: int = 0
-    fields: list[FieldPresence] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule_id": self.rule_id,
-            "title": self.title,
-            "events_replayed": self.events,
-            "events_in_logsource": self.in_logsource,
-            "matches": self.match_count,
-            "examples": self.matches,
-            "fields": [
-                {
-                    "rule": f.rule_id,
-                    "field": f.field,
-                    "paths": [".".join(p) for p in f.paths],
-                    "events_with_field": f.seen,
-                }
-                for f in self.fields
-            ],
-            "never_present": sorted({f.field for f in self.fields if f.seen == 0}),
-        }
-
-
 def _find(ruleset: RuleSet, wanted: str) -> LoadedRule | LoadedCorrelation | None:
     everything: list[LoadedRule | LoadedCorrelation] = [*ruleset.rules, *ruleset.correlations]
     for loaded in everything:
@@ -402,96 +346,6 @@ def _outermost(ruleset: RuleSet) -> str:
         if id(corr.rule) not in referenced:
             return corr.id
     return ruleset.rules[0].id
-
-
-def _subset(ruleset: RuleSet, target: LoadedRule | LoadedCorrelation) -> RuleSet:
-    """The target rule plus, for a correlation, every rule it (transitively) references."""
-    from guetteur.detect.rules import LoadedCorrelation, LoadedRule, RuleSet
-
-    chosen_rules: list[LoadedRule] = []
-    chosen_corr: list[LoadedCorrelation] = []
-    everything: list[LoadedRule | LoadedCorrelation] = [*ruleset.rules, *ruleset.correlations]
-    pending: list[LoadedRule | LoadedCorrelation] = [target]
-    seen: set[str] = set()
-    while pending:
-        item = pending.pop()
-        if item.id in seen:
-            continue
-        seen.add(item.id)
-        if isinstance(item, LoadedCorrelation):
-            chosen_corr.append(item)
-            for ref in item.rule.rules or []:
-                inner = getattr(ref, "rule", None)
-                pending.extend(candidate for candidate in everything if candidate.rule is inner)
-        elif isinstance(item, LoadedRule):
-            chosen_rules.append(item)
-    return RuleSet(rules=chosen_rules, correlations=chosen_corr, filters=list(ruleset.filters))
-
-
-def replay(
-    ruleset: RuleSet, target: Any, events: Iterable[dict[str, Any]], examples: int = 10
-) -> ReplayReport:
-    """Run one rule (with what it references) over events; count matches and field presence."""
-    from guetteur.detect.correlation import _MISSING, CorrelationEngine, _lookup
-    from guetteur.detect.engine import Detector
-    from guetteur.detect.logsource import classify, field_paths, rule_route_key
-
-    subset = _subset(ruleset, target)
-    detector = Detector(subset, timing=False)
-    # stored events come in @timestamp order, so no lateness is needed
-    engine = CorrelationEngine(subset.correlations, lateness=0.0) if subset.correlations else None
-    report = ReplayReport(rule_id=target.id, title=str(target.rule.title))
-    presences: list[FieldPresence] = []
-    for loaded in subset.rules:
-        route = rule_route_key(loaded.rule.logsource)
-        report.in_logsource["/".join(p or "*" for p in route)] = 0
-        for name in rule_fields(loaded.rule):
-            presences.append(FieldPresence(loaded.id, name, field_paths(name, route), route))
-    if engine is not None:
-        for spec in engine.specs:
-            for names, paths in zip(spec.group_fields, spec.group_paths, strict=True):
-                for name, path in zip(names, paths, strict=True):
-                    presences.append(FieldPresence(spec.rule_id, name, path, None))
-
-    def record(hit: Any) -> None:
-        if hit.rule_id != target.id:
-            return
-        report.match_count += 1
-        if len(report.matches) < examples:
-            report.matches.append(
-                {
-                    "time": hit.event_times[-1] if hit.event_times else None,
-                    "event_id": hit.event_ids[-1] if hit.event_ids else None,
-                    "host": hit.host,
-                    "group_key": hit.group_key,
-                    "events": len(hit.event_ids),
-                }
-            )
-
-    routes_index = {
-        text: tuple(None if p == "*" else p for p in text.split("/")) for text in report.in_logsource
-    }
-    for event in events:
-        report.events += 1
-        keys: set[Any] = set(classify(event).route_keys())
-        for text, route_key in routes_index.items():
-            if route_key in keys:
-                report.in_logsource[text] += 1
-        for presence in presences:
-            if presence.route is None or presence.route in keys:
-                if _lookup(event, presence.paths) is not _MISSING:
-                    presence.seen += 1
-        hits = detector.match(event)
-        for hit in hits:
-            record(hit)
-        if engine is not None and hits:
-            for hit in engine.process(event, hits):
-                record(hit)
-    if engine is not None:
-        for hit in engine.flush():
-            record(hit)
-    report.fields = presences
-    return report
 
 
 @rules_app.command("test")
@@ -537,12 +391,13 @@ def test_command(
 
     import psycopg
 
+    from guetteur.detect.replay import replay_rule
     from guetteur.detect.state import stored_events
 
     settings = settings_from(ctx)
     start = datetime.now(UTC) - window
     with owner_database(settings) as dsn, psycopg.connect(dsn) as conn:
-        report = replay(ruleset, target, stored_events(conn, start, limit=limit), examples=examples)
+        report = replay_rule(ruleset, target, stored_events(conn, start, limit=limit), examples=examples)
     if fmt == "json":
         _emit_json(report.to_dict())
         return

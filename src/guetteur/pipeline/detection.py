@@ -7,8 +7,13 @@ rules need one view of the whole stream, so they run in a single stage in the ma
 references, and of those events only the fields a correlation reads (`@timestamp`,
 `event.id`, every `group-by` and value field: `CorrelationFeed`), with the ids and names
 of the rules hit; the main process, which also runs every listener, then unpickles a few
-hundred bytes per event instead of whole events and `Hit` objects. Its windows are saved
-to PostgreSQL every `SNAPSHOT_SECONDS` and at a clean stop, and restored at start.
+hundred bytes per event instead of whole events and `Hit` objects. The fields naming the
+event's stream (`detect/clocks.STREAM_FIELDS`) go too: event time is kept per stream.
+
+The live server's windows are saved to PostgreSQL under one snapshot name (`DEFAULT_ENGINE`,
+"main") every `SNAPSHOT_SECONDS` and at a clean stop, and restored at start. A stage without
+a snapshot name (`guetteur import`) has a state of its own: it restores nothing, saves
+nothing, and at its stop evaluates its open windows (`flush`) instead.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ from typing import Any, NamedTuple
 import psycopg
 
 from guetteur.config import DetectSettings
+from guetteur.detect.clocks import STREAM_FIELDS
 from guetteur.detect.correlation import CorrelationEngine
 from guetteur.detect.engine import CompiledRule, Detector
 from guetteur.detect.hits import Hit
 from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
-from guetteur.detect.state import ainsert_hits, arestore_engine, asave_snapshot, insert_hits
+from guetteur.detect.state import DEFAULT_ENGINE, ainsert_hits, arestore_engine, asave_snapshot, insert_hits
 from guetteur.model import Event
 from guetteur.store.ids import assign_event_ids
 
@@ -152,6 +158,8 @@ class WorkerDetection:
         self._fields: _PathTrie = {}
         _add_path(self._fields, ("@timestamp",))
         _add_path(self._fields, ("event", "id"))
+        for path in STREAM_FIELDS:
+            _add_path(self._fields, path)
         for spec in self._router.specs:
             for per_rule in (*spec.group_paths, *spec.value_paths):
                 for alternatives in per_rule:
@@ -220,14 +228,30 @@ class WorkerDetection:
         return store
 
 
-class CorrelationStage:
-    """The correlation engine of the whole stream, in the main process."""
+def correlation_engine(correlations: list[Any], settings: DetectSettings) -> CorrelationEngine:
+    """A correlation engine with the time settings of `settings`."""
+    return CorrelationEngine(
+        correlations,
+        lateness=settings.correlation_lateness,
+        max_future=settings.correlation_max_future,
+        max_clocks=settings.correlation_max_clocks,
+        clock_idle=settings.correlation_clock_idle,
+    )
 
-    def __init__(self, settings: DetectSettings) -> None:
+
+class CorrelationStage:
+    """The correlation engine of the whole stream, in the main process.
+
+    snapshot: the name its windows are restored from and saved under (`DEFAULT_ENGINE` for the
+        live server); None for a state of its own that never touches a saved one.
+    """
+
+    def __init__(self, settings: DetectSettings, snapshot: str | None = DEFAULT_ENGINE) -> None:
         self.settings = settings
+        self.snapshot = snapshot
         self.watcher = RuleWatcher(settings.rules_dirs, settings.reload_interval)
         ruleset = load_ruleset(settings.rules_dirs)
-        self.engine = CorrelationEngine(self._enabled(ruleset), lateness=settings.correlation_lateness)
+        self.engine = correlation_engine(self._enabled(ruleset), settings)
         self._counts(ruleset)
         self.hits = 0
         self._last_snapshot = time.monotonic()
@@ -257,10 +281,10 @@ class CorrelationStage:
         return self.correlations > 0
 
     async def restore(self, pool: Any) -> None:
-        if not self.active:
+        if not self.active or self.snapshot is None:
             return
         async with pool.connection() as conn:
-            await arestore_engine(conn, self.engine)
+            await arestore_engine(conn, self.engine, self.snapshot)
 
     def correlate(self, items: CorrelationFeed) -> list[Hit]:
         """Feed what workers sent (projected events and the rules they hit), in arrival
@@ -288,11 +312,20 @@ class CorrelationStage:
             await self.save(pool)
 
     async def save(self, pool: Any) -> None:
-        if not self.active:
+        """Save the windows under the stage's snapshot name (nothing without one)."""
+        if not self.active or self.snapshot is None:
             return
         self._last_snapshot = time.monotonic()
         async with pool.connection() as conn:
-            await asave_snapshot(conn, self.engine)
+            await asave_snapshot(conn, self.engine, self.snapshot)
+
+    async def close(self, pool: Any) -> None:
+        """At a clean stop: save the windows, or, for a state of its own (an import), evaluate
+        the open closing windows and store their alerts: nothing is left for a later run."""
+        if self.snapshot is not None:
+            await self.save(pool)
+        elif self.active:
+            await self.store(pool, [h for h in self.engine.flush() if h.alert])
 
     async def store(self, pool: Any, alerts: list[Hit]) -> None:
         if not alerts:

@@ -64,7 +64,7 @@ def _is_auditd(batch: PackedBatch) -> bool:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, dsn: str) -> None:
+    def __init__(self, settings: Settings, dsn: str, correlation_snapshot: str | None = "main") -> None:
         self.settings = settings
         self.dsn = dsn
         self.counters = Counters()
@@ -85,6 +85,7 @@ class Pipeline:
         self._stopping = False
         self.detection = DetectionCounters()
         self.correlation: CorrelationStage | None = None
+        self.correlation_snapshot = correlation_snapshot  # None: windows of its own (an import)
         self._pool: Any = None
         self._fired: list[Any] = []
         self._correlation_task: asyncio.Task[None] | None = None
@@ -98,7 +99,7 @@ class Pipeline:
         self._pool = pool
         if pool is not None:
             detect = self.settings.detect
-            self.correlation = await asyncio.to_thread(CorrelationStage, detect)
+            self.correlation = await asyncio.to_thread(CorrelationStage, detect, self.correlation_snapshot)
             await self.correlation.restore(pool)
             self._correlation_task = asyncio.create_task(self._correlate(), name="pipeline-correlation")
         count = worker_count(self.settings)
@@ -133,7 +134,7 @@ class Pipeline:
                 await self._correlation_task
             await self._store_fired()
             if self.correlation is not None:
-                await self.correlation.save(self._pool)
+                await self.correlation.close(self._pool)
         for worker in self._workers.values():
             await asyncio.to_thread(worker.process.join, 30)
         self._results.put(("exit", -1, None, None))
