@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from guetteur.errors import MigrationError
 from guetteur.store.migrate import migrate, migration_files
 from guetteur.store.partitions import ensure_partitions, list_partitions
 
@@ -47,8 +48,9 @@ def test_failed_migration_is_rolled_back_and_not_recorded(fresh_dsn: str, tmp_pa
 def test_duplicate_numbers_are_refused(tmp_path: Path) -> None:
     (tmp_path / "0007_a.sql").write_text("SELECT 1;")
     (tmp_path / "0007_b.sql").write_text("SELECT 1;")
-    with pytest.raises(RuntimeError, match="share a number"):
+    with pytest.raises(MigrationError, match="share a number") as raised:
         migration_files(tmp_path)
+    assert not raised.value.recoverable
 
 
 def test_partitions_exist_ahead_and_creation_is_idempotent(fresh_app_dsn: str) -> None:

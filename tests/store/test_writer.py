@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from store_helpers import count
 
+from guetteur.errors import StoreUnavailable
 from guetteur.model import Event
 from guetteur.store.chain import verify
 from guetteur.store.ids import new_event_id, parse_event_id
@@ -62,7 +63,7 @@ def test_hostile_batch_is_stored_whole(fresh_app_dsn: str, fresh_dsn: str, make_
     with EventWriter(fresh_app_dsn) as writer:
         receipt = writer.write_batch(events)
     assert receipt.rows == len(events) == count(fresh_dsn)
-    assert receipt.fallback_rows == 0
+    assert receipt.quarantined == []
     assert len(set(receipt.ids)) == len(events)
     assert all(parse_event_id(i) for i in receipt.ids)
     assert [e["event"]["id"] for e in events] == receipt.ids
@@ -133,9 +134,9 @@ def test_existing_ids_are_kept_and_duplicates_replaced(fresh_app_dsn: str, make_
     assert len(set(receipt.ids)) == 3
 
 
-def test_refused_rows_fall_back_without_loss(fresh_app_dsn: str, fresh_dsn: str, make_event: Make) -> None:
+def test_refused_rows_are_quarantined_without_loss(fresh_app_dsn: str, fresh_dsn: str, make_event: Make) -> None:
     """PostgreSQL itself refuses some rows (a CHECK constraint added for the test): the batch
-    is split until they are isolated, and they are stored in the minimal form, tagged."""
+    is split until they are isolated, and they are stored in the quarantine form, tagged."""
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         conn.execute("ALTER TABLE events ADD CONSTRAINT test_refuse CHECK (host IS DISTINCT FROM 'refuse-me')")
     events = [make_event(i) for i in range(1000)]
@@ -144,11 +145,11 @@ def test_refused_rows_fall_back_without_loss(fresh_app_dsn: str, fresh_dsn: str,
     with EventWriter(fresh_app_dsn) as writer:
         receipt = writer.write_batch(events)
     assert receipt.rows == 1000 == count(fresh_dsn)
-    assert receipt.fallback_rows == 3
+    assert receipt.quarantined == [0, 417, 999]
     assert verify(fresh_dsn).ok
     with psycopg.connect(fresh_dsn) as conn:
         rows = conn.execute(
-            "SELECT id::text, host, doc, original FROM events WHERE doc->'tags' ? 'store_fallback' ORDER BY id"
+            "SELECT id::text, host, doc, original FROM events WHERE doc->'tags' ? 'quarantined' ORDER BY id"
         ).fetchall()
     assert len(rows) == 3
     for event_id, host, doc, original in rows:
@@ -183,8 +184,8 @@ def test_writer_reconnects_after_losing_its_connection(fresh_app_dsn: str, fresh
             )
         try:
             writer.write_batch([make_event(2)])
-        except psycopg.OperationalError:
-            pass  # the batch in flight is refused (not stored); the caller retries it
+        except StoreUnavailable as exc:  # the batch in flight is not stored; the caller retries it
+            assert exc.recoverable
         writer.write_batch([make_event(3)])
     assert count(fresh_dsn) in (2, 3)
     assert verify(fresh_dsn).ok

@@ -1,55 +1,118 @@
 """The parser worker: a separate process that parses, detects and stores batches.
 
 It receives `(seq, records)` on its task queue and answers `("ack", seq, stats)` on the
-result queue once the batch is committed. A database error is retried (with backoff)
-rather than dropping the batch: the task queue then fills and backpressure reaches the
-sources. `None` on the task queue means: flush what parsers hold (auditd groups) and exit.
+result queue once the batch is committed. `None` on the task queue means: flush what
+parsers hold (auditd groups) and exit.
+
+A failed write is classified (`guetteur.errors`): a recoverable error (connection lost,
+database restarting, serialization failure, disk full) is retried with exponential backoff,
+capped, for as long as it takes: the task queue then fills and backpressure reaches the
+sources, and nothing accepted is dropped. Records the database refuses for their content do
+not stall the worker: the writer isolates them inside the batch's transaction and stores
+them in quarantine form (`store.writer`); the worker counts them per source (`quarantined`
+in the stats) and moves on to the next batch.
+
+The worker dies with the main process (`pipeline.lifeline`).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
 import queue
 import signal
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from guetteur.errors import GuetteurError
 from guetteur.model import Event
+from guetteur.pipeline.lifeline import expected_parent, parent_alive, tie_to_parent
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from guetteur.detect.hits import Hit
 
 log = logging.getLogger(__name__)
 
-def batch_stats(events: list[Event], merged_by_source: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Per source: events stored, of which unparsed, and records merged into others.
+T = TypeVar("T")
+FIRST_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 10.0
+
+
+def batch_stats(events: list[Event], merged_by_source: dict[str, int],
+                quarantined: Sequence[int] = ()) -> dict[str, dict[str, int]]:
+    """Per source: events stored, of which unparsed, of which quarantined (positions in
+    `events`), and records merged into others.
 
     Counted per event (`input.type`), not per batch: an assembler may close, in this
     batch, a group that started in another source's batch."""
     out: dict[str, dict[str, int]] = {}
-    for event in events:
+
+    def counts_of(event: Event) -> dict[str, int]:
         source = (event.get("input") or {}).get("type", "unknown")
         counts = out.get(source)
         if counts is None:
-            counts = out[source] = {"stored": 0, "unparsed": 0, "merged": 0}
+            counts = out[source] = {"stored": 0, "unparsed": 0, "merged": 0, "quarantined": 0}
+        return counts
+
+    for event in events:
+        counts = counts_of(event)
         counts["stored"] += 1
         if "unparsed" in (event.get("tags") or ()):
             counts["unparsed"] += 1
+    for position in quarantined:
+        counts_of(events[position])["quarantined"] += 1
     for source, merged in merged_by_source.items():
-        out.setdefault(source, {"stored": 0, "unparsed": 0, "merged": 0})["merged"] += merged
+        out.setdefault(source, {"stored": 0, "unparsed": 0, "merged": 0, "quarantined": 0})["merged"] += merged
     return out
 
 
-def _write_with_retry(write: Callable[[list[Event]], Any], events: list[Event]) -> None:
-    delay = 0.5
+def hits_writer(events: list[Event], hits: list[Hit]) -> Callable[[psycopg.Connection, Sequence[int]], None] | None:
+    """The writer's `with_events` callback storing `hits` with the events they came from, so
+    that a hit that cannot be stored is isolated with its event (None when there are none)."""
+    if not hits:
+        return None
+    from guetteur.detect.state import insert_hits
+
+    position = {(event.get("event") or {}).get("id"): i for i, event in enumerate(events)}
+    by_position: dict[int, list[Hit]] = {}
+    for hit in hits:
+        at = position.get(hit.event_ids[0] if hit.event_ids else None, 0)
+        by_position.setdefault(at, []).append(hit)
+    total = len(events)
+
+    def store(conn: psycopg.Connection, positions: Sequence[int]) -> None:
+        if len(positions) == total:
+            insert_hits(conn, hits)
+            return
+        part = [hit for p in positions for hit in by_position.get(p, ())]
+        if part:
+            insert_hits(conn, part)
+
+    return store
+
+
+def retry_recoverable(attempt: Callable[[], T], what: str, keep_trying: Callable[[], bool] = lambda: True,
+                      sleep: Callable[[float], object] = time.sleep) -> T:
+    """`attempt()`, retried while it raises a recoverable `GuetteurError`, with exponential
+    backoff capped at MAX_RETRY_DELAY, for as long as it takes. Before each wait,
+    `keep_trying()` is asked; when it says no, SystemExit. An unrecoverable error (or
+    anything not a `GuetteurError`) is raised at once."""
+    delay = FIRST_RETRY_DELAY
     while True:
         try:
-            write(events)
-            return
-        except Exception:  # the database may be restarting; never drop an accepted batch
-            log.exception("storing a batch of %d events failed; retrying in %.1fs", len(events), delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            return attempt()
+        except GuetteurError as exc:
+            if not exc.recoverable:
+                raise
+            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
+        if not keep_trying():
+            log.error("the main process is gone; giving up %s", what)
+            raise SystemExit(1)
+        sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
 def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect_settings: dict[str, Any],
@@ -59,30 +122,40 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
     SIGINT and SIGTERM are ignored: Ctrl-C or a service manager signals the whole process
     group, and a worker that died then would lose its batch. The main process stops
     workers with the `None` sentinel after the last batch; a worker whose parent is gone
-    (killed hard) exits on its own.
+    (killed hard) is killed by the kernel (Linux) or exits on its own.
     """
+    parent = expected_parent()
+    tie_to_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    parent = os.getppid()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(message)s")
     from guetteur.config import DetectSettings, ParseSettings
-    from guetteur.parse import flush_pending, parse_batch
+    from guetteur.parse import BatchResult, flush_pending, parse_batch
     from guetteur.parse.context import configure
     from guetteur.pipeline.detection import WorkerDetection
     from guetteur.pipeline.transfer import unpack
     from guetteur.store.writer import EventWriter
 
+    def keep_trying() -> bool:
+        return parent_alive(parent)
+
     configure(ParseSettings.model_validate(parse_settings))
     detection = WorkerDetection(DetectSettings.model_validate(detect_settings))
-    writer = EventWriter(dsn, partitions_ahead_days=partitions_ahead)
+    writer = retry_recoverable(lambda: EventWriter(dsn, partitions_ahead_days=partitions_ahead),
+                               "connecting to the database", keep_trying)
 
-    def process(events: list[Event]) -> dict[str, Any]:
+    def process(result: BatchResult) -> dict[str, Any]:
         """Detect, then store events and alert hits in one transaction; what the main
-        process needs back (correlation input, per-rule counts)."""
+        process needs back (per-source counts, correlation input, per-rule counts)."""
+        events = result.events
+        if not events:
+            return {"sources": batch_stats(events, result.merged_by_source)}
         found = detection.run(events)
-        _write_with_retry(lambda batch: writer.write_batch(batch, detection.store_hits(found.alerts), found.ids),
-                          events)
-        return {"correlation": found.correlation, "hits": dict(found.per_rule), "alerts": len(found.alerts),
+        with_hits = hits_writer(events, found.alerts)
+        receipt = retry_recoverable(lambda: writer.write_batch(events, with_hits, found.ids),
+                                    f"storing a batch of {len(events)} events", keep_trying)
+        return {"sources": batch_stats(events, result.merged_by_source, receipt.quarantined),
+                "correlation": found.correlation, "hits": dict(found.per_rule), "alerts": len(found.alerts),
                 "rule_stats": detection.stats_due()}
 
     # Batches allocate many short-lived dicts; the default collector thresholds spend a
@@ -95,7 +168,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
             try:
                 item = tasks.get(timeout=1.0)
             except queue.Empty:
-                if os.getppid() != parent:
+                if not parent_alive(parent):
                     log.error("the main process is gone; worker %d exits", worker_id)
                     return
                 # idle: pick up changed rule files, let assemblers close groups that
@@ -103,15 +176,10 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
                 detection.maybe_reload()
                 expired = parse_batch([])
                 if expired.events:
-                    extra = process(expired.events)
-                    results.put(("expired", worker_id, None,
-                                 {"sources": batch_stats(expired.events, expired.merged_by_source), **extra}))
+                    results.put(("expired", worker_id, None, process(expired)))
                 continue
             if item is None:
-                pending = flush_pending()
-                extra = process(pending.events) if pending.events else {}
-                results.put(("flushed", worker_id, None,
-                             {"sources": batch_stats(pending.events, pending.merged_by_source), **extra}))
+                results.put(("flushed", worker_id, None, process(flush_pending())))
                 return
             seq, packed = item
             # No cyclic collection while a batch is alive: its events are hundreds of
@@ -121,8 +189,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
             gc.disable()
             try:
                 result = parse_batch(unpack(packed))
-                extra = process(result.events) if result.events else {}
-                stats = {"sources": batch_stats(result.events, result.merged_by_source), **extra}
+                stats = process(result)
                 del result, packed, item
             finally:
                 gc.enable()

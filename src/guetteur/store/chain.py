@@ -23,6 +23,7 @@ from datetime import datetime
 import psycopg
 
 from guetteur.store.encoding import pg_micros
+from guetteur.store.failures import one_row
 
 GENESIS = bytes(32)
 CHAIN_LOCK = 7240102
@@ -75,8 +76,7 @@ def verify(dsn: str) -> VerifyReport:
                     digest_cur.execute(
                         "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
                     )
-                    found = digest_cur.fetchone()
-                    assert found is not None
+                    found = one_row(digest_cur.fetchone(), "guetteur_batch_digest")
                     reason = _check_content(row_count, content, int(found[0]), bytes(found[1]))
                 if reason is not None:
                     return VerifyReport(False, batches, rows, batch_id, reason, prev.hex())

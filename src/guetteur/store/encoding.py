@@ -289,18 +289,42 @@ def encode_event(event: Event, batch_field: bytes, now_us: int, raw_id: bytes | 
     ))
 
 
-def encode_fallback(event: Event, batch_field: bytes, now_us: int, error: str) -> bytes:
-    """A minimal row that cannot fail: hot columns NULL, `doc` a small ASCII JSON object tagged
-    `store_fallback` with the error, and the whole sanitised event as ASCII JSON in `original`."""
+QUARANTINE_TAG = "quarantined"
+
+
+def _ascii(text: str, limit: int = 2000) -> str:
+    return text[:limit].encode("ascii", "replace").decode().replace("\x00", "?")
+
+
+def quarantined_json(event: Event) -> bytes:
+    """The whole event as ASCII JSON text PostgreSQL always accepts, without loss when JSON can
+    say it: a NUL or a lone surrogate stays an escape (`\\u0000`, `\\udc80`) instead of U+FFFD.
+    Values JSON cannot express are converted as `dump_doc` converts them."""
+    try:
+        return json.dumps(event, ensure_ascii=True, default=str).encode("ascii")
+    except (TypeError, ValueError, RecursionError):
+        clean, _ = _plain(event, 0)
+        return json.dumps(clean, ensure_ascii=True).encode("ascii")
+
+
+def encode_quarantined(event: Event, batch_field: bytes, now_us: int, error: str, kind: str = "",
+                       code: str | None = None) -> bytes:
+    """A minimal row that cannot fail on content: hot columns NULL, `doc` a small ASCII JSON
+    object tagged `quarantined` (the event id, its input, the error), and the whole event as
+    ASCII JSON in `original` (`quarantined_json`). `ts` is `@timestamp` when it parses."""
     raw_id = ensure_event_id(event)
-    clean, _ = _plain(event, 0)
-    whole = json.dumps(clean, ensure_ascii=True).encode("ascii")
+    whole = quarantined_json(event)
     ts_us = timestamp_micros(event.get("@timestamp"))
-    doc = orjson.dumps({
-        "event": {"id": event["event"]["id"]},
-        "tags": ["store_fallback"],
-        "error": {"message": error[:2000].encode("ascii", "replace").decode().replace("\x00", "?")},
-    })
+    source = (event.get("input") or {}).get("type") if isinstance(event.get("input"), dict) else None
+    problem: dict[str, str] = {"message": _ascii(error)}
+    if kind:
+        problem["type"] = _ascii(kind, 100)
+    if code:
+        problem["code"] = _ascii(code, 10)
+    summary: dict[str, Any] = {"event": {"id": event["event"]["id"]}, "tags": [QUARANTINE_TAG], "error": problem}
+    if isinstance(source, str):
+        summary["input"] = {"type": _ascii(source, 100)}
+    doc = orjson.dumps(summary)
     return b"".join((
         _FIELD_COUNT,
         _ID_PREFIX, raw_id,

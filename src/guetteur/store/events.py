@@ -24,8 +24,10 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from guetteur.ecs import iso_utc
+from guetteur.errors import QueryError, StoreInconsistent
 from guetteur.model import Event
 from guetteur.store.encoding import pg_micros
+from guetteur.store.failures import one_row
 from guetteur.store.ids import id_millis
 
 MAX_LIMIT = 10_000
@@ -51,11 +53,11 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
         ts = _PG_EPOCH + timedelta(microseconds=int(micros))
         return ts, uuid.UUID(hex=hex_id), int(batch)
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
-        raise ValueError("invalid cursor") from exc
+        raise QueryError("invalid cursor") from exc
 
 
 def _filter_clauses(filters: dict[str, str]) -> tuple[list[sql.Composable], list[Any]]:
-    """SQL conditions and their parameters; ValueError for an unknown filter or a bad value."""
+    """SQL conditions and their parameters; QueryError (a ValueError) for an unknown filter or a bad value."""
     clauses: list[sql.Composable] = []
     params: list[Any] = []
     for key, value in filters.items():
@@ -73,7 +75,7 @@ def _filter_clauses(filters: dict[str, str]) -> tuple[list[sql.Composable], list
                     clauses.append(sql.SQL("{} = %s::inet").format(column))
                     params.append(str(ipaddress.ip_address(text)))
             except ValueError as exc:
-                raise ValueError(f"{key}: not an IP address or network: {text!r}") from exc
+                raise QueryError(f"{key}: not an IP address or network: {text!r}") from exc
         elif key == "category":
             clauses.append(sql.SQL("category @> ARRAY[%s]::text[]"))
             params.append(str(value))
@@ -81,13 +83,13 @@ def _filter_clauses(filters: dict[str, str]) -> tuple[list[sql.Composable], list
             try:
                 level = int(str(value))
             except ValueError as exc:
-                raise ValueError(f"severity: not an integer: {value!r}") from exc
+                raise QueryError(f"severity: not an integer: {value!r}") from exc
             if not -32768 <= level <= 32767:
-                raise ValueError(f"severity out of range: {level}")
+                raise QueryError(f"severity out of range: {level}")
             clauses.append(sql.SQL("severity = %s"))
             params.append(level)
         else:
-            raise ValueError(f"unknown filter {key!r} (known: {', '.join(FILTERS)})")
+            raise QueryError(f"unknown filter {key!r} (known: {', '.join(FILTERS)})")
     return clauses, params
 
 
@@ -109,9 +111,9 @@ async def query_events(pool: AsyncConnectionPool, *, start: datetime | None, end
     """Events with `start <= @timestamp < end` matching every filter (exact match; `category`
     is contained; IP filters take an address or a CIDR network), newest first, at most `limit`.
     Returns the events and the cursor of the next page (None on the last page).
-    Raises ValueError for an unknown filter, a bad filter value, a bad cursor or limit."""
+    Raises QueryError (a ValueError) for an unknown filter, a bad filter value, a bad cursor or limit."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
     clauses, params = _filter_clauses(filters)
     if start is not None:
         clauses.append(sql.SQL("ts >= %s"))
@@ -129,9 +131,9 @@ async def query_events(pool: AsyncConnectionPool, *, start: datetime | None, end
     async with pool.connection() as conn:
         if anchor is None:
             now_row = await (await conn.execute("SELECT now()")).fetchone()
-            assert now_row is not None
-            anchor = now_row[0]
-        assert anchor is not None
+            anchor = one_row(now_row, "now()")[0]
+        if anchor is None:
+            raise StoreInconsistent("now() returned NULL")
         upper: datetime | None = None  # None: unbounded (events dated in the future come first)
         if end is not None or after is not None:
             upper = anchor + timedelta(microseconds=1)

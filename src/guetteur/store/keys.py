@@ -16,14 +16,12 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from guetteur.errors import ApiKeyError
+
 SCOPES = ("ingest", "read")
 TOKEN_PREFIX = "gt_"
 _MAX_TOKEN = 256
 _TOUCH_SECONDS = 60  # last_used_at is refreshed at most once a minute per key
-
-
-class ApiKeyError(ValueError):
-    """A key cannot be created (bad name or scope, name already active)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +66,13 @@ def create_key(dsn: str, name: str, scope: str) -> str:
 
 async def check_key(pool: AsyncConnectionPool, token: str, scope: str) -> KeyInfo | None:
     """The active key this token belongs to, if it has `scope`; else None."""
+    key = await find_key(pool, token)
+    return key if key is not None and key.scope == scope else None
+
+
+async def find_key(pool: AsyncConnectionPool, token: str) -> KeyInfo | None:
+    """The active key this token belongs to, whatever its scope (so the API can tell a
+    wrong scope, 403, from an unknown key, 401); else None. Marks the key as used."""
     if not isinstance(token, str) or len(token) > _MAX_TOKEN:
         return None
     digest = _digest(token)
@@ -79,7 +84,7 @@ async def check_key(pool: AsyncConnectionPool, token: str, scope: str) -> KeyInf
             (digest,),
         )
         key = await cur.fetchone()
-        if key is None or key.scope != scope:
+        if key is None:
             return None
         await conn.execute(
             "UPDATE api_keys SET last_used_at = now() WHERE id = %s"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 
+from guetteur.errors import MigrationError
+
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -34,7 +36,7 @@ def migration_files(folder: Path | None = None) -> list[tuple[str, bytes]]:
     found.sort()
     numbers = [name[:4] for name, _ in found]
     if len(numbers) != len(set(numbers)):
-        raise RuntimeError(f"two migrations share a number: {numbers}")
+        raise MigrationError(f"two migrations share a number: {numbers}", file=str(root))
     return found
 
 

@@ -19,10 +19,17 @@ valid UUIDv7 already there (detection assigns them first with `assign_event_ids`
 the raw ids over), assigns one otherwise (setting `event["event"]["id"]` in the caller's dict),
 and replaces duplicates within a batch. The receipt lists the ids in input order.
 
-No accepted event is lost to bad data: if a COPY fails on content, the batch is split in halves
-(savepoints) until the failing rows are isolated; each is then stored in a minimal safe form
-tagged `store_fallback` (see `encoding.encode_fallback`). Connection errors are raised: the batch
-is then not stored at all (its transaction rolled back) and the caller retries it.
+No accepted event is lost to bad data, and no batch fails forever because of one record. Every
+failure is classified (`store.failures`): a recoverable one (connection lost, server restarting,
+serialization failure, disk full) rolls the whole batch back and is raised as a recoverable
+`StoreError` for the caller to retry. An unrecoverable one (PostgreSQL refuses a value, a
+detection hit cannot be converted) splits the batch in halves, each in a savepoint, until the
+refused records are isolated; each of those is stored in the same batch in a minimal *quarantine*
+form that cannot fail on content (`encoding.encode_quarantined`: tagged `quarantined`, the error,
+the whole event as ASCII JSON in `original`), and the rest is stored normally. So the batch is
+still one transaction and one link of the hash chain: committed whole or not at all, and a
+caller retrying after a crash cannot store half of it twice. If even the quarantine form is
+refused, the cause is not the record: `QuarantineFailed` (recoverable) is raised.
 """
 
 from __future__ import annotations
@@ -30,13 +37,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
+from guetteur.errors import PoisonRecord, QuarantineFailed, StoreError, StoreInconsistent
 from guetteur.model import Event
 from guetteur.store.chain import CHAIN_LOCK, GENESIS, chain_hash
 from guetteur.store.encoding import (
@@ -45,9 +53,10 @@ from guetteur.store.encoding import (
     COPY_TRAILER,
     batch_id_field,
     encode_event,
-    encode_fallback,
+    encode_quarantined,
     pg_micros,
 )
+from guetteur.store.failures import one_row, store_error
 from guetteur.store.ids import assign_event_ids
 from guetteur.store.partitions import ensure_partitions
 
@@ -70,9 +79,18 @@ _DIGEST_SETTINGS = (
 )
 
 
+# What the caller stores with the events, in the batch's transaction (the pipeline: detection
+# hits). Called with the positions (indexes into the batch) of the events being stored normally
+# in one part of the batch; it must store what belongs to those events only. When the writer
+# isolates a refused record it calls this several times, on disjoint parts, and once more with
+# the record's single position alongside its quarantine form (what fails then is left out).
+WithEvents = Callable[[psycopg.Connection, Sequence[int]], object]
+
+
 @dataclass(frozen=True, slots=True)
 class BatchReceipt:
-    """What a stored batch became. `rows == 0` (and `batch_id == 0`) for an empty input."""
+    """What a stored batch became. `rows == 0` (and `batch_id == 0`) for an empty input.
+    `quarantined`: positions of the events stored in quarantine form."""
 
     batch_id: int
     rows: int
@@ -80,7 +98,20 @@ class BatchReceipt:
     chain_hash: str
     stored_at: datetime | None
     ids: list[str] = field(default_factory=list)
-    fallback_rows: int = 0
+    quarantined: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch being written: its events, their encoded rows, where they go."""
+
+    batch_id: int
+    events: list[Event]
+    rows: list[bytes | None]  # None: the event could not even be encoded
+    batch_field: bytes
+    now_us: int
+    with_events: WithEvents | None
+    encoding_errors: dict[int, StoreError] = field(default_factory=dict)
 
 
 class EventWriter:
@@ -94,7 +125,10 @@ class EventWriter:
         self._next_partition_try = 0.0
         self._digest_checked = False
         self._client_digest = True
-        self._connect()
+        try:
+            self._connect()
+        except psycopg.Error as exc:
+            raise store_error(exc, self._conn) from exc
 
     def _connect(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -119,38 +153,46 @@ class EventWriter:
             else:
                 log.warning("event partitions not extended (table busy); retrying in %ss", _PARTITION_RETRY_SECONDS)
 
-    def write_batch(self, events: list[Event],
-                    with_batch: Callable[[psycopg.Connection], object] | None = None,
+    def write_batch(self, events: list[Event], with_events: WithEvents | None = None,
                     ids: list[bytes] | None = None) -> BatchReceipt:
         """Store `events` as one batch, linked into the hash chain, in one transaction.
 
-        `with_batch(conn)` runs in the same transaction (the pipeline stores the batch's
-        detection hits with it: both are committed or neither). `ids`: what
-        `assign_event_ids(events)` returned for these very events, if the caller has it
-        (saves reading the ids again); duplicates are still replaced."""
+        `with_events(conn, positions)` stores what goes with the events in the same
+        transaction (see `WithEvents`; the pipeline stores detection hits with it: both are
+        committed or neither). `ids`: what `assign_event_ids(events)` returned for these very
+        events, if the caller has it (saves reading the ids again); duplicates are still
+        replaced. Records refused for their content are quarantined (module docstring).
+
+        Raises only `StoreError`s, and only recoverable ones unless the store itself is
+        inconsistent (`StoreInconsistent`): nothing of the batch is then stored."""
         if not events:
             return BatchReceipt(0, 0, 0, "", None)
+        try:
+            return self._write(events, with_events, ids)
+        except Exception as exc:
+            error = store_error(exc, self._conn)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _write(self, events: list[Event], with_events: WithEvents | None, ids: list[bytes] | None) -> BatchReceipt:
         conn = self._connect()
         self._keep_partitions_ahead(conn)
         if ids is None or len(ids) != len(events) or len(set(ids)) != len(ids):
             ids = assign_event_ids(events)
         with conn.transaction():
-            head = conn.execute("SELECT nextval('event_batch_ids'), now()").fetchone()
-            assert head is not None
+            head = one_row(conn.execute("SELECT nextval('event_batch_ids'), now()").fetchone(), "batch id")
             batch_id, stored_at = int(head[0]), head[1]
             if stored_at.astimezone(UTC).date() > self._horizon:  # server clock ahead of ours
-                row = conn.execute("SELECT guetteur_ensure_event_partitions(%s)", (self._ahead,)).fetchone()
-                assert row is not None
+                row = one_row(conn.execute("SELECT guetteur_ensure_event_partitions(%s)", (self._ahead,)).fetchone(),
+                              "guetteur_ensure_event_partitions")
                 self._horizon = row[0]
-            now_us = pg_micros(stored_at)
-            batch_field = batch_id_field(batch_id)
-            rows = [encode_event(event, batch_field, now_us, raw) for event, raw in zip(events, ids, strict=True)]
-            fallback = self._store(conn, rows, events, batch_field, now_us)
+            batch = _Batch(batch_id, events, [], batch_id_field(batch_id), pg_micros(stored_at), with_events)
+            _encode(batch, ids)
+            quarantined = self._store_all(conn, batch)
             count, content = self._digest(conn, batch_id, stored_at)
             if count != len(events):
-                raise RuntimeError(f"batch {batch_id}: {count} rows stored for {len(events)} events")
-            if with_batch is not None:  # before the chain lock, which serialises writers
-                with_batch(conn)
+                raise StoreInconsistent(f"{count} rows stored for {len(events)} events", batch=batch_id)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
             prev = conn.execute("SELECT seq, chain_hash FROM batches ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (int(prev[0]) + 1, bytes(prev[1])) if prev else (1, GENESIS)
@@ -160,12 +202,72 @@ class EventWriter:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (batch_id, seq, stored_at, count, content, prev_hash, linked),
             )
-        if fallback:
-            log.warning("batch %s: %s event(s) stored in fallback form", batch_id, fallback)
+        if quarantined:
+            log.warning("batch %s: %s event(s) quarantined", batch_id, len(quarantined))
         return BatchReceipt(
             batch_id=batch_id, rows=count, seq=seq, chain_hash=linked.hex(), stored_at=stored_at,
-            ids=[event["event"]["id"] for event in events], fallback_rows=fallback,
+            ids=[event["event"]["id"] for event in events], quarantined=quarantined,
         )
+
+    def _store_all(self, conn: psycopg.Connection, batch: _Batch) -> list[int]:
+        """Store every event of the batch (and what goes with it, before the chain lock, which
+        serialises writers); returns the positions quarantined, in order."""
+        positions = list(range(len(batch.events)))
+        if not batch.encoding_errors:
+            return self._store(conn, batch, positions)
+        quarantined = sorted(batch.encoding_errors)
+        for position in quarantined:
+            self._quarantine(conn, batch, position, batch.encoding_errors[position])
+        usable = [p for p in positions if p not in batch.encoding_errors]
+        return sorted(quarantined + (self._store(conn, batch, usable) if usable else []))
+
+    def _store(self, conn: psycopg.Connection, batch: _Batch, positions: list[int]) -> list[int]:
+        """Store the events at `positions` in a savepoint; when the content is refused, split
+        them in halves until the refused ones are isolated, then quarantine those. Returns the
+        positions quarantined. A recoverable failure is raised (the whole batch rolls back)."""
+        try:
+            with conn.transaction():
+                self._copy(conn, [batch.rows[p] for p in positions])
+                if batch.with_events is not None:
+                    batch.with_events(conn, positions)
+            return []
+        except Exception as exc:
+            error = store_error(exc, conn, batch=batch.batch_id)
+            if error.recoverable:
+                raise error from exc
+        if len(positions) > 1:
+            mid = len(positions) // 2
+            return self._store(conn, batch, positions[:mid]) + self._store(conn, batch, positions[mid:])
+        self._quarantine(conn, batch, positions[0], error)
+        return positions
+
+    def _quarantine(self, conn: psycopg.Connection, batch: _Batch, position: int, error: StoreError) -> None:
+        """Store one refused event in quarantine form, with what goes with it if that passes."""
+        event = batch.events[position]
+        meta = event.get("event")
+        source = event.get("input", {}).get("type") if isinstance(event.get("input"), dict) else None
+        poison = PoisonRecord(error.message, code=error.code, batch=batch.batch_id,
+                              record=str(meta.get("id")) if isinstance(meta, dict) else None,
+                              source=source if isinstance(source, str) else None)
+        log.warning("quarantined: %s", poison)
+        row = encode_quarantined(event, batch.batch_field, batch.now_us, error.message, type(error).__name__, error.code)
+        attempts: list[WithEvents | None] = [None]
+        if batch.with_events is not None:
+            attempts.insert(0, batch.with_events)
+        for with_events in attempts:
+            try:
+                with conn.transaction():
+                    self._copy(conn, [row])
+                    if with_events is not None:
+                        with_events(conn, [position])
+                return
+            except Exception as exc:
+                refused = store_error(exc, conn, batch=batch.batch_id)
+                if refused.recoverable:
+                    raise refused from exc
+        raise QuarantineFailed(f"the quarantine form was refused too ({refused.message}); "
+                               f"record refused first for: {error.message}", code=refused.code,
+                               location=poison.location) from error
 
     def _digest(self, conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
         """(rows stored, content digest) of the batch, as `guetteur_batch_digest` gives them."""
@@ -186,34 +288,12 @@ class EventWriter:
                 return expected
         return found
 
-    def _copy(self, conn: psycopg.Connection, rows: list[bytes]) -> None:
+    def _copy(self, conn: psycopg.Connection, rows: Sequence[bytes | None]) -> None:
         with conn.cursor() as cur, cur.copy(_COPY) as copy:
             copy.write(COPY_HEADER)
             for start in range(0, len(rows), _CHUNK_ROWS):
-                copy.write(b"".join(rows[start:start + _CHUNK_ROWS]))
+                copy.write(b"".join([row for row in rows[start:start + _CHUNK_ROWS] if row is not None]))
             copy.write(COPY_TRAILER)
-
-    def _store(self, conn: psycopg.Connection, rows: list[bytes], events: list[Event],
-               batch_field: bytes, now_us: int) -> int:
-        """COPY `rows` inside a savepoint; on a data error split and retry. Returns the number
-        of events stored in fallback form."""
-        try:
-            with conn.transaction():
-                self._copy(conn, rows)
-            return 0
-        except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) or conn.broken:
-                raise
-            if len(rows) > 1:
-                mid = len(rows) // 2
-                return (self._store(conn, rows[:mid], events[:mid], batch_field, now_us)
-                        + self._store(conn, rows[mid:], events[mid:], batch_field, now_us))
-            error = f"{type(exc).__name__}: {exc}"
-        log.warning("event %s refused by PostgreSQL (%s); storing it in fallback form",
-                    events[0].get("event", {}).get("id"), error)
-        with conn.transaction():
-            self._copy(conn, [encode_fallback(events[0], batch_field, now_us, error)])
-        return 1
 
     def close(self) -> None:
         """Close the connection (a batch in progress is rolled back by the server)."""
@@ -229,8 +309,26 @@ class EventWriter:
 
 
 def _server_digest(conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
-    found = conn.execute(
+    found = one_row(conn.execute(
         "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
-    ).fetchone()
-    assert found is not None
+    ).fetchone(), "guetteur_batch_digest")
     return int(found[0]), bytes(found[1])
+
+
+def _encode(batch: _Batch, ids: list[bytes]) -> None:
+    """Fill `batch.rows`. `encode_event` does not raise on content; if it ever does, only the
+    event concerned is set aside (quarantined), not the batch."""
+    events, field_, now_us = batch.events, batch.batch_field, batch.now_us
+    try:
+        batch.rows = [encode_event(event, field_, now_us, raw) for event, raw in zip(events, ids, strict=True)]
+        return
+    except Exception:  # rare: find the event(s) concerned
+        pass
+    rows: list[bytes | None] = []
+    for position, (event, raw) in enumerate(zip(events, ids, strict=True)):
+        try:
+            rows.append(encode_event(event, field_, now_us, raw))
+        except Exception as exc:
+            rows.append(None)
+            batch.encoding_errors[position] = store_error(exc, batch=batch.batch_id)
+    batch.rows = rows
