@@ -709,6 +709,8 @@ class CorrelationEngine:
         totals["rules"] = len(self._states)
         totals["groups"] = sum(len(s.groups) for s in self._states.values())
         totals["entries"] = sum(s.total for s in self._states.values())
+        totals["skewed_events"] = self.clocks.skewed  # events, where clock_skew counts per rule fed
+        totals["late_events"] = self.clocks.late
         totals["clocks"] = len(self.clocks)
         totals["clocks_evicted"] = self.clocks.evicted
         return totals
