@@ -38,6 +38,19 @@ def test_time_spent_waiting_on_the_sink_counts_neither_as_idle_nor_against_a_fra
     assert table.counters.connections_closed_frame_timeout == 1
 
 
+def test_a_frame_is_timed_from_its_own_start_not_from_the_first_unfinished_one() -> None:
+    """Every read ending mid-line leaves bytes pending, but each held frame is completed by
+    the next read: the pending frame is a new one each time and never ages."""
+    table, closed = _table()
+    conn = _admit(table, closed, "a", 0.0)
+    assert conn is not None
+    for second in range(100):
+        conn.received(float(second), records=3, pending_bytes=100)
+        assert table.sweep(second + 0.5) == 0
+    conn.received(100.0, records=0, pending_bytes=200)  # this one stalls
+    assert conn.partial_since == 99.0 and table.sweep(104.0) == 1 and closed == [conn]
+
+
 def test_a_silent_connection_is_closed_after_the_idle_timeout_and_its_slot_freed() -> None:
     table, closed = _table()
     quiet = _admit(table, closed, "a", 0.0)

@@ -228,3 +228,29 @@ async def test_a_sender_blocked_by_backpressure_is_neither_idle_nor_evicted(bulk
     assert not sender.is_alive()
     assert counters.received == lines and counters.dropped == 0
     assert counters.connections_closed_idle == 0 and counters.connections_evicted == 0
+
+
+async def test_a_sender_streaming_lines_cut_across_reads_is_not_taken_for_an_unfinished_frame() -> None:
+    """A sender writing without pause, in pieces that end mid-line (1,001-byte pieces of
+    5,000-byte lines: no piece ever ends a line), always leaves the listener holding the
+    start of some line; each is finished at once, so the connection outlives many
+    `frame_timeout`s and loses nothing."""
+    sink = MemorySink(capacity=1_000_000)
+    settings = Settings(syslog={"frame_timeout": 0.3, "idle_timeout": 60})
+    async with listening(sink, settings) as source:
+        port = source.bound_port or 0
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        stream = b"".join(b"<13>streamed line %06d %s\n" % (n, b"x" * 4975) for n in range(2_000))
+        piece, sent, started = 1001, 0, loop.time()
+        while loop.time() - started < 2.0 and sent < len(stream):  # about 7 frame timeouts
+            writer.write(stream[sent : sent + piece])
+            sent += piece
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        complete = stream.count(b"\n", 0, sent)
+        records = await sink.wait_for(complete, timeout=30)
+        assert not reader.at_eof()
+        writer.close()
+    assert source.counters.connections_closed_frame_timeout == 0
+    assert [r.data for r in records[:complete]] == stream[: stream.rindex(b"\n", 0, sent)].split(b"\n")

@@ -59,8 +59,12 @@ class TcpConnection:
     def received(self, now: float, records: int, pending_bytes: int) -> None:
         """Bytes arrived: `records` were completed and `pending_bytes` remain unfinished."""
         self.last_active = now
-        self.records += records
-        if not pending_bytes:
+        if records:
+            # Records come out in order, so the frame held before (if any) was the first
+            # of them: what is pending now is a new frame, started in these bytes.
+            self.records += records
+            self.partial_since = now if pending_bytes else None
+        elif not pending_bytes:
             self.partial_since = None
         elif self.partial_since is None:
             self.partial_since = now

@@ -163,7 +163,10 @@ class SyslogTcpSource:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.table.sweep_interval)
-            self.table.sweep(loop.time())
+            try:
+                self.table.sweep(loop.time())
+            except Exception:  # a timeout left unenforced must not stop the next sweeps
+                log.exception("syslog TCP: closing idle connections failed")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         counters = self.counters
