@@ -91,6 +91,7 @@ class Target:
     workdir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     release: Any = None  # embedded server handle to release at the end
+    read_key: str = ""  # the health details need a read key
 
 
 def _log_tail(workdir: Path, lines: int = 30) -> str:
@@ -129,13 +130,16 @@ def start_guetteur(args: argparse.Namespace) -> Target:
             stop_guetteur(target)
             raise BenchError(f"`guetteur up` not ready after {START_TIMEOUT:.0f}s:\n{_log_tail(workdir)}")
         time.sleep(0.5)
-    made = subprocess.run([*GUETTEUR, "keys", "create", f"bench-{secrets.token_hex(4)}", "--scope", "ingest"],
-                          env=env, capture_output=True, text=True, cwd=workdir)
-    token = re.search(r"gt_[A-Za-z0-9_\-]+", made.stdout + made.stderr)
-    if made.returncode != 0 or token is None:
-        stop_guetteur(target)
-        raise BenchError(f"`guetteur keys create` failed ({made.returncode}): {made.stdout}{made.stderr}")
-    target.api_key = token.group()
+    keys: dict[str, str] = {}
+    for scope in ("ingest", "read"):
+        made = subprocess.run([*GUETTEUR, "keys", "create", f"bench-{secrets.token_hex(4)}", "--scope", scope],
+                              env=env, capture_output=True, text=True, cwd=workdir)
+        token = re.search(r"gt_[A-Za-z0-9_\-]+", made.stdout + made.stderr)
+        if made.returncode != 0 or token is None:
+            stop_guetteur(target)
+            raise BenchError(f"`guetteur keys create` failed ({made.returncode}): {made.stdout}{made.stderr}")
+        keys[scope] = token.group()
+    target.api_key, target.read_key = keys["ingest"], keys["read"]
     target.dsn = args.dsn or _owner_dsn(target)
     return target
 
@@ -336,8 +340,9 @@ def _done(health: dict[str, Any], source: str) -> int:
 
 async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
     http = HttpIngestClient(target.url, target.api_key)
+    details = HttpIngestClient(target.url, target.read_key)  # its health() reads the details
     try:
-        before = await http.health()
+        before = await details.health()
         if "sources" not in before:
             raise BenchError(f"health answer has no per-source counters: {before}")
         expected = {"syslog-tcp": load.tcp_lines, "http": load.http_lines}
@@ -354,7 +359,7 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
         finished: dict[str, float] = {}
         last_progress, last_total = time.perf_counter(), -1
         while len(finished) < len(expected):
-            health = await http.health()
+            health = await details.health()
             now = time.perf_counter()
             total = 0
             for source, count in expected.items():
@@ -379,6 +384,7 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
                 "http_send": http_send, "throttled": http.counters.throttled, "wall_start": wall_start}
     finally:
         await http.close()
+        await details.close()
 
 
 # --- baseline ---------------------------------------------------------------------------------
@@ -423,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--url", help="use this running Guetteur (base URL) instead of starting one")
     parser.add_argument("--api-key", default=os.environ.get("GUETTEUR_API_KEY"), help="ingest key (with --url)")
+    parser.add_argument("--read-key", default=os.environ.get("GUETTEUR_READ_KEY"),
+                        help="read key for the health details (with --url)")
     parser.add_argument("--syslog-host", default="127.0.0.1", help="with --url (default 127.0.0.1)")
     parser.add_argument("--syslog-port", type=int, default=5514, help="syslog TCP port with --url (default 5514)")
     parser.add_argument("--dsn", help="database DSN for the COPY baseline (owner role: creates a table)")
@@ -442,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         if args.http_share > 0 and not args.api_key:
             parser.error("--url needs --api-key (or GUETTEUR_API_KEY) when --http-share > 0")
-        target = Target(args.url.rstrip("/"), args.api_key or "", args.syslog_host, args.syslog_port, args.dsn)
+        target = Target(args.url.rstrip("/"), args.api_key or "", args.syslog_host, args.syslog_port, args.dsn,
+                        read_key=args.read_key or "")
     else:
         print("starting guetteur up ...", file=sys.stderr)
         target = start_guetteur(args)

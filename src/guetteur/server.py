@@ -1,9 +1,15 @@
 """`guetteur up`: the database, the pipeline, the listeners and the API in one process tree.
 
-Start order: database (embedded or external) and migrations, parser workers, the read
-pool, the sources, the API. Stop order (SIGTERM/SIGINT) is the reverse for inputs: the
-sources and the API stop accepting, then the pipeline stores everything it accepted,
-then the database stops. Nothing accepted is lost on a clean stop.
+Start order: database (embedded or external) and migrations, the read pool and the
+database supervisor, parser workers, the sources, the API. Stop order (SIGTERM/SIGINT) is
+the reverse for inputs: the sources and the API stop accepting, then the pipeline stores
+everything it accepted, then the database stops. Nothing accepted is lost on a clean stop.
+
+While the database is away the supervisor restarts it (embedded) or waits for it
+(external), and a stop waits for it at most `store.shutdown_wait` seconds from the stop
+request: if it is still away then, the workers are killed (their transactions roll back),
+and `serve` raises `ShutdownIncomplete` saying how many accepted records were not stored
+(none of them was acknowledged: an acknowledgement means committed).
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -21,14 +29,37 @@ import uvicorn
 from guetteur.api.app import create_app
 from guetteur.api.connections import guarded_h11_protocol
 from guetteur.api.state import AppState
+from guetteur.api.unavailable import DATABASE_ERRORS
 from guetteur.config import Settings
+from guetteur.errors import StoreError
 from guetteur.parse.context import configure as configure_parsers
 from guetteur.pipeline.runtime import Pipeline
 from guetteur.store.database import app_dsn, resolve_dsn
 from guetteur.store.migrate import migrate
 from guetteur.store.pool import open_pool
+from guetteur.store.supervisor import DatabaseSupervisor
 
 log = logging.getLogger(__name__)
+
+STOP_POLL_SECONDS = 0.5
+WORKER_NAME_PREFIX = "guetteur-worker-"  # multiprocessing names of the pipeline's workers
+
+
+class ShutdownIncomplete(StoreError):
+    """The database stayed away past `store.shutdown_wait` during a stop: `not_stored`
+    accepted records were not stored (and so never acknowledged)."""
+
+    not_stored = 0
+
+    @classmethod
+    def after(cls, not_stored: int, waited: float, reason: str | None) -> ShutdownIncomplete:
+        error = cls(
+            f"stopped without storing {not_stored} accepted record(s): the database was still unavailable "
+            f"{waited:.0f}s into the stop (store.shutdown_wait){f'; last error: {reason}' if reason else ''}. "
+            "They were not acknowledged (HTTP ingest answers 202 only once committed; syslog has no "
+            "acknowledgement): senders that keep what was not acknowledged will send them again")
+        error.not_stored = not_stored
+        return error
 
 
 class _ApiServer(uvicorn.Server):
@@ -74,16 +105,27 @@ async def serve(
             log.info("applied migrations: %s", ", ".join(applied))
         dsn = app_dsn(owner_dsn)
         pool = await open_pool(dsn, max_size=settings.store.pool_size)
+        database = DatabaseSupervisor(dsn, embedded, interval=settings.store.check_interval,
+                                      backoff_max=settings.store.restart_backoff_max)
+        database.on_recovered(pool.check)  # drop the idle connections that died with the server
+        await database.start()
         pipeline = Pipeline(settings, dsn)
-        await pipeline.start(pool)
+        try:
+            await pipeline.start(pool)
+        except BaseException:
+            await database.stop()
+            await pool.close()
+            raise
         sources = _sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None
         server: uvicorn.Server | None = None
+        stop_requested: float | None = None
+        incomplete: ShutdownIncomplete | None = None
         try:
             for source in sources:
                 await source.start()
-            state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources)
+            state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources, database=database)
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,
                                     http=guarded_h11_protocol(settings.api.header_timeout, settings.api.max_connections))
@@ -109,8 +151,11 @@ async def serve(
                 if asyncio.iscoroutine(result):
                     await result
             await stop.wait()
+            stop_requested = time.monotonic()
             log.info("stopping: no new input; storing what was accepted")
         finally:
+            if stop_requested is None:
+                stop_requested = time.monotonic()
             if demo_task is not None:
                 demo_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -122,14 +167,62 @@ async def serve(
                 server.should_exit = True
                 with contextlib.suppress(Exception):
                     await api_task
-            await pipeline.stop()
-            await pool.close()
+            try:
+                incomplete = await _stop_pipeline(pipeline, database, stop_requested, settings.store.shutdown_wait)
+            finally:
+                await pool.close()
+                await database.stop()
+        if incomplete is not None:
+            raise incomplete
         final = pipeline.health()
         log.info("stopped; totals %s", json.dumps(final["totals"]))
         return final
     finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+async def _stop_pipeline(pipeline: Pipeline, database: DatabaseSupervisor, stop_requested: float,
+                         wait: float) -> ShutdownIncomplete | None:
+    """`pipeline.stop()`, which stores everything accepted, bounded while the database is away:
+    None once it finished; once the database has been unavailable for `wait` seconds since
+    the later of the stop request and the outage start, kill the workers and say what was lost."""
+    stopping = asyncio.create_task(pipeline.stop(), name="pipeline-stop")
+    announced = False
+    while True:
+        done, _ = await asyncio.wait({stopping}, timeout=STOP_POLL_SECONDS)
+        if done:
+            try:
+                stopping.result()
+            except DATABASE_ERRORS as exc:  # everything was stored; the last correlation snapshot was not
+                log.error("stopped with every accepted record stored, but the correlation windows were not "
+                          "saved (database unavailable: %s)", exc)
+            return None
+        if database.available:
+            continue
+        waited = min(database.down_for(), time.monotonic() - stop_requested)
+        if not announced:
+            log.warning("stopping while the database is unavailable (%s): waiting up to %.0fs for it",
+                        database.status().reason, wait)
+            announced = True
+        if waited < wait:
+            continue
+        queues = pipeline.health()["queues"]
+        not_stored = int(queues.get("buffer", 0)) + int(queues.get("in_workers", 0))
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await stopping
+        _kill_workers()
+        return ShutdownIncomplete.after(not_stored, waited, database.status().reason)
+
+
+def _kill_workers() -> None:
+    """SIGKILL the pipeline's worker processes (stuck retrying a batch the database cannot take):
+    their open transactions roll back, nothing half-stored remains."""
+    for child in multiprocessing.active_children():
+        if child.name.startswith(WORKER_NAME_PREFIX):
+            child.kill()
+            child.join(5)
 
 
 def demo_key(owner_dsn: str, name: str = "demo") -> str:

@@ -22,9 +22,9 @@ from guetteur.demo.step import HTTP, SYSLOG_TCP, SYSLOG_UDP
 pytestmark = pytest.mark.slow
 
 
-async def _health(url: str) -> dict[str, Any]:
+async def _health(url: str, read_key: str) -> dict[str, Any]:
     async with httpx.AsyncClient() as client:
-        response = await client.get(f"{url}/api/v1/health")
+        response = await client.get(f"{url}/api/v1/health/details", headers={"Authorization": f"Bearer {read_key}"})
         response.raise_for_status()
         return response.json()
 
@@ -38,6 +38,7 @@ async def test_demo_against_real_guetteur(settings: Settings, pg_dsn: str) -> No
     from guetteur.store.keys import create_key
 
     key = create_key(pg_dsn, f"demo-test-{secrets.token_hex(4)}", "ingest")
+    read_key = create_key(pg_dsn, f"demo-read-{secrets.token_hex(4)}", "read")
     stop = asyncio.Event()
     ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 
@@ -52,7 +53,7 @@ async def test_demo_against_real_guetteur(settings: Settings, pg_dsn: str) -> No
             raise AssertionError(f"Guetteur stopped during start-up: {exc!r}")
         info = ready.result()
         url = info["api"]
-        before = (await _health(url))["sources"]
+        before = (await _health(url, read_key))["sources"]
         stats = await run_demo(syslog_host="127.0.0.1", syslog_port=int(info["syslog_tcp"]),
                                syslog_udp_port=int(info["syslog_udp"]), http_url=url, api_key=key,
                                rate=200, attack_every=1.0, first_attack_after=0.1, duration=4.0, seed=11,
@@ -60,7 +61,7 @@ async def test_demo_against_real_guetteur(settings: Settings, pg_dsn: str) -> No
         expected = {SYSLOG_TCP: stats.sent[SYSLOG_TCP], SYSLOG_UDP: stats.sent[SYSLOG_UDP], HTTP: stats.sent[HTTP]}
         deadline = time.monotonic() + 60
         while True:
-            current = (await _health(url))["sources"]
+            current = (await _health(url, read_key))["sources"]
             received = {name: _grown(before, current, name, "received") for name in expected}
             if received == expected or time.monotonic() > deadline:
                 break

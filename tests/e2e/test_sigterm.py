@@ -16,6 +16,7 @@ import httpx
 import psycopg
 
 from guetteur.config import Settings
+from guetteur.store.keys import create_key
 
 
 def test_sigterm_under_load_loses_nothing_accepted(settings: Settings, fresh_dsn: str, tmp_path: Path) -> None:
@@ -61,7 +62,8 @@ def test_sigterm_under_load_loses_nothing_accepted(settings: Settings, fresh_dsn
         sender = threading.Thread(target=blast)
         sender.start()
         # wait until some events are stored, so the SIGTERM lands in the middle of the load
-        while httpx.get(f"{base}/api/v1/health", timeout=5).json()["totals"]["stored"] < 5000:
+        read = {"Authorization": f"Bearer {create_key(fresh_dsn, 'sigterm-read', 'read')}"}  # details need a key
+        while httpx.get(f"{base}/api/v1/health/details", headers=read, timeout=5).json()["totals"]["stored"] < 5000:
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0

@@ -1,4 +1,4 @@
-"""What the routes reach: settings, the running pipeline, the database pool."""
+"""What the routes reach: settings, the running pipeline, the database pool and its supervisor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from guetteur.config import Settings
 from guetteur.pipeline.runtime import Pipeline
+from guetteur.store.supervisor import DatabaseSupervisor
 
 
 @dataclass
@@ -15,3 +16,4 @@ class AppState:
     pipeline: Pipeline | None
     pool: Any  # psycopg_pool.AsyncConnectionPool
     sources: list[Any] = field(default_factory=list)  # running listeners (their transport counters)
+    database: DatabaseSupervisor | None = None  # whether PostgreSQL answers (health, ingest's 503)

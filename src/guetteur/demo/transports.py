@@ -222,8 +222,8 @@ class HttpIngestClient:
             return 0
 
     async def health(self) -> dict:
-        """`GET /api/v1/health` as a dict."""
-        url = self.endpoint.removesuffix("/ingest") + "/health"
+        """`GET /api/v1/health/details` as a dict (the client's key needs the `read` scope)."""
+        url = self.endpoint.removesuffix("/ingest") + "/health/details"
         response = await self._client.get(url, headers=self.headers)
         response.raise_for_status()
         result = response.json()

@@ -22,6 +22,7 @@ class FlowCounters:
     unparsed: int = 0
     merged: int = 0
     stored: int = 0
+    quarantined: int = 0  # of stored: refused by the database, kept in quarantine form
 
 
 class Counters:
@@ -48,10 +49,17 @@ class Counters:
 
 
 class DetectionCounters:
-    """Hits per rule (all workers), alerts stored, and each rule's latest engine stats."""
+    """What the single-event rules did, summed over the workers (correlation counts its own,
+    `CorrelationStage.health`). The words, as the health details state them:
+
+    - a *hit* is one single-event Sigma rule matching one event: an event matching three rules
+      is three hits; a rule that only feeds a correlation (no `generate: true`) hits too;
+    - an *alert* is a hit of a rule that alerts, stored in the `hits` table with its batch
+      (so `single_event_alerts <= single_event_hits`).
+    """
 
     def __init__(self) -> None:
-        self.hits: dict[str, int] = {}
+        self.hits: dict[str, int] = {}  # per rule id
         self.alerts = 0
         self.rule_stats: dict[int, dict[str, dict[str, object]]] = {}
 
@@ -68,5 +76,8 @@ class DetectionCounters:
             self.rule_stats[worker_id] = rule_stats
 
     def snapshot(self, top: int = 20) -> dict[str, object]:
+        """`single_event_hits`, `single_event_alerts`, and `top_rules`: hits of the `top`
+        busiest rules, by rule id."""
         busiest = sorted(self.hits.items(), key=lambda item: -item[1])[:top]
-        return {"hits": sum(self.hits.values()), "alerts": self.alerts, "top_rules": dict(busiest)}
+        return {"single_event_hits": sum(self.hits.values()), "single_event_alerts": self.alerts,
+                "top_rules": dict(busiest)}

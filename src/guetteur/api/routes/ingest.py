@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from guetteur.api.deps import IngestKey, State
 from guetteur.api.ingest_body import BodyLimits, read_records
+from guetteur.api.unavailable import unavailable_response
 from guetteur.model import RawRecord
 from guetteur.parse import PARSERS
 from guetteur.pipeline.receipts import Receipt
@@ -40,6 +41,8 @@ async def ingest(
     key: IngestKey,
     source: str | None = Query(None, max_length=64, description="parser name (see `guetteur parse --help`)"),
 ) -> JSONResponse:
+    if state.database is not None and not state.database.available:  # refused before reading: nothing accepted
+        return unavailable_response(state.database.retry_after())
     if source is not None and source not in PARSERS:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown source {source!r}; known: {sorted(PARSERS)}")
     if state.pipeline is None:

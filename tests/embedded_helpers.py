@@ -1,4 +1,4 @@
-"""Helpers for tests that run their own embedded PostgreSQL (imported as `embedded_helpers`)."""
+"""Helpers for tests that run their own embedded PostgreSQL (imported as `embedded_helpers`; `tests/` is on sys.path)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,15 @@ def kill_postmaster(pgdata: Path) -> int:
 
 
 @contextmanager
-def scratch_pgdata(prefix: str = "guetteur-embedded-") -> Iterator[Path]:
-    """A PGDATA path in a fresh directory, outside pytest's basetemp (as root the server runs as
-    another user that must traverse the path); any server left on it is stopped at the end."""
+def scratch_pgdata(prefix: str = "guetteur-embedded-", name: str = "pg") -> Iterator[Path]:
+    """A PGDATA path (`name` in a fresh directory, outside pytest's basetemp: as root the server runs
+    as another user that must traverse the path); any server left on it is stopped at the end."""
     parent = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(parent, 0o755)
     try:
-        yield parent / "pg"
+        yield parent / name
     finally:
-        pid = postmaster_pid(parent / "pg")
+        pid = postmaster_pid(parent / name)
         if pid is not None and alive(pid):  # never leave a server behind, even on failure
             os.kill(pid, signal.SIGTERM)
             wait_gone(pid)
