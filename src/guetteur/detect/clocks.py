@@ -10,9 +10,9 @@ streams with different delays.
 
 Each stream keeps its newest event time. An event is:
 - *skewed* when its timestamp is more than `max_future` seconds ahead of the wall clock: a
-  wrong or forged clock. It is placed at its stream's present (the stream's newest time, or
-  the wall clock for a stream with no time yet: "now" for a live stream) and never moves any
-  clock;
+  wrong or forged clock. It is placed at its stream's present (the stream's newest on-time
+  event, never more than `max_future` ahead of now; the wall clock for a stream with no time
+  yet: "now" for a live stream), after what came before it, and never moves any clock;
 - *late* when it is older than its own stream's newest time minus `lateness`. It is still
   placed by its own time and evaluated;
 - on time otherwise, placed by its own time; it may move its own stream's clock forward.
@@ -123,7 +123,10 @@ class StreamClocks:
             return present, 0
         if t > now + self.max_future:
             self.skewed += 1
-            return min(present, now), SKEWED
+            # its stream's present, not the bare wall clock: that can be a little earlier than
+            # the stream's newest event (up to max_future), and a skewed event placed before
+            # events that came in ahead of it would break the order of temporal_ordered steps
+            return present, SKEWED
         flags = 0
         if t < clock.newest - self.lateness:
             self.late += 1
