@@ -388,7 +388,8 @@ class CorrelationEngine:
         groups, without moving the event-time watermark that decides which events are late:
         a stream that starts or resumes with older events (a file read after a restart, a
         sender's backlog) is placed by its own timestamps. Called without `now` (the
-        pipeline's once-a-second tick), it does nothing while such a backlog is arriving.
+        pipeline's once-a-second tick), it does nothing while such a backlog is arriving, and
+        otherwise also forgets the stream clocks silent for more than `clock_idle` seconds.
         """
         if now is None:
             now = self.clock()
