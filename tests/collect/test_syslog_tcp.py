@@ -267,6 +267,33 @@ async def test_tls_listener_frames_like_tcp_and_survives_a_plaintext_client(tls_
     assert [r.data for r in records] == [b"<13>hello", b"<13>over tls"]
 
 
+async def test_a_silent_socket_stuck_before_its_tls_handshake_is_evicted_for_a_tls_sender(
+        tls_files: tuple[Path, Path]) -> None:
+    """On a TLS listener with one slot, a socket that never sends its ClientHello holds the
+    slot in the handshake; a TLS sender still gets in (the silent one is evicted, and that
+    is not counted as an error) and its line is received."""
+    cert, key = tls_files
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    client_context = ssl.create_default_context(cafile=str(cert))
+    sink = MemorySink()
+    async with listening(sink, ssl_context=server_context, max_connections=1) as source:
+        port = source.bound_port or 0
+        silent = await connect_from("127.0.0.2", port)
+        await eventually(lambda: source.counters.connections_open == 1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_context)
+        writer.write(b"<13>over tls despite a silent socket\n")
+        await writer.drain()
+        records = await sink.wait_for(1)
+        await eventually(lambda: closed_by_server(silent))
+        silent.close()
+        writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
+    assert records[0].data == b"<13>over tls despite a silent socket"
+    assert source.counters.connections_evicted == 1 and source.counters.errors == 0
+
+
 async def test_ipv6_peer_is_bracketed() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6")

@@ -59,6 +59,7 @@ class SyslogTcpSource:
 
     bound_port: the port actually listened on once started (useful with port 0).
     counters:   `SourceCounters` for the health endpoint.
+    table:      the `ConnectionTable` that admits, times out and evicts connections.
     """
 
     name = "syslog-tcp"
@@ -177,46 +178,61 @@ class SyslogTcpSource:
         peername = writer.get_extra_info("peername")
         address = peername[0] if isinstance(peername, tuple) else str(peername)
         tls = self.ssl_context is not None
+        handshake: asyncio.Task[None] | None = None
 
         def close() -> None:
-            # A plain close sends FIN and frees the descriptor at once; a TLS close would
-            # wait up to 30 s for the peer's close_notify, so TLS connections are aborted.
-            transport = writer.transport
-            if tls:
-                transport.abort()
+            if handshake is not None and not handshake.done():
+                # Cancelled, start_tls closes the socket itself; a transport closed under it
+                # leaves the writer without one (Python 3.11).
+                handshake.cancel()
+            elif tls:
+                # A TLS close would wait up to 30 s for the peer's close_notify.
+                writer.transport.abort()
             else:
-                transport.close()
+                writer.transport.close()  # a FIN (what rsyslog looks for), descriptor freed at once
 
+        task = asyncio.current_task()
+        if task is None:  # asyncio runs every connection callback as a task
+            raise RuntimeError("syslog TCP connection served outside a task")
         connection = self.table.admit(address, close, asyncio.get_running_loop().time())
         if connection is None:
             writer.transport.abort()
             return
-        task = asyncio.current_task()
-        if task is None:  # asyncio runs every connection callback as a task
-            raise RuntimeError("syslog TCP connection served outside a task")
         self._connections[task] = (reader, writer)
         counters.connections += 1
         counters.connections_open += 1
         try:
             if self.ssl_context is not None:
                 # TLS starts here rather than in the server so that a failed handshake is
-                # seen and counted, and handshakes count against max_connections.
-                await writer.start_tls(self.ssl_context, ssl_handshake_timeout=self.handshake_timeout)
+                # seen and counted, and handshakes count against the connection limits.
+                handshake = asyncio.ensure_future(
+                    writer.start_tls(self.ssl_context, ssl_handshake_timeout=self.handshake_timeout)
+                )
+                try:
+                    await handshake
+                except asyncio.CancelledError:
+                    if task.cancelling() or connection.closing is None:
+                        raise
+                    return  # evicted or timed out before its handshake ended
             await self._read(reader, format_peer(peername), connection)
         except asyncio.CancelledError:
             raise
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            if connection.closing is None:  # not a consequence of our own close
+        except Exception as exc:
+            if connection.closing is not None:  # our own close (idle, evicted...): no error
+                log.debug("syslog TCP connection closed (%s): %r", connection.closing, exc)
+            elif isinstance(exc, (ConnectionError, OSError, ssl.SSLError)):
                 counters.errors += 1
-            log.debug("syslog TCP connection error: %s", exc)
-        except Exception:  # e.g. the pipeline refusing records while it shuts down
-            counters.errors += 1
-            log.exception("syslog TCP connection ended by an error")
+                log.debug("syslog TCP connection error: %s", exc)
+            else:  # e.g. the pipeline refusing records while it shuts down
+                counters.errors += 1
+                log.exception("syslog TCP connection ended by an error")
         finally:
             counters.connections_open -= 1
             del self._connections[task]
             self.table.release(connection)
-            if self._stopping:
+            if connection.closing is not None:
+                pass  # closed already
+            elif self._stopping:
                 writer.transport.abort()
             else:
                 writer.close()
