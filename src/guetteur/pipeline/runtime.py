@@ -319,6 +319,7 @@ class Pipeline:
             counters.unparsed += counts["unparsed"]
             counters.parsed += counts["stored"] - counts["unparsed"]
             counters.merged += counts["merged"]
+            counters.quarantined += counts.get("quarantined", 0)
         self.detection.count(stats, worker_id)
         items = stats.get("correlation")
         if items and self.correlation is not None and self.correlation.active:
