@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
+from guetteur.api.docs import mount_docs
 from guetteur.api.routes import detection, events, health, ingest
 from guetteur.api.state import AppState
 from guetteur.api.unavailable import DATABASE_ERRORS, database_unavailable
@@ -14,10 +15,11 @@ def create_app(state: AppState) -> FastAPI:
     app = FastAPI(
         title="Guetteur",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # mount_docs: Swagger UI from the package, not a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    mount_docs(app, "/api/openapi.json")
     app.state.guetteur = state
     for error in DATABASE_ERRORS:  # 503 + Retry-After while PostgreSQL is away
         app.add_exception_handler(error, database_unavailable)
