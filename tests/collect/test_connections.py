@@ -28,10 +28,10 @@ def test_time_spent_waiting_on_the_sink_counts_neither_as_idle_nor_against_a_fra
     table, closed = _table()
     conn = _admit(table, closed, "a", 0.0)
     assert conn is not None
-    conn.received(1.0, records=0, pending_bytes=10)  # an unfinished frame from t=1
-    conn.wait(2.0)
+    table.received(conn, 1.0, records=0, pending_bytes=10)  # an unfinished frame from t=1
+    table.wait(conn, 2.0)
     assert table.sweep(100.0) == 0  # 98 s waiting: busy, not idle, frame not expired
-    conn.resume(100.0)
+    table.resume(conn, 100.0)
     assert conn.partial_since == pytest.approx(99.0)  # one second of reading so far
     assert table.sweep(103.0) == 0
     assert table.sweep(104.0) == 1 and conn.closing == FRAME_TIMEOUT
@@ -45,9 +45,9 @@ def test_a_frame_is_timed_from_its_own_start_not_from_the_first_unfinished_one()
     conn = _admit(table, closed, "a", 0.0)
     assert conn is not None
     for second in range(100):
-        conn.received(float(second), records=3, pending_bytes=100)
+        table.received(conn, float(second), records=3, pending_bytes=100)
         assert table.sweep(second + 0.5) == 0
-    conn.received(100.0, records=0, pending_bytes=200)  # this one stalls
+    table.received(conn, 100.0, records=0, pending_bytes=200)  # this one stalls
     assert conn.partial_since == 99.0 and table.sweep(104.0) == 1 and closed == [conn]
 
 
@@ -56,7 +56,7 @@ def test_a_silent_connection_is_closed_after_the_idle_timeout_and_its_slot_freed
     quiet = _admit(table, closed, "a", 0.0)
     busy = _admit(table, closed, "a", 0.0)
     assert quiet is not None and busy is not None
-    busy.received(8.0, records=1, pending_bytes=0)
+    table.received(busy, 8.0, records=1, pending_bytes=0)
     assert table.sweep(10.0) == 1 and closed == [quiet] and quiet.closing == IDLE
     assert _admit(table, closed, "a", 10.0) is not None  # the address has a free slot again
     table.release(quiet)  # its task ends later: nothing counted twice
@@ -69,11 +69,11 @@ def test_eviction_takes_a_connection_that_never_sent_then_the_longest_idle_and_n
     silent = _admit(table, closed, "b", 5.0)
     waiting = _admit(table, closed, "c", 0.0)
     assert sender and silent and waiting
-    sender.received(1.0, records=3, pending_bytes=0)
-    waiting.wait(1.0)
+    table.received(sender, 1.0, records=3, pending_bytes=0)
+    table.wait(waiting, 1.0)
     newcomer = _admit(table, closed, "d", 6.0)
     assert newcomer is not None and closed == [silent] and silent.closing == EVICTED
-    newcomer.received(7.0, records=1, pending_bytes=0)
+    table.received(newcomer, 7.0, records=1, pending_bytes=0)
     assert _admit(table, closed, "e", 8.0) is not None and closed == [silent, sender]
     assert table.counters.connections_evicted == 2
 
@@ -84,8 +84,8 @@ def test_refusals_are_counted_by_reason() -> None:
     second = _admit(table, closed, "a", 0.0)
     assert first and second
     assert _admit(table, closed, "a", 0.0) is None  # its address is at its quota
-    first.wait(0.0)
-    second.wait(0.0)
+    table.wait(first, 0.0)
+    table.wait(second, 0.0)
     assert _admit(table, closed, "b", 0.0) is None  # full, and both are busy
     counters = table.counters
     assert (counters.connections_rejected, counters.connections_rejected_per_address,

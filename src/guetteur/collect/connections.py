@@ -20,12 +20,17 @@ waiting does not count against its unfinished frame. When every slot is busy a n
 connection is refused.
 
 The table does no I/O itself: each connection comes with a `close` callable that closes
-its transport (its reader then sees the end of the stream). The event loop is the only
-thread, so no lock is needed.
+its transport (its reader then sees the end of the stream), and the listener reports what
+happens on it (`received`, `wait`, `resume`). Connections not waiting are kept in two
+queues ordered by last activity (never sent a record / sent one), so choosing whom to
+evict and finding the idle ones costs O(1) per connection concerned, not a scan: a flood
+of new connections must not make each of them cost a pass over the thousand held. The
+event loop is the only thread, so no lock is needed.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -39,7 +44,8 @@ EVICTED = "evicted"
 
 @dataclass(slots=True, eq=False)
 class TcpConnection:
-    """One admitted connection. Times are the event loop's monotonic clock.
+    """One admitted connection, as the table sees it. Times are the event loop's monotonic
+    clock; the table updates every field (through `ConnectionTable.received` and friends).
 
     last_active:   when it was accepted, last delivered bytes, or last stopped waiting.
     records:       complete records received (0: never sent one, evicted first).
@@ -55,34 +61,6 @@ class TcpConnection:
     waiting_since: float | None = None
     partial_since: float | None = None
     closing: str | None = None
-
-    def received(self, now: float, records: int, pending_bytes: int) -> None:
-        """Bytes arrived: `records` were completed and `pending_bytes` remain unfinished."""
-        self.last_active = now
-        if records:
-            # Records come out in order, so the frame held before (if any) was the first
-            # of them: what is pending now is a new frame, started in these bytes.
-            self.records += records
-            self.partial_since = now if pending_bytes else None
-        elif not pending_bytes:
-            self.partial_since = None
-        elif self.partial_since is None:
-            self.partial_since = now
-
-    def wait(self, now: float) -> None:
-        """The sink is full: the connection is not read until `resume`."""
-        if self.waiting_since is None:
-            self.waiting_since = now
-
-    def resume(self, now: float) -> None:
-        """The sink took the records: the idle clock restarts and the wait does not count
-        against an unfinished frame."""
-        if self.waiting_since is None:
-            return
-        if self.partial_since is not None:
-            self.partial_since += now - self.waiting_since
-        self.waiting_since = None
-        self.last_active = now
 
 
 class ConnectionTable:
@@ -107,6 +85,9 @@ class ConnectionTable:
         self.frame_timeout = frame_timeout
         self._live: set[TcpConnection] = set()  # admitted and not being closed by us
         self._per_address: dict[str, int] = {}
+        # Live connections not waiting on the sink, least recently active first.
+        self._silent: OrderedDict[TcpConnection, None] = OrderedDict()  # no record yet
+        self._sent: OrderedDict[TcpConnection, None] = OrderedDict()  # at least one record
 
     def __len__(self) -> int:
         return len(self._live)
@@ -128,8 +109,9 @@ class ConnectionTable:
             counters.connections_rejected_per_address += 1
             return None
         if len(self._live) >= self.max_connections:
-            victim = self._eviction_victim()
-            if victim is None:
+            # The longest idle that never completed a record, else the longest idle.
+            victim = next(iter(self._silent), None) or next(iter(self._sent), None)
+            if victim is None:  # every connection waits on the sink
                 counters.connections_rejected += 1
                 counters.connections_rejected_full += 1
                 return None
@@ -138,7 +120,46 @@ class ConnectionTable:
         connection = TcpConnection(address, close, now)
         self._live.add(connection)
         self._per_address[address] = self._per_address.get(address, 0) + 1
+        self._silent[connection] = None
         return connection
+
+    def received(self, connection: TcpConnection, now: float, records: int, pending_bytes: int) -> None:
+        """Bytes arrived on `connection`: `records` were completed and `pending_bytes`
+        remain of an unfinished one."""
+        connection.last_active = now
+        if records:
+            if not connection.records:
+                self._silent.pop(connection, None)
+            connection.records += records
+            # Records come out in order, so the frame held before (if any) was the first
+            # of them: what is pending now is a new frame, started in these bytes.
+            connection.partial_since = now if pending_bytes else None
+        elif not pending_bytes:
+            connection.partial_since = None
+        elif connection.partial_since is None:
+            connection.partial_since = now
+        if connection.closing is None and connection.waiting_since is None:
+            queue = self._sent if connection.records else self._silent
+            queue[connection] = None
+            queue.move_to_end(connection)
+
+    def wait(self, connection: TcpConnection, now: float) -> None:
+        """The sink is full: `connection` is not read until `resume` (busy, not idle)."""
+        if connection.waiting_since is None:
+            connection.waiting_since = now
+            self._unqueue(connection)
+
+    def resume(self, connection: TcpConnection, now: float) -> None:
+        """The sink took the records: the idle clock restarts, and the wait does not count
+        against an unfinished frame."""
+        if connection.waiting_since is None:
+            return
+        if connection.partial_since is not None:
+            connection.partial_since += now - connection.waiting_since
+        connection.waiting_since = None
+        connection.last_active = now
+        if connection.closing is None:
+            (self._sent if connection.records else self._silent)[connection] = None
 
     def release(self, connection: TcpConnection) -> None:
         """The connection's task ended: its slot is free (if it was not freed already)."""
@@ -150,42 +171,38 @@ class ConnectionTable:
         `frame_timeout`; how many were closed."""
         idle_before = now - self.idle_timeout
         frame_before = now - self.frame_timeout
-        expired: list[tuple[TcpConnection, str]] = []
-        for connection in self._live:
-            if connection.waiting_since is not None:
-                continue
-            if connection.last_active <= idle_before:
-                expired.append((connection, IDLE))
-            elif connection.partial_since is not None and connection.partial_since <= frame_before:
-                expired.append((connection, FRAME_TIMEOUT))
-        for connection, reason in expired:
-            self._close(connection, reason)
-            if reason == IDLE:
-                self.counters.connections_closed_idle += 1
-            else:
-                self.counters.connections_closed_frame_timeout += 1
-        return len(expired)
-
-    def _eviction_victim(self) -> TcpConnection | None:
-        """The connection not waiting on the sink that never completed a record and is
-        idle longest; failing that, the one idle longest. None when all are waiting."""
-        best: TcpConnection | None = None
-        best_key = (True, 0.0)
-        for connection in self._live:
-            if connection.waiting_since is not None:
-                continue
-            key = (connection.records > 0, connection.last_active)
-            if best is None or key < best_key:
-                best, best_key = connection, key
-        return best
+        idle: list[TcpConnection] = []
+        for queue in (self._silent, self._sent):
+            for connection in queue:  # least recently active first: stop at the first active
+                if connection.last_active > idle_before:
+                    break
+                idle.append(connection)
+        for connection in idle:
+            self._close(connection, IDLE)
+        stalled = [
+            connection
+            for queue in (self._silent, self._sent)
+            for connection in queue
+            if connection.partial_since is not None and connection.partial_since <= frame_before
+        ]
+        for connection in stalled:
+            self._close(connection, FRAME_TIMEOUT)
+        self.counters.connections_closed_idle += len(idle)
+        self.counters.connections_closed_frame_timeout += len(stalled)
+        return len(idle) + len(stalled)
 
     def _close(self, connection: TcpConnection, reason: str) -> None:
         connection.closing = reason
         self._forget(connection)
         connection.close()
 
+    def _unqueue(self, connection: TcpConnection) -> None:
+        self._silent.pop(connection, None)
+        self._sent.pop(connection, None)
+
     def _forget(self, connection: TcpConnection) -> None:
         self._live.discard(connection)
+        self._unqueue(connection)
         left = self._per_address[connection.address] - 1
         if left:
             self._per_address[connection.address] = left

@@ -240,6 +240,7 @@ class SyslogTcpSource:
     async def _read(self, reader: asyncio.StreamReader, peer: str | None, connection: TcpConnection) -> None:
         framer = StreamFramer(self.max_record_bytes)
         clock = asyncio.get_running_loop().time
+        table = self.table
         put = self.sink.put
         # The pipeline takes a chunk's records in bulk (one call per chunk rather than an
         # await per record); any other sink gets them one by one.
@@ -257,7 +258,7 @@ class SyslogTcpSource:
                     break
                 frames = framer.feed(data)
                 done = 0
-                connection.received(clock(), len(frames), framer.pending_bytes)
+                table.received(connection, clock(), len(frames), framer.pending_bytes)
                 if not frames:
                     continue
                 now = time.time()
@@ -273,18 +274,18 @@ class SyslogTcpSource:
                         done = end
                         if done == len(records):
                             break
-                        connection.wait(clock())
+                        table.wait(connection, clock())
                         await wait_for_space()
-                    connection.resume(clock())
+                    table.resume(connection, clock())
                     continue
-                connection.wait(clock())  # `put` may wait: busy, not idle, meanwhile
+                table.wait(connection, clock())  # `put` may wait: busy, not idle, meanwhile
                 for record, cut in frames:
                     await put(RawRecord(record, now, source, hint, peer, {"truncated": True} if cut else None))
                     done += 1
                     counters.received += 1
                     counters.bytes += len(record)
                     counters.truncated += cut
-                connection.resume(clock())
+                table.resume(connection, clock())
         except asyncio.CancelledError:
             # Stopped while the sink stayed full: hand over what fits without waiting,
             # count the rest as dropped.
@@ -297,10 +298,10 @@ class SyslogTcpSource:
                     counters.dropped += 1
             raise
         except BaseException:
-            connection.wait(clock())
+            table.wait(connection, clock())
             await self._flush(framer, peer)
             raise
-        connection.wait(clock())  # the stream has ended: only the sink can hold it now
+        table.wait(connection, clock())  # the stream has ended: only the sink can hold it now
         await self._flush(framer, peer)
 
     async def _flush(self, framer: StreamFramer, peer: str | None) -> None:
