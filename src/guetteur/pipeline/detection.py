@@ -32,6 +32,7 @@ from guetteur.detect.clocks import STREAM_FIELDS
 from guetteur.detect.correlation import CorrelationEngine
 from guetteur.detect.engine import CompiledRule, Detector
 from guetteur.detect.hits import Hit
+from guetteur.detect.rule_catalogue import RuleCatalogue
 from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
 from guetteur.detect.state import DEFAULT_ENGINE, ainsert_hits, arestore_engine, asave_snapshot, insert_hits
 from guetteur.model import Event
@@ -264,6 +265,7 @@ class CorrelationStage:
         self.rules = len(ruleset.rules)
         self.correlations = len(ruleset.correlations)
         self.rule_errors = len(ruleset.errors) + len(self.engine.errors)
+        self.catalogue = RuleCatalogue.from_ruleset(ruleset, self.settings.disabled_rules)  # for the API
 
     async def maybe_reload(self) -> bool:
         """Hot reload: when rule files changed, replace the correlations; the windows of
