@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from e2e.conftest import Running, make_running
+from tests.e2e.conftest import Running, make_running, send_tcp
 
-__all__ = ["Running", "make_running"]
+__all__ = ["Running", "make_running", "send_tcp"]
