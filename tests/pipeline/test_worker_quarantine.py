@@ -5,10 +5,11 @@ comes back is still waited for, and nothing is lost or stored twice."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from worker_helpers import YEAR_ZERO, app_line, records, running_worker
+from worker_helpers import NUL_TITLE_RULE, POISON_MARKER, YEAR_ZERO, app_line, records, running_worker
 
 from guetteur.config import Settings
 from guetteur.pipeline.runtime import Pipeline
@@ -22,31 +23,37 @@ def scalar(dsn: str, query: str) -> object:
     return row[0]
 
 
-def test_a_record_that_always_fails_is_quarantined_and_the_worker_moves_on(fresh_app_dsn: str,
-                                                                          fresh_dsn: str) -> None:
-    """60 application error lines that a built-in rule flags, and one more stamped in year 0
-    (UTC), whose hit can never be stored: acknowledged with 61 stored, 1 quarantined; the next
-    batch is acknowledged too; every good line's hit is stored; the chain verifies."""
-    poison = app_line(999, YEAR_ZERO)
-    first = [app_line(i) for i in range(30)] + [poison] + [app_line(i) for i in range(30, 60)]
-    with running_worker(fresh_app_dsn) as worker:
+def test_a_record_that_always_fails_is_quarantined_and_the_worker_moves_on(fresh_app_dsn: str, fresh_dsn: str,
+                                                                          tmp_path: Path) -> None:
+    """60 application error lines that a built-in rule flags, one line that a rule whose hits
+    can never be stored flags (its title holds a NUL), and one line stamped in year 0 (UTC) whose
+    hit could not be converted: acknowledged with 62 stored, 1 quarantined; the year-0 line and
+    its alert are stored normally (its hit's time is unknown); the next batch is acknowledged;
+    the chain verifies."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "nul_title.yml").write_text(NUL_TITLE_RULE)
+    poison = app_line(999, message=POISON_MARKER)
+    first = ([app_line(i) for i in range(30)] + [poison, app_line(998, YEAR_ZERO)]
+             + [app_line(i) for i in range(30, 60)])
+    with running_worker(fresh_app_dsn, [tmp_path / "rules"]) as worker:
         worker.send(1, records(first))
         kind, _, seq, stats = worker.next(timeout=120)  # before: never (retried forever)
         assert (kind, seq) == ("ack", 1)
-        assert stats["sources"]["http"]["stored"] == 61
+        assert stats["sources"]["http"]["stored"] == 62
         assert stats["sources"]["http"]["quarantined"] == 1
         worker.send(2, records([app_line(i) for i in range(60, 80)]))
         kind, _, seq, stats = worker.next(timeout=120)
         assert (kind, seq) == ("ack", 2)
         assert stats["sources"]["http"]["stored"] == 20
         assert stats["sources"]["http"]["quarantined"] == 0
-    assert scalar(fresh_dsn, "SELECT count(*) FROM events") == 81
-    assert scalar(fresh_dsn, "SELECT count(*) FROM hits") == 80
+    assert scalar(fresh_dsn, "SELECT count(*) FROM events") == 82
+    assert scalar(fresh_dsn, "SELECT count(*) FROM hits") == 81  # every line but the poison
+    assert scalar(fresh_dsn, "SELECT count(*) FROM hits WHERE event_times = ARRAY[NULL]::timestamptz[]") == 1
     with psycopg.connect(fresh_dsn) as conn:
         [(source, kind, error, record)] = conn.execute(
             "SELECT source, error_kind, error, record FROM quarantined_events").fetchall()
     assert (source, kind) == ("http", "RecordRejected")
-    assert "year 0 is out of range" in error
+    assert "cannot contain NUL" in error
     assert json.loads(record)["event"]["original"] == poison.decode()  # the line as received
     assert verify(fresh_dsn).ok
 

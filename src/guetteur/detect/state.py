@@ -110,7 +110,10 @@ def _hit_row(hit: Hit) -> tuple[Any, ...]:
     times = []
     for text in hit.event_times:
         parsed = parse_timestamp(text) if isinstance(text, str) else None
-        times.append(datetime.fromtimestamp(parsed, UTC) if parsed is not None else None)
+        try:
+            times.append(datetime.fromtimestamp(parsed, UTC) if parsed is not None else None)
+        except (ValueError, OverflowError, OSError):  # outside years 1-9999 in UTC: not a usable time
+            times.append(None)
     extra = orjson.loads(orjson.dumps(hit.extra, default=str)) if hit.extra else None
     return (
         hit.rule_id,
