@@ -54,6 +54,7 @@ class FlowHealth(BaseModel):
     unparsed: int = Field(description="stored events no parser understood (kept raw, tagged)")
     merged: int = Field(description="records folded into another event (auditd groups)")
     stored: int = Field(description="events committed to PostgreSQL")
+    quarantined: int = Field(0, description="of the stored, events the database refused, kept in quarantine form")
 
 
 class QueuesHealth(BaseModel):
