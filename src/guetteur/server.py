@@ -128,7 +128,7 @@ async def serve(
             state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources, database=database)
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,
-                                    http=guarded_h11_protocol(settings.api.header_timeout, settings.api.max_connections))
+                                    http=guarded_h11_protocol(settings.api))
             server = _ApiServer(config)
             api_task = asyncio.create_task(server.serve(), name="api")
             while not server.started:
