@@ -8,6 +8,7 @@ Text PostgreSQL cannot hold (NUL characters, lone surrogates) is replaced by U+F
 cannot express (nesting deeper than `MAX_DEPTH`, integers beyond 64 bits, non-string keys, other
 Python objects) are converted, and the event is then tagged `store_sanitized`.
 `event.original` is stored in its own column and left out of `doc`.
+`encode_quarantined` is the minimal row of an event PostgreSQL refused (see `writer.py`).
 """
 
 from __future__ import annotations
