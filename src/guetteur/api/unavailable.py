@@ -2,8 +2,8 @@
 
 Any route that reaches the database (events, key checks, health details) may meet a
 connection that died with the server (`psycopg.OperationalError`) or wait in vain for one
-(`psycopg_pool.PoolTimeout`, after `store.pool.CONNECTION_WAIT_SECONDS`). One exception
-handler turns both into the same answer; ingest checks the supervisor before it reads a
+(`psycopg_pool.PoolTimeout`, after `store.pool.CONNECTION_WAIT_SECONDS`), or the store says
+so in its own words (`StoreUnavailable`). One exception handler turns them into the same answer; ingest checks the supervisor before it reads a
 body and answers the same way (`unavailable_response`).
 """
 
@@ -16,9 +16,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
+from guetteur.errors import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
-DATABASE_ERRORS = (psycopg.OperationalError, PoolTimeout)
+DATABASE_ERRORS = (psycopg.OperationalError, PoolTimeout, StoreUnavailable)
 DEFAULT_RETRY_AFTER_SECONDS = 2
 
 
