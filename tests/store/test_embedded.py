@@ -1,22 +1,18 @@
 """The embedded server: start, join from another process, stop only with the last handle,
-survive a crashed handle holder, restart on the same data."""
+survive a crashed handle holder, restart on the same data, and again after its postmaster died."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from embedded_helpers import alive, kill_postmaster, scratch_pgdata, wait_gone
 from guetteur.store.embedded import EmbeddedPostgres
 
 JOIN = """
@@ -31,40 +27,10 @@ server.stop()
 """
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
-
-
-def wait_gone(pid: int) -> bool:
-    for _ in range(200):
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.fixture
 def pgdata() -> Iterator[Path]:
-    # Outside pytest's basetemp (see tests/conftest.py): as root the server runs as another user.
-    parent = Path(tempfile.mkdtemp(prefix="guetteur-embedded-"))
-    try:
-        yield parent / "pg"
-    finally:
-        for pid in _postmaster_pids(parent / "pg"):  # never leave a server behind, even on failure
-            os.kill(pid, signal.SIGTERM)
-            wait_gone(pid)
-        shutil.rmtree(parent, ignore_errors=True)
-
-
-def _postmaster_pids(pgdata: Path) -> list[int]:
-    try:
-        return [int((pgdata / "postmaster.pid").read_text().split()[0])]
-    except (FileNotFoundError, ValueError, IndexError):
-        return []
+    with scratch_pgdata() as path:
+        yield path
 
 
 def join(pgdata: Path, mode: str) -> subprocess.Popen[str]:
@@ -128,3 +94,23 @@ def test_a_killed_handle_holder_does_not_keep_the_server_forever(pgdata: Path) -
     assert holder.pid not in mine.handles()
     mine.stop()
     assert wait_gone(pid)
+
+
+def test_running_pid_and_restart_after_the_postmaster_was_killed(pgdata: Path) -> None:
+    """`running_pid()` reads the pid file each time and says None once the postmaster is dead
+    (a zombie included); `restart()` starts it again on the same data and socket."""
+    server = EmbeddedPostgres.start(pgdata)
+    try:
+        dsn = server.dsn
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (x int)")
+        old = server.running_pid()
+        assert old is not None and old == server.pid
+        kill_postmaster(pgdata)
+        assert server.running_pid() is None
+        new = server.restart()
+        assert new != old and server.running_pid() == new
+        with psycopg.connect(dsn) as conn:  # the same DSN reaches the restarted server
+            assert conn.execute("SELECT to_regclass('kept') IS NOT NULL").fetchone() == (True,)
+    finally:
+        server.stop()
