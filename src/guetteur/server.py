@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import multiprocessing
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -42,7 +41,6 @@ from guetteur.store.supervisor import DatabaseSupervisor
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.5
-WORKER_NAME_PREFIX = "guetteur-worker-"  # multiprocessing names of the pipeline's workers
 
 
 class ShutdownIncomplete(StoreError):
@@ -212,17 +210,8 @@ async def _stop_pipeline(pipeline: Pipeline, database: DatabaseSupervisor, stop_
         stopping.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await stopping
-        _kill_workers()
+        pipeline.kill_workers()
         return ShutdownIncomplete.after(not_stored, waited, database.status().reason)
-
-
-def _kill_workers() -> None:
-    """SIGKILL the pipeline's worker processes (stuck retrying a batch the database cannot take):
-    their open transactions roll back, nothing half-stored remains."""
-    for child in multiprocessing.active_children():
-        if child.name.startswith(WORKER_NAME_PREFIX):
-            child.kill()
-            child.join(5)
 
 
 def demo_key(owner_dsn: str, name: str = "demo") -> str:

@@ -143,6 +143,15 @@ class Pipeline:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
 
+    def kill_workers(self) -> None:
+        """SIGKILL the workers (a stop that gave up waiting for the database): their open
+        transactions roll back, so nothing half-stored remains and nothing unstored was
+        acknowledged."""
+        for worker in self._workers.values():
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(5)
+
     # -- what sources call (the RecordSink protocol) ----------------------------------------
 
     async def put(self, record: RawRecord) -> None:
@@ -295,13 +304,22 @@ class Pipeline:
     async def _correlate(self) -> None:
         """Once a second: store fired correlation alerts, close windows by wall-clock time."""
         assert self.correlation is not None
+        failing = False
         while True:
             await asyncio.sleep(1.0)
             try:
                 await self._store_fired()
                 await self.correlation.tick(self._pool)
-            except Exception:  # the database may be restarting: keep the alerts, retry
-                log.exception("correlation stage: storing or snapshot failed; retrying")
+            except Exception as exc:  # the database may be restarting: keep the alerts, retry
+                if not failing:  # once per outage, not a traceback a second
+                    log.exception("correlation stage: storing or snapshot failed; retrying every second")
+                else:
+                    log.debug("correlation stage still failing: %s", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("correlation stage: storing works again")
+                failing = False
 
     async def _store_fired(self) -> None:
         if self._fired and self.correlation is not None:

@@ -34,7 +34,13 @@ class IngestAccepted(BaseModel):
 
 @router.post("/ingest", status_code=status.HTTP_202_ACCEPTED, response_model=IngestAccepted,
              responses={429: {"description": "pipeline full, retry after Retry-After seconds"},
-                        413: {"description": "body too large"}, 401: {"description": "bad API key"}})
+                        413: {"description": "body larger than api.max_body_bytes, or more records than "
+                                             "api.max_records_per_request"},
+                        408: {"description": "body not received within api.body_timeout"},
+                        503: {"description": "database unavailable, or the commit took longer than "
+                                             "pipeline.commit_wait; retry after Retry-After seconds"},
+                        401: {"description": "missing or unknown API key"},
+                        403: {"description": "the key's scope is not ingest"}})
 async def ingest(
     request: Request,
     state: State,
