@@ -4,6 +4,7 @@ and what was accepted is what was stored."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 from typing import Any
@@ -69,6 +70,9 @@ async def test_garbage_everywhere_is_stored_or_refused_clearly(make_running: Any
         assert any(o.startswith("A" * 1000) and len(o) <= 64 * 1024 for o in originals)
         assert "after huge" in originals
         assert any("\ufffd" in o for o in originals)  # invalid UTF-8 kept, replaced, not lost
+        # ...and the exact bytes received are stored beside it, for forensics
+        exact = {base64.b64decode(e["guetteur"]["original_base64"]) for e in page["data"] if "guetteur" in e}
+        assert invalid_utf8 in exact
         huge_event = next(e for e in page["data"] if e["event"]["original"].startswith("AAAA"))
         assert "truncated" in huge_event["tags"]
 

@@ -20,6 +20,7 @@ Auto-detection order (no hint, or the hinted parser said "not mine"):
 
 from __future__ import annotations
 
+import base64
 import gc
 import importlib
 import logging
@@ -236,9 +237,34 @@ def _parse_text(text: str, record: RawRecord) -> Event:
         event = _parse_with(parser, text, record)
     if event is None:
         event, parser = _autodetect(text, record)
-    if event is None:
-        return unparsed(text, record)
-    return finalize(event, text, record, parser)
+    event = unparsed(text, record) if event is None else finalize(event, text, record, parser)
+    if "\ufffd" in text:
+        _keep_exact_bytes(event, text, record)
+    return event
+
+
+def _keep_exact_bytes(event: Event, text: str, record: RawRecord) -> None:
+    """`event.original` is text (PostgreSQL text holds neither invalid UTF-8 nor NUL), so
+    bytes that did not decode became U+FFFD. For forensics the record's exact bytes are
+    kept too, base64-encoded in `guetteur.original_base64`, and the event is tagged
+    `invalid_utf8` (or `nul_replaced` when the bytes were UTF-8 holding NUL characters)."""
+    data = record.data
+    if isinstance(data, str) or text.encode("utf-8") == data.rstrip(b"\r\n"):
+        return  # a genuine U+FFFD, not a replacement
+    ext = event.get("guetteur")
+    if not isinstance(ext, dict):
+        ext = event["guetteur"] = {}
+    ext["original_base64"] = base64.b64encode(data).decode("ascii")
+    try:
+        data.decode("utf-8")
+        tag = "nul_replaced"
+    except UnicodeDecodeError:
+        tag = "invalid_utf8"
+    tags = event.get("tags")
+    if isinstance(tags, list):
+        tags.append(tag)
+    else:
+        event["tags"] = [tag]
 
 
 def parse_record(record: RawRecord) -> Event:
