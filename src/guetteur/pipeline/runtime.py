@@ -34,6 +34,9 @@ from guetteur.pipeline.worker import worker_main
 log = logging.getLogger(__name__)
 
 WORKER_START_TIMEOUT = 120.0
+# Batches fed to the correlation thread and not yet correlated beyond which no new batch is
+# dispatched (memory stays bounded; correlation is seconds behind at most, never skipped).
+CORRELATION_BACKLOG = 8
 
 
 def worker_count(settings: Settings) -> int:
@@ -87,7 +90,6 @@ class Pipeline:
         self.correlation: CorrelationStage | None = None
         self.correlation_snapshot = correlation_snapshot  # None: windows of its own (an import)
         self._pool: Any = None
-        self._fired: list[Any] = []
         self._correlation_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
@@ -101,6 +103,7 @@ class Pipeline:
             detect = self.settings.detect
             self.correlation = await asyncio.to_thread(CorrelationStage, detect, self.correlation_snapshot)
             await self.correlation.restore(pool)
+            self.correlation.start_thread()
             self._correlation_task = asyncio.create_task(self._correlate(), name="pipeline-correlation")
         count = worker_count(self.settings)
         self._executor = ThreadPoolExecutor(max_workers=count + 1, thread_name_prefix="dispatch")
@@ -132,6 +135,8 @@ class Pipeline:
             self._correlation_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._correlation_task
+            if self.correlation is not None:
+                await asyncio.to_thread(self.correlation.stop_thread)  # correlates what is queued
             await self._store_fired()
             if self.correlation is not None:
                 await self.correlation.close(self._pool)
@@ -247,6 +252,8 @@ class Pipeline:
                 return
             batch = pack(cut.records)
             seq = next(self._seq)
+            while self.correlation is not None and self.correlation.backlog >= CORRELATION_BACKLOG:
+                await asyncio.sleep(0.02)  # the correlation thread is behind: bounds its queue
             while True:
                 worker = self._pick_worker(batch)
                 worker.inflight[seq] = batch
@@ -322,12 +329,14 @@ class Pipeline:
                 failing = False
 
     async def _store_fired(self) -> None:
-        if self._fired and self.correlation is not None:
-            fired, self._fired = self._fired, []
+        if self.correlation is None:
+            return
+        fired = self.correlation.take_fired()
+        if fired:
             try:
                 await self.correlation.store(self._pool, fired)
             except Exception:
-                self._fired = fired + self._fired
+                self.correlation.give_back(fired)
                 raise
 
     def _count(self, stats: dict[str, Any], worker_id: int = 0) -> None:
@@ -341,5 +350,5 @@ class Pipeline:
         self.detection.count(stats, worker_id)
         items = stats.get("correlation")
         if items and self.correlation is not None and self.correlation.active:
-            # pure CPU and fast; only the (rare) alerts wait for the database
-            self._fired.extend(self.correlation.correlate(items))
+            # queued for the correlation thread (in order); the alerts wait for `_correlate`
+            self.correlation.feed(items)
