@@ -91,7 +91,11 @@ def decode_json_object(text: str) -> dict | None:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(obj, dict) or not _depth_ok(obj):
+    if not isinstance(obj, dict):
+        return None
+    # nesting deeper than the limit needs more opening brackets than that: most records
+    # have a handful, and counting them is far cheaper than walking the decoded object
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and not _depth_ok(obj):
         return None
     return obj
 
@@ -138,7 +142,8 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
 
 def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | None]:
     """See the module docstring for the order."""
-    if text[:1] == "{" or text.lstrip()[:1] == "{":
+    first = text[:1]
+    if first == "{" or (first.isspace() and text.lstrip()[:1] == "{"):
         obj = decode_json_object(text.strip())
         if obj is not None:
             for parser in _JSON:

@@ -77,11 +77,13 @@ def _message(event: Event, level: str, message: str) -> None:
     ev = event["event"]
     if level in ("FATAL", "PANIC", "ERROR"):
         ev["type"] = ["error"]
-    m = _PASSWORD_FAILED.search(message) or _AUTH_FAILED.search(message)
+    # the substring tests skip regex searches of every message that cannot match them
+    m = (_PASSWORD_FAILED.search(message) or _AUTH_FAILED.search(message)
+         if 'authentication failed for user "' in message else None)
     if m is not None:
         _login(event, "failure", m.group(m.lastindex or 1))
         return
-    m = _NO_HBA.search(message)
+    m = _NO_HBA.search(message) if 'no pg_hba.conf entry for host "' in message else None
     if m is not None:
         host, user, database = m.groups()
         _login(event, "failure", user)
@@ -90,7 +92,7 @@ def _message(event: Event, level: str, message: str) -> None:
         if src is not None:
             event["source"] = src
         return
-    if level == "FATAL":
+    if level == "FATAL" and '" does not exist' in message:
         m = _NO_ROLE.search(message)
         if m is not None:
             _login(event, "failure", m.group(1))

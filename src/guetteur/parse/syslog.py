@@ -65,15 +65,24 @@ _SD_PARAM = re.compile(r"([^\s\]=\"]+)=\"((?:[^\"\\]|\\.)*)\"")
 _SD_UNESCAPE = re.compile(r"\\(.)")
 
 
-def _syslog_pri(event: Event, pri: int) -> None:
-    """Fill `log.syslog.priority/facility/severity`, `log.level`, `event.severity`."""
+def _pri_parts(pri: int) -> tuple[int, str, int, str, int]:
     facility, sev = divmod(pri, 8)
     level, code = severity.from_code(sev)
+    return facility, FACILITIES[facility] if facility < len(FACILITIES) else str(facility), sev, level, code
+
+
+# every PRI an envelope accepts (0-191), decoded once
+_PRI = tuple(_pri_parts(pri) for pri in range(192))
+
+
+def _syslog_pri(event: Event, pri: int) -> None:
+    """Fill `log.syslog.priority/facility/severity`, `log.level`, `event.severity`."""
+    facility, name, sev, level, code = _PRI[pri] if 0 <= pri < 192 else _pri_parts(pri)
     event["log"] = {
         "level": level,
         "syslog": {
             "priority": pri,
-            "facility": {"code": facility, "name": FACILITIES[facility] if facility < len(FACILITIES) else str(facility)},
+            "facility": {"code": facility, "name": name},
             "severity": {"code": sev, "name": level},
         },
     }
