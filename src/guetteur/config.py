@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -125,6 +125,24 @@ class DetectSettings(BaseModel):
     reload_interval: float = Field(5.0, ge=0, description="seconds between checks of rule files; 0 = never")
 
 
+class AuthSettings(BaseModel):
+    """People on the API: tokens, second factor, login brute-force protection, rate limits."""
+
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 key of access tokens (32+ characters); unset = generated once into "
+                          "`data_dir/jwt.key` (mode 0600)")
+    access_token_seconds: int = Field(900, ge=30, le=86_400, description="lifetime of an access token")
+    refresh_token_seconds: int = Field(7 * 86_400, ge=300, description="lifetime of a refresh token")
+    require_totp_for_admins: bool = Field(
+        True, description="an admin without a second factor may only enrol one (TOTP) until done")
+    login_free_failures: int = Field(5, ge=1, description="failed logins of one account before backoff")
+    address_free_failures: int = Field(20, ge=1, description="failed logins from one address before backoff")
+    login_backoff_seconds: float = Field(2.0, gt=0, description="first lockout; doubles each further failure")
+    login_backoff_max: float = Field(900.0, gt=0, description="longest lockout (then 429 until it ends)")
+    rate_per_second: float = Field(20.0, gt=0, description="API requests per second per user or key")
+    rate_burst: int = Field(200, ge=1, description="requests a user or key may send at once")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUETTEUR_", env_nested_delimiter="__", extra="forbid")
 
@@ -136,6 +154,7 @@ class Settings(BaseSettings):
     parse: ParseSettings = Field(default_factory=lambda: ParseSettings())
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     detect: DetectSettings = Field(default_factory=lambda: DetectSettings())
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     file_inputs: list[FileInput] = Field(default_factory=list)
 
     @classmethod

@@ -101,6 +101,7 @@ async def serve(
         applied = await asyncio.to_thread(migrate, owner_dsn)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        await _first_admin(owner_dsn)
         dsn = app_dsn(owner_dsn)
         pool = await open_pool(dsn, max_size=settings.store.pool_size)
         database = DatabaseSupervisor(dsn, embedded, interval=settings.store.check_interval,
@@ -212,6 +213,18 @@ async def _stop_pipeline(pipeline: Pipeline, database: DatabaseSupervisor, stop_
             await stopping
         pipeline.kill_workers()
         return ShutdownIncomplete.after(not_stored, waited, database.status().reason)
+
+
+async def _first_admin(owner_dsn: str) -> None:
+    """No admin yet (first start): create one and print its password once."""
+    from guetteur.auth.first_admin import ensure_first_admin
+
+    created = await asyncio.to_thread(ensure_first_admin, owner_dsn)
+    if created is not None:
+        name, password = created
+        print(f"No administrator existed: created user {name!r} with the password below. It is shown only this\n"
+              f"once: log in and change it (an admin must also enable TOTP).\n  user:     {name}\n"
+              f"  password: {password}", flush=True)
 
 
 def demo_key(owner_dsn: str, name: str = "demo") -> str:

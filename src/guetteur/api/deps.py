@@ -1,24 +1,39 @@
-"""Shared route dependencies: the app state and API-key authentication.
+"""Shared route dependencies: the app state, who is calling, and what each route requires.
 
-Keys are bearer tokens (`Authorization: Bearer gt_...`, or `X-API-Key`) with a scope:
-`ingest` for machines that send logs, `read` for clients of the read API. Users, JWT and
-roles come later and will sit beside this, not replace it for machines. A missing or unknown
-key is a 401; a valid key of the wrong scope a 403 that names both scopes. Successful
-look-ups are cached briefly so a busy sender costs no database round trip per request;
-a revoked key stops working within `KEY_CACHE_SECONDS`.
+Two kinds of callers send `Authorization: Bearer ...`:
+- people, with an access token (JWT) from `POST /api/v1/auth/login`; their role (admin,
+  analyst, viewer) is read from the database on each request, with their session;
+- machines, with an API key (`gt_...`, also accepted as `X-API-Key`) of scope `ingest` (send
+  logs) or `read` (what a viewer reads).
+
+Every route declares what it needs with one of the `Annotated` dependencies below: `Public`,
+`Person` (any logged-in user, even one who must still enrol a second factor), `Viewer`,
+`Analyst`, `Admin`, `IngestKey`. Each carries an `ACCESS` marker that
+`tests/api/test_route_roles.py` reads: a route without one fails that test. A missing or
+invalid credential is a 401; a valid caller without the right a 403 that says what the route
+needs. Successful key look-ups are cached briefly so a busy sender costs no database round
+trip per request; a revoked key stops working within `KEY_CACHE_SECONDS`. Each authenticated
+caller also spends one token of its rate-limit bucket (429 when empty).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
 from guetteur.api.state import AppState
+from guetteur.auth.throttle import LoginThrottle, TokenBuckets
+from guetteur.auth.tokens import decode_access, signing_key
 from guetteur.store.keys import KeyInfo, find_key
+from guetteur.store.users import User, session_user
 
 KEY_CACHE_SECONDS = 30.0
+ACCESS = "__guetteur_access__"
+ROLE_RANK = {"viewer": 1, "analyst": 2, "admin": 3}
 _cache: dict[str, tuple[float, KeyInfo]] = {}
 
 
@@ -30,6 +45,48 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
+class AuthRuntime:
+    """Per-application authentication state: the signing key, the login throttle and the
+    rate-limit buckets (in memory: the API is one process)."""
+
+    def __init__(self, state: AppState) -> None:
+        auth = state.settings.auth
+        self.key = signing_key(state.settings)
+        self.throttle = LoginThrottle(auth.login_free_failures, auth.address_free_failures,
+                                      auth.login_backoff_seconds, auth.login_backoff_max)
+        self.buckets = TokenBuckets(auth.rate_per_second, auth.rate_burst)
+
+
+def get_auth(request: Request) -> AuthRuntime:
+    runtime: AuthRuntime | None = getattr(request.app.state, "auth", None)
+    if runtime is None:
+        runtime = request.app.state.auth = AuthRuntime(get_state(request))
+    return runtime
+
+
+Auth = Annotated[AuthRuntime, Depends(get_auth)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who sent the request: a user (`user` set, `session` its login session) or a key."""
+
+    name: str
+    user: User | None = None
+    session: int | None = None
+    key: KeyInfo | None = None
+    totp_enrolment_required: bool = False
+
+    @property
+    def actor(self) -> str:
+        """Its name in the audit trail."""
+        return self.name if self.user is not None else f"key:{self.name}"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def _token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -38,42 +95,128 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key",
-                         headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(detail: str = "missing or invalid API key") -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _require(request: Request, scope: str) -> KeyInfo:
-    """The key of this request when it has `scope`. 401 when the token is missing or names
-    no active key; 403 when the key is valid but has another scope (the caller is known, the
-    route is not theirs: sending the same token again cannot help)."""
-    token = _token(request)
-    if not token or len(token) > 256:
-        raise _unauthorized()
+async def _key(request: Request, token: str) -> KeyInfo:
     now = time.monotonic()
     cached = _cache.get(token)
     if cached is not None and cached[0] > now:
-        info = cached[1]
+        return cached[1]
+    found = await find_key(get_state(request).pool, token)
+    if found is None:
+        raise _unauthorized()
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[token] = (now + KEY_CACHE_SECONDS, found)
+    return found
+
+
+async def _person(request: Request, token: str) -> Principal:
+    runtime = get_auth(request)
+    claims = decode_access(runtime.key, token)
+    if claims is None:
+        raise _unauthorized("invalid or expired access token")
+    user = await session_user(get_state(request).pool, claims.user_id, claims.session)
+    if user is None:
+        raise _unauthorized("session ended: log in again")
+    pending = (user.role == "admin" and not user.totp_enabled
+               and get_state(request).settings.auth.require_totp_for_admins)
+    return Principal(user.name, user=user, session=claims.session, totp_enrolment_required=pending)
+
+
+async def principal(request: Request) -> Principal:
+    """The caller, or 401. A user or read key spends one token of its rate-limit bucket (429
+    when empty)."""
+    token = _token(request)
+    if not token or len(token) > 4096:
+        raise _unauthorized()
+    looks_like_jwt = token.count(".") == 2 and not token.startswith("gt_")
+    if looks_like_jwt and request.headers.get("authorization"):
+        who = await _person(request, token)
     else:
-        found = await find_key(get_state(request).pool, token)
-        if found is None:
-            raise _unauthorized()
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[token] = (now + KEY_CACHE_SECONDS, found)
-        info = found
-    if info.scope != scope:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key has scope {info.scope}; this route needs {scope}")
-    return info
+        key = await _key(request, token)
+        who = Principal(key.name, key=key)
+    # ingest keys are bounded by body limits and backpressure instead: a busy sender is normal
+    wait = 0.0 if who.key is not None and who.key.scope == "ingest" else get_auth(request).buckets.take(who.actor)
+    if wait > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate limit: slow down",
+                            headers={"Retry-After": str(max(1, round(wait)))})
+    return who
 
 
+def _forbidden(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail)
+
+
+def _mark(access: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+    def mark(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        setattr(function, ACCESS, access)
+        return function
+    return mark
+
+
+def _key_refused(who: Principal, needs: str) -> HTTPException:
+    assert who.key is not None
+    return _forbidden(f"this key has scope {who.key.scope}; this route needs {needs}")
+
+
+def _needs_role(who: Principal, role: str) -> Principal:
+    if who.key is not None:
+        if role == "viewer" and who.key.scope == "read":
+            return who
+        raise _key_refused(who, "read" if role == "viewer" else f"a user with role {role}")
+    assert who.user is not None
+    if who.totp_enrolment_required:
+        raise _forbidden("admins must enable a second factor first: POST /api/v1/auth/totp")
+    if ROLE_RANK[who.user.role] < ROLE_RANK[role]:
+        raise _forbidden(f"your role is {who.user.role}; this route needs {role}")
+    return who
+
+
+@_mark("public")
+async def public_route() -> None:
+    """No credential needed (liveness, login, refresh)."""
+
+
+@_mark("person")
+async def person(request: Request) -> Principal:
+    who = await principal(request)
+    if who.user is None:
+        raise _key_refused(who, "a logged-in user")
+    return who
+
+
+@_mark("viewer")
+async def viewer(request: Request) -> Principal:
+    return _needs_role(await principal(request), "viewer")
+
+
+@_mark("analyst")
+async def analyst(request: Request) -> Principal:
+    return _needs_role(await principal(request), "analyst")
+
+
+@_mark("admin")
+async def admin(request: Request) -> Principal:
+    return _needs_role(await principal(request), "admin")
+
+
+@_mark("ingest")
 async def ingest_key(request: Request) -> KeyInfo:
-    return await _require(request, "ingest")
+    who = await principal(request)
+    if who.key is None:
+        raise _forbidden("this route needs an ingest key")
+    if who.key.scope != "ingest":
+        raise _key_refused(who, "ingest")
+    return who.key
 
 
-async def read_key(request: Request) -> KeyInfo:
-    return await _require(request, "read")
-
-
+Public = Annotated[None, Depends(public_route)]
+Person = Annotated[Principal, Depends(person)]
+Viewer = Annotated[Principal, Depends(viewer)]
+Analyst = Annotated[Principal, Depends(analyst)]
+Admin = Annotated[Principal, Depends(admin)]
 IngestKey = Annotated[KeyInfo, Depends(ingest_key)]
-ReadKey = Annotated[KeyInfo, Depends(read_key)]
+ReadKey = Viewer  # a `read` key, or any user: what a viewer reads

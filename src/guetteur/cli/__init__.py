@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from guetteur.cli import commands_config, commands_detect, commands_ingest, commands_server, commands_store
+from guetteur.cli import (
+    commands_config,
+    commands_detect,
+    commands_ingest,
+    commands_server,
+    commands_store,
+    commands_users,
+)
 
 app = typer.Typer(
     name="guetteur",
@@ -35,7 +42,7 @@ def _root(
     ctx.obj = {"config": config}
 
 
-for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect):
+for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users):
     _module.register(app)
 
 

@@ -15,6 +15,7 @@ import typer
 
 from guetteur.cli.common import console, settings_from
 from guetteur.config import Settings
+from guetteur.store.audit import verify_audit_chain
 from guetteur.store.chain import verify
 from guetteur.store.database import resolve_dsn
 from guetteur.store.keys import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
@@ -78,13 +79,22 @@ def db_status(ctx: typer.Context) -> None:
 
 
 def verify_command(ctx: typer.Context) -> None:
-    """Recompute the hash chain of stored batches; exit 1 and name the first broken batch."""
+    """Recompute the hash chains of stored batches and of the audit trail; exit 1 and name the first
+    broken batch or audit row."""
     settings = settings_from(ctx)
     with owner_database(settings) as dsn:
         report = verify(dsn)
+        audit = verify_audit_chain(dsn)
+    if audit.ok:
+        typer.echo(f"audit chain intact: {audit.rows_checked} rows; head {audit.head_hash}")
+    else:
+        typer.echo(f"AUDIT CHAIN BROKEN at seq {audit.first_broken_seq}: {audit.reason}")
+        typer.echo(f"verified before it: {audit.rows_checked} audit rows")
     if report.ok:
         typer.echo(f"chain intact: {report.batches_checked} batches, {report.rows_checked} events; "
                    f"head {report.head_hash}")
+        if not audit.ok:
+            raise typer.Exit(1)
         return
     where = f"batch {report.first_broken_batch}" if report.first_broken_batch is not None else "store"
     typer.echo(f"CHAIN BROKEN at {where}: {report.reason}")

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guetteur.api.deps import ReadKey, State
+from guetteur.api.deps import State, Viewer
 from guetteur.detect.rule_catalogue import AttackInfo, CorrelationInfo, RuleCatalogue, RuleInfo
 
 router = APIRouter(tags=["detection"])
@@ -151,7 +151,7 @@ def _correlation_row(info: CorrelationInfo, hits: int, groups: int) -> Correlati
 
 
 @router.get("/detection/rules", response_model=RulesPublic)
-async def detection_rules(state: State, key: ReadKey) -> RulesPublic:
+async def detection_rules(state: State, key: Viewer) -> RulesPublic:
     """Every loaded detection rule and correlation rule: title, level, ATT&CK tags, log source
     (for correlations: type, correlated rules, group-by, timespan, condition), with hits,
     evaluation errors, evaluations and time spent per rule (workers report every few

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
-from guetteur.api.deps import ReadKey, State
+from guetteur.api.deps import State, Viewer
 from guetteur.store.events import query_events
 
 router = APIRouter(tags=["events"])
@@ -23,7 +23,7 @@ class EventsPage(BaseModel):
 @router.get("/events", response_model=EventsPage)
 async def list_events(
     state: State,
-    key: ReadKey,
+    key: Viewer,
     start: Annotated[datetime | None, Query(description="events at or after this time (ISO 8601)")] = None,
     end: Annotated[datetime | None, Query(description="events before this time (ISO 8601)")] = None,
     host: Annotated[str | None, Query(max_length=255)] = None,

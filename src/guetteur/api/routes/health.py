@@ -19,7 +19,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from guetteur import __version__
-from guetteur.api.deps import ReadKey, State
+from guetteur.api.deps import Public, State, Viewer
 from guetteur.api.state import AppState
 
 router = APIRouter(tags=["health"])
@@ -103,7 +103,7 @@ def _status(state: AppState) -> HealthPublic:
 
 
 @router.get("/health", response_model=HealthPublic, response_model_exclude_none=True)
-async def health(state: State) -> HealthPublic:
+async def health(state: State, _: Public) -> HealthPublic:
     """Liveness: `ok`, or `degraded` with a short reason (e.g. the database is away).
     Public; the details are at `/api/v1/health/details` with a `read` key."""
     return _status(state)
@@ -111,7 +111,7 @@ async def health(state: State) -> HealthPublic:
 
 @router.get("/health/details", response_model=HealthDetails,
             responses={401: {"description": "missing or invalid `read` key"}})
-async def health_details(state: State, key: ReadKey) -> HealthDetails:
+async def health_details(state: State, key: Viewer) -> HealthDetails:
     """Status, database, pipeline counters, queues, detection and transports."""
     del key
     body: dict[str, Any] = _status(state).model_dump()
