@@ -1,0 +1,213 @@
+"""Plan -> a SQL condition on `events` with bound parameters only.
+
+Nothing from the query is ever part of the SQL text: field names travel as `text` parameters
+of `->` operators (`doc -> %s::text -> %s::text`; a text key never indexes an array), values as
+parameters; operators come from a fixed table. Every leaf is wrapped in `coalesce(..., false)`
+so that `not` of a missing field is true, as in Kibana.
+
+Document leaves look at the value at the field's path: a scalar, or each element of an array
+(`jsonb_path_query(value, 'lax $[*]')`). Equality uses containment (`doc @> ANY(...)`) with the
+candidate JSON values: the string, the number when the value is a JSON number, the boolean
+when it is `true`/`false`, each as the field's value and as an element of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from guetteur.search import kql, plan
+from guetteur.search.fields import FieldSpec
+from guetteur.search.plan import Context
+from guetteur.search.values import SMALLINT
+
+_OPS = {op: sql.SQL(op) for op in plan.OPS}
+_TRUE = sql.SQL("true")
+_FALSE = sql.SQL("false")
+_ELEMENT_TEXT = sql.SQL("(x #>> ARRAY[]::text[])")
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A WHERE condition and its parameters, in order."""
+
+    where: sql.Composable
+    params: list[Any]
+
+
+Frag = tuple[sql.Composable, list[Any]]
+
+
+def _access(target: FieldSpec) -> Frag:
+    path = target.path
+    return sql.Composed([sql.SQL("doc"), *(sql.SQL(" -> %s::text") for _ in path)]), list(path)
+
+
+def _elements(target: FieldSpec, condition: sql.Composable, params: list[Any]) -> Frag:
+    access, path = _access(target)
+    query = sql.Composed([
+        sql.SQL("EXISTS (SELECT FROM jsonb_path_query("), access,
+        sql.SQL(", 'lax $[*]') AS e(x) WHERE "), condition, sql.SQL(")"),
+    ])
+    return query, [*path, *params]
+
+
+def _or_null_column(target: FieldSpec, column_test: sql.Composable, column_params: list[Any], doc: Frag) -> Frag:
+    column = sql.Identifier(target.column or "")
+    query = sql.Composed([
+        sql.SQL("("), column_test, sql.SQL(" OR ("), column, sql.SQL(" IS NULL AND "), doc[0], sql.SQL("))"),
+    ])
+    return query, [*column_params, *doc[1]]
+
+
+def _json_key(target: FieldSpec, leaf: str) -> str:
+    text = leaf
+    for key in reversed(target.path):
+        text = "{" + json.dumps(key) + ":" + text + "}"
+    return text
+
+
+def _equals(p: plan.Equals) -> Frag:
+    candidates = [json.dumps(p.text)]
+    if p.number is not None:
+        candidates.append(str(p.number))
+    if p.text in ("true", "false"):
+        candidates.append(p.text)
+    shapes = [_json_key(p.field, c) for c in candidates] + [_json_key(p.field, f"[{c}]") for c in candidates]
+    doc: Frag = (sql.SQL("doc @> ANY(%s::text[]::jsonb[])"), [shapes])
+    column = sql.Identifier(p.field.column or "")
+    if p.field.column_type == "text" and p.number is None:
+        return _or_null_column(p.field, sql.Composed([column, sql.SQL(" = %s")]), [p.text], doc)
+    if p.field.column_type == "smallint" and _small_int(p.text, p.number):
+        return _or_null_column(p.field, sql.Composed([column, sql.SQL(" = %s")]), [int(p.text)], doc)
+    return doc
+
+
+def _small_int(text: str, number: Any) -> bool:
+    return number is not None and text.lstrip("-").isdigit() and str(int(text)) == text and int(text) in SMALLINT
+
+
+def _like(p: plan.Like) -> Frag:
+    pattern = plan.like_pattern(p.parts)
+    condition = sql.Composed([
+        sql.SQL("jsonb_typeof(x) IN ('string', 'number', 'boolean') AND "), _ELEMENT_TEXT, sql.SQL(" LIKE %s"),
+    ])
+    doc = _elements(p.field, condition, [pattern])
+    if p.field.column_type == "text":
+        column = sql.Identifier(p.field.column or "")
+        return _or_null_column(p.field, sql.Composed([column, sql.SQL(" LIKE %s")]), [pattern], doc)
+    return doc
+
+
+def _compare(p: plan.Compare) -> Frag:
+    op = _OPS[p.op]
+    parts: list[sql.Composable] = [
+        sql.SQL("(jsonb_typeof(x) = 'string' AND "), _ELEMENT_TEXT, sql.SQL(' COLLATE "C" '), op, sql.SQL(" %s)"),
+    ]
+    params: list[Any] = [p.text]
+    if p.number is not None:
+        parts += [sql.SQL(" OR (jsonb_typeof(x) = 'number' AND x::numeric "), op, sql.SQL(" %s)")]
+        params.append(p.number)
+    doc = _elements(p.field, sql.Composed(parts), params)
+    column = sql.Identifier(p.field.column or "")
+    if p.field.column_type == "text" and p.number is None:
+        test = sql.Composed([column, sql.SQL(' COLLATE "C" '), op, sql.SQL(" %s")])
+        return _or_null_column(p.field, test, [p.text], doc)
+    if p.field.column_type == "smallint" and _small_int(p.text, p.number):
+        return _or_null_column(p.field, sql.Composed([column, sql.SQL(" "), op, sql.SQL(" %s")]), [int(p.text)], doc)
+    return doc
+
+
+def _present(p: plan.Present) -> Frag:
+    access, path = _access(p.field)
+    doc = (sql.Composed([
+        sql.SQL("(jsonb_typeof("), access, sql.SQL(") <> 'null' AND "), access, sql.SQL(" <> '[]'::jsonb)"),
+    ]), [*path, *path])
+    if p.field.column is not None:
+        column = sql.Identifier(p.field.column)
+        return sql.Composed([sql.SQL("("), column, sql.SQL(" IS NOT NULL OR "), doc[0], sql.SQL(")")]), doc[1]
+    return doc
+
+
+def _time_in(p: plan.TimeIn) -> Frag:
+    parts: list[sql.Composable] = []
+    params: list[Any] = []
+    if p.start is not None:
+        parts.append(sql.SQL("ts >= %s"))
+        params.append(p.start)
+    if p.end is not None:
+        parts.append(sql.SQL("ts < %s"))
+        params.append(p.end)
+    if not parts:
+        return _TRUE, []
+    return sql.SQL("(") + sql.SQL(" AND ").join(parts) + sql.SQL(")"), params
+
+
+def _address_test(target: FieldSpec, op: sql.Composable, value: str) -> Frag:
+    condition = sql.Composed([
+        sql.SQL("jsonb_typeof(x) = 'string' AND guetteur_try_inet"), _ELEMENT_TEXT, sql.SQL(" "), op,
+        sql.SQL(" %s::inet"),
+    ])
+    doc = _elements(target, condition, [value])
+    if target.column_type == "inet":
+        column = sql.Identifier(target.column or "")
+        return _or_null_column(target, sql.Composed([column, sql.SQL(" "), op, sql.SQL(" %s::inet")]), [value], doc)
+    return doc
+
+
+def _in_network(p: plan.InNetwork) -> Frag:
+    return _address_test(p.field, sql.SQL("<<="), str(p.network))
+
+
+def _compare_address(p: plan.CompareAddress) -> Frag:
+    return _address_test(p.field, _OPS[p.op], str(p.address.network_address))
+
+
+def _text_match(p: plan.TextMatch) -> Frag:
+    condition = sql.Composed([sql.SQL("jsonb_typeof(x) = 'string' AND lower"), _ELEMENT_TEXT, sql.SQL(" ~ %s")])
+    return _elements(p.field, condition, [p.postgres])
+
+
+def _join(items: tuple[plan.Plan, ...], word: str, empty: sql.Composable) -> Frag:
+    if not items:
+        return empty, []
+    frags = [_render(i) for i in items]
+    query = sql.SQL("(") + sql.SQL(f" {word} ").join(f[0] for f in frags) + sql.SQL(")")
+    return query, [p for f in frags for p in f[1]]
+
+
+_LEAVES: dict[type, Any] = {
+    plan.Equals: _equals, plan.Like: _like, plan.Compare: _compare, plan.Present: _present,
+    plan.InNetwork: _in_network, plan.CompareAddress: _compare_address, plan.TextMatch: _text_match,
+}
+
+
+def _render(p: plan.Plan) -> Frag:
+    match p:
+        case plan.Const(value):
+            return (_TRUE if value else _FALSE), []
+        case plan.AllOf(items):
+            return _join(items, "AND", _TRUE)
+        case plan.AnyOf(items):
+            return _join(items, "OR", _FALSE)
+        case plan.NoneOf(item):
+            inner, params = _render(item)
+            return sql.Composed([sql.SQL("NOT "), inner]), params
+        case plan.TimeIn():
+            return _time_in(p)
+    query, params = _LEAVES[type(p)](p)
+    return sql.Composed([sql.SQL("coalesce("), query, sql.SQL(", false)")]), params
+
+
+def compile_plan(p: plan.Plan) -> Compiled:
+    query, params = _render(p)
+    return Compiled(query, params)
+
+
+def compile_query(text: str, *, known: tuple[str, ...], now: datetime) -> Compiled:
+    """The SQL condition of a KQL query. Raises `KqlError` (a `QueryError`)."""
+    return compile_plan(plan.build(kql.parse(text), Context(known, now)))

@@ -1,0 +1,265 @@
+"""Searches on stored events with a compiled KQL condition (`guetteur.search.compile`).
+
+Every read runs in its own transaction with `statement_timeout` set (`SearchLimits`), so one
+huge query cannot hold a connection or the disk for long; a query PostgreSQL refuses for its
+content (a regular expression too complex...) is a `QueryError`, never a server error.
+Pages are newest first (or oldest first) on (ts, id), continued by an opaque cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from guetteur.errors import QueryError
+from guetteur.model import Event
+from guetteur.search.compile import Compiled
+from guetteur.search.evaluate import elements as field_elements
+from guetteur.search.fields import FieldSpec
+from guetteur.store.encoding import pg_micros
+from guetteur.store.events import row_to_event
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_SELECT = sql.SQL("SELECT ts, id, ingested, doc::text, original FROM events WHERE ")
+# Nice bucket widths for histograms, smallest first.
+BUCKETS = tuple(timedelta(seconds=s) for s in (
+    1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400,
+))
+
+
+class SearchTimeout(QueryError):
+    """The search ran past `statement_timeout`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchLimits:
+    statement_timeout_ms: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start: datetime
+    end: datetime
+
+
+def encode_cursor(ts: datetime, event_id: uuid.UUID) -> str:
+    raw = f"{pg_micros(ts)}.{event_id.hex}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        micros, hex_id = raw.split(".")
+        return _PG_EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(hex=hex_id)
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
+        raise QueryError("invalid cursor") from exc
+
+
+def _where(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[Any]]:
+    return (
+        sql.Composed([sql.SQL("ts >= %s AND ts < %s AND "), compiled.where]),
+        [window.start, window.end, *compiled.params],
+    )
+
+
+async def _rows(pool: AsyncConnectionPool, query: sql.SQL | sql.Composed, params: list[Any],
+                limits: SearchLimits) -> list[tuple[Any, ...]]:
+    try:
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(limits.statement_timeout_ms),))
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+    except psycopg.errors.QueryCanceled:
+        raise SearchTimeout(f"the search ran longer than {limits.statement_timeout_ms} ms; "
+                            "narrow the time range or the query") from None
+    except (psycopg.errors.DataException, psycopg.errors.ProgramLimitExceeded) as exc:
+        raise QueryError(f"the database refused this search: {exc.diag.message_primary or exc}") from None
+
+
+async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, limit: int,
+                 after: str | None = None, newest_first: bool = True,
+                 limits: SearchLimits = SearchLimits()) -> tuple[list[Event], str | None]:
+    """Matching events in the window, at most `limit`, and the cursor of the next page."""
+    where, params = _where(compiled, window)
+    parts: list[sql.Composable] = [_SELECT, where]
+    if after is not None:
+        ts, event_id = decode_cursor(after)
+        parts.append(sql.SQL(" AND (ts, id) < (%s, %s)" if newest_first else " AND (ts, id) > (%s, %s)"))
+        params += [ts, event_id]
+    parts.append(sql.SQL(" ORDER BY ts DESC, id DESC LIMIT %s" if newest_first else " ORDER BY ts, id LIMIT %s"))
+    params.append(limit + 1)
+    rows = await _rows(pool, sql.Composed(parts), params, limits)
+    page = rows[:limit]
+    events = [row_to_event(r[2], r[3], r[4]) for r in page]
+    cursor = encode_cursor(page[-1][0], page[-1][1]) if len(rows) > limit else None
+    return events, cursor
+
+
+async def count(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *,
+                limits: SearchLimits = SearchLimits()) -> int:
+    where, params = _where(compiled, window)
+    rows = await _rows(pool, sql.Composed([sql.SQL("SELECT count(*) FROM events WHERE "), where]), params, limits)
+    return int(rows[0][0])
+
+
+def bucket_width(window: TimeRange, buckets: int) -> timedelta:
+    """The smallest nice width giving at most `buckets` buckets over the window."""
+    span = window.end - window.start
+    for width in BUCKETS:
+        if span / width <= buckets:
+            return width
+    return BUCKETS[-1]
+
+
+async def histogram(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, buckets: int = 60,
+                    limits: SearchLimits = SearchLimits()) -> tuple[timedelta, list[tuple[datetime, int]]]:
+    """Counts per bucket (every bucket of the window, empty ones included) and the width."""
+    width = bucket_width(window, buckets)
+    where, params = _where(compiled, window)
+    query = sql.Composed([
+        sql.SQL("SELECT date_bin(%s, ts, %s) AS b, count(*) FROM events WHERE "), where,
+        sql.SQL(" GROUP BY b ORDER BY b"),
+    ])
+    rows = await _rows(pool, query, [width, _PG_EPOCH, *params], limits)
+    counts = {r[0]: int(r[1]) for r in rows}
+    first = _PG_EPOCH + ((window.start - _PG_EPOCH) // width) * width
+    out: list[tuple[datetime, int]] = []
+    moment = first
+    while moment < window.end and len(out) <= buckets * 2:
+        out.append((moment, counts.get(moment, 0)))
+        moment += width
+    return width, out
+
+
+async def top_values(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, target: FieldSpec, *,
+                     size: int = 10, sample: int = 500,
+                     limits: SearchLimits = SearchLimits()) -> tuple[int, list[tuple[Any, int]]]:
+    """The most frequent values of a field among the `sample` most recent matching events:
+    (events sampled, [(value, events holding it)])."""
+    where, params = _where(compiled, window)
+    query = sql.Composed([sql.SQL("SELECT doc::text FROM events WHERE "), where,
+                          sql.SQL(" ORDER BY ts DESC LIMIT %s")])
+    rows = await _rows(pool, query, [*params, sample], limits)
+    counter: Counter[Any] = Counter()
+    for (text,) in rows:
+        doc = orjson.loads(text)
+        seen = {orjson.dumps(v) for v in field_elements(doc, target) if not isinstance(v, dict | list)}
+        counter.update(seen)
+    return len(rows), [(orjson.loads(v), n) for v, n in counter.most_common(size)]
+
+
+def _leaves(doc: Any, prefix: str, out: dict[str, str], depth: int = 0) -> None:
+    if not isinstance(doc, dict) or depth > 16:
+        return
+    for key, value in doc.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _leaves(value, name + ".", out, depth + 1)
+        elif value is not None and value != []:
+            sample = value[0] if isinstance(value, list) else value
+            out[name] = ("boolean" if isinstance(sample, bool) else "number" if isinstance(sample, int | float)
+                         else "string" if isinstance(sample, str) else "object")
+
+
+async def field_stats(pool: AsyncConnectionPool, window: TimeRange, *, sample: int = 500,
+                      limits: SearchLimits = SearchLimits()) -> tuple[int, list[tuple[str, str, int]]]:
+    """Fields of the `sample` most recent events of the window: (events sampled,
+    [(field, JSON type, events holding it)]), most frequent first."""
+    query = sql.SQL("SELECT doc::text FROM events WHERE ts >= %s AND ts < %s ORDER BY ts DESC LIMIT %s")
+    rows = await _rows(pool, query, [window.start, window.end, sample], limits)
+    counts: Counter[str] = Counter()
+    types: dict[str, str] = {}
+    for (text,) in rows:
+        leaves: dict[str, str] = {}
+        _leaves(orjson.loads(text), "", leaves)
+        counts.update(leaves.keys())
+        types.update(leaves)
+    return len(rows), [(name, types[name], n) for name, n in counts.most_common()]
+
+
+async def export_rows(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, max_rows: int,
+                      chunk: int = 1000, limits: SearchLimits = SearchLimits()) -> AsyncIterator[Event]:
+    """Every matching event of the window, newest first, at most `max_rows`, read a page at a time."""
+    sent = 0
+    cursor: str | None = None
+    while sent < max_rows:
+        events, cursor = await search(pool, compiled, window, limit=min(chunk, max_rows - sent), after=cursor,
+                                      limits=limits)
+        for event in events:
+            yield event
+        sent += len(events)
+        if cursor is None:
+            return
+
+
+async def surrounding(pool: AsyncConnectionPool, event_id: str, size: int, *,
+                      limits: SearchLimits = SearchLimits()) -> tuple[list[Event], Event, list[Event]] | None:
+    """The event with this id and up to `size` events of the same host before and after it
+    (by @timestamp, within a day), oldest first; None when there is no such event."""
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        return None
+    found = await _rows(pool, sql.SQL("SELECT ts, host, ingested, doc::text, original FROM events WHERE id = %s"
+                                      " ORDER BY ingested LIMIT 1"), [parsed], limits)
+    if not found:
+        return None
+    ts, host = found[0][0], found[0][1]
+    event = row_to_event(found[0][2], found[0][3], found[0][4])
+    base = [host, ts - timedelta(days=1), ts + timedelta(days=1), ts, parsed, size]
+    before = await _rows(pool, sql.SQL(
+        "SELECT ts, id, ingested, doc::text, original FROM events WHERE host IS NOT DISTINCT FROM %s"
+        " AND ts >= %s AND ts < %s AND (ts, id) < (%s, %s) ORDER BY ts DESC, id DESC LIMIT %s"), base, limits)
+    after = await _rows(pool, sql.SQL(
+        "SELECT ts, id, ingested, doc::text, original FROM events WHERE host IS NOT DISTINCT FROM %s"
+        " AND ts >= %s AND ts < %s AND (ts, id) > (%s, %s) ORDER BY ts, id LIMIT %s"), base, limits)
+    return ([row_to_event(r[2], r[3], r[4]) for r in reversed(before)], event,
+            [row_to_event(r[2], r[3], r[4]) for r in after])
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSearch:
+    id: int
+    name: str
+    query: str
+    time_range: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+async def saved_searches(pool: AsyncConnectionPool, owner: str) -> list[SavedSearch]:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT id, name, query, time_range, created_at, updated_at FROM saved_searches"
+                                 " WHERE owner = %s ORDER BY name", (owner,))
+        return [SavedSearch(*r) for r in await cur.fetchall()]
+
+
+async def save_search(pool: AsyncConnectionPool, owner: str, name: str, query: str,
+                      time_range: str | None) -> SavedSearch:
+    """Creates or replaces the owner's saved search of that name."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "INSERT INTO saved_searches (owner, name, query, time_range) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (owner, name) DO UPDATE SET query = excluded.query, time_range = excluded.time_range,"
+            " updated_at = now() RETURNING id, name, query, time_range, created_at, updated_at",
+            (owner, name, query, time_range))
+        row = await cur.fetchone()
+    assert row is not None
+    return SavedSearch(*row)
+
+
+async def delete_saved_search(pool: AsyncConnectionPool, owner: str, search_id: int) -> bool:
+    async with pool.connection() as conn:
+        cur = await conn.execute("DELETE FROM saved_searches WHERE owner = %s AND id = %s", (owner, search_id))
+        return cur.rowcount > 0
