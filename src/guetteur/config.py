@@ -143,6 +143,15 @@ class AuthSettings(BaseModel):
     rate_burst: int = Field(200, ge=1, description="requests a user or key may send at once")
 
 
+class SearchSettings(BaseModel):
+    statement_timeout: float = Field(10.0, gt=0, le=600, description="seconds one search may run in PostgreSQL")
+    max_concurrent: int = Field(4, ge=1, description="searches running at once; more get 429")
+    page_size_max: int = Field(500, ge=1, le=10_000, description="events per search page")
+    export_max_rows: int = Field(100_000, ge=1, description="rows of one CSV or NDJSON export")
+    sample_size: int = Field(500, ge=10, le=10_000, description="recent events read for top values and the field list")
+    stream_queue: int = Field(1000, ge=10, description="events held for one live-stream client before it is dropped")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUETTEUR_", env_nested_delimiter="__", extra="forbid")
 
@@ -155,6 +164,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     detect: DetectSettings = Field(default_factory=lambda: DetectSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
+    search: SearchSettings = Field(default_factory=lambda: SearchSettings())
     file_inputs: list[FileInput] = Field(default_factory=list)
 
     @classmethod

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
 from guetteur.api.docs import mount_docs
-from guetteur.api.routes import audit, auth, detection, events, health, ingest, keys, users
+from guetteur.api.routes import audit, auth, detection, events, health, ingest, keys, search, users
 from guetteur.api.state import AppState
 from guetteur.api.unavailable import DATABASE_ERRORS, database_unavailable
 
@@ -32,5 +32,6 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(users.router)
     v1.include_router(keys.router)
     v1.include_router(audit.router)
+    v1.include_router(search.router)
     app.include_router(v1)
     return app

@@ -12,6 +12,7 @@ from guetteur.cli import (
     commands_config,
     commands_detect,
     commands_ingest,
+    commands_search,
     commands_server,
     commands_store,
     commands_users,
@@ -42,7 +43,8 @@ def _root(
     ctx.obj = {"config": config}
 
 
-for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users):
+for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users,
+                commands_search):
     _module.register(app)
 
 
