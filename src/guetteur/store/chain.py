@@ -1,12 +1,19 @@
 """The hash chain over stored batches, and `verify`.
 
-Each stored batch gets a row in `batches`: its content hash (computed by PostgreSQL, in the
-batch's own transaction, over every stored column of its rows: `guetteur_batch_digest`), the
-previous batch's chain hash, and its own chain hash
+Each stored batch gets a row in `batches`: its content hash over every stored row, the previous
+batch's chain hash, and its own chain hash
 `sha256("guetteur-chain-v1" | prev_hash | content_hash | batch_id | seq | row_count | stored_at)`
 (integers as 8-byte big-endian, `stored_at` in microseconds since 2000-01-01 UTC).
 `seq` is the position in the chain, given under a transaction-level advisory lock, so writers in
 several processes append one after the other.
+
+Content hash, `digest_version` 2 (batches written since migration 0300): the SHA-256 of the
+concatenated, sorted SHA-256 of every row's binary COPY tuple (`row_digest`: the fields of
+`encoding.COPY_COLUMNS`, `doc` in its canonical form, `encoding.canonical_doc`). The writer
+hashes the tuples it sends; `verify` reads the batch's rows back with a binary COPY, puts each
+`doc` in canonical form again and hashes the same bytes, so a changed, added or removed row
+changes it (a row moved out of its batch's `ingested` is missing from it). Version 1 (older
+batches): `guetteur_batch_digest`, computed by PostgreSQL over each row's text.
 
 `verify` walks the chain in `seq` order inside one snapshot, recomputes every content hash and
 chain link, then checks that no stored row sits outside the batches, and reports the first
@@ -17,17 +24,71 @@ truncated tail): keep the printed head hash somewhere else to detect that.
 from __future__ import annotations
 
 import hashlib
+import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
-from guetteur.store.encoding import pg_micros
+from guetteur.errors import StoreInconsistent
+from guetteur.store.encoding import COPY_COLUMNS, canonical_doc, pg_micros
 from guetteur.store.failures import one_row
 
 GENESIS = bytes(32)
 CHAIN_LOCK = 7240102
 _DOMAIN = b"guetteur-chain-v1"
+DIGEST_VERSION = 2  # what the writer stores; verify knows 1 and 2
+_DOC = COPY_COLUMNS.index("doc")
+_FIELD = struct.Struct(">i")
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_BATCH_ROWS = sql.SQL("COPY (SELECT {} FROM events WHERE batch_id = {} AND ingested = {}) TO STDOUT (FORMAT BINARY)")
+
+
+def content_digest(row_digests: Iterable[bytes]) -> bytes:
+    """Digest version 2 of a batch from its rows' `row_digest`s (in any order)."""
+    return hashlib.sha256(b"".join(sorted(row_digests))).digest()
+
+
+def row_digest(tuple_bytes: bytes) -> bytes:
+    """Digest of one binary COPY tuple, as the writer sent it."""
+    return hashlib.sha256(tuple_bytes).digest()
+
+
+def stored_digest(conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
+    """(rows, digest version 2) of a stored batch, recomputed from its rows."""
+    query = _BATCH_ROWS.format(sql.SQL(", ").join(sql.Identifier(c) for c in COPY_COLUMNS),
+                               sql.Literal(batch_id), sql.Literal(stored_at))
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        data = b"".join(bytes(chunk) for chunk in copy)
+    digests = [row_digest(t) for t in _canonical_tuples(data)]
+    return len(digests), content_digest(digests)
+
+
+def _canonical_tuples(data: bytes) -> list[bytes]:
+    """The tuples of a binary COPY output, each `doc` back in its canonical form."""
+    if not data.startswith(_COPY_SIGNATURE):
+        raise StoreInconsistent("binary COPY output without its signature")
+    at = len(_COPY_SIGNATURE) + 4
+    at += 4 + _FIELD.unpack_from(data, at)[0]  # header extension
+    tuples: list[bytes] = []
+    while True:
+        count = int.from_bytes(data[at:at + 2], "big", signed=True)
+        if count == -1:
+            return tuples
+        start, at = at, at + 2
+        parts: list[bytes] = []
+        for position in range(count):
+            size = _FIELD.unpack_from(data, at)[0]
+            end = at + 4 + max(size, 0)
+            if position == _DOC and size > 0:
+                doc = b"\x01" + canonical_doc(data[at + 5:end])  # jsonb: version byte, text
+                parts.append(_FIELD.pack(len(doc)) + doc)
+            else:
+                parts.append(data[at:end])
+            at = end
+        tuples.append(data[start:start + 2] + b"".join(parts))
 
 
 def chain_hash(prev_hash: bytes, content_hash: bytes, batch_id: int, seq: int, row_count: int,
@@ -72,12 +133,15 @@ def verify(dsn: str) -> VerifyReport:
                 content, stored_chain = bytes(content), bytes(stored_chain)
                 reason = _check_link(expected_seq, prev, seq, bytes(prev_hash), stored_chain,
                                      content, batch_id, row_count, stored_at, version)
-                if reason is None:
+                if reason is None and version == 1:
                     digest_cur.execute(
                         "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
                     )
                     found = one_row(digest_cur.fetchone(), "guetteur_batch_digest")
                     reason = _check_content(row_count, content, int(found[0]), bytes(found[1]))
+                elif reason is None:
+                    count, digest = stored_digest(conn, batch_id, stored_at)
+                    reason = _check_content(row_count, content, count, digest)
                 if reason is not None:
                     return VerifyReport(False, batches, rows, batch_id, reason, prev.hex())
                 batches += 1
@@ -106,7 +170,7 @@ def _check_link(expected_seq: int, prev: bytes, seq: int, prev_hash: bytes, stor
         return "chain link broken: prev_hash is not the previous batch's chain hash"
     if chain_hash(prev_hash, content, batch_id, seq, row_count, stored_at) != stored_chain:
         return "batch record altered: chain hash does not match its fields"
-    if version != 1:
+    if version not in (1, DIGEST_VERSION):
         return f"unknown digest version {version}"
     return None
 

@@ -8,6 +8,11 @@ Text PostgreSQL cannot hold (NUL characters, lone surrogates) is replaced by U+F
 cannot express (nesting deeper than `MAX_DEPTH`, integers beyond 64 bits, non-string keys, other
 Python objects) are converted, and the event is then tagged `store_sanitized`.
 `event.original` is stored in its own column and left out of `doc`.
+
+`doc` is sent in canonical form (`dump_doc`): orjson with sorted keys, numbers written so that
+PostgreSQL's jsonb text of them reads back as the same Python value. `canonical_doc` turns the
+jsonb text PostgreSQL gives back into those very bytes, so a batch's digest can be taken over
+the COPY bytes the writer sends and recomputed by `verify` from the stored rows (`chain.py`).
 `encode_quarantined` is the minimal row of an event PostgreSQL refused (see `writer.py`).
 """
 
@@ -49,7 +54,16 @@ _JSONB_VERSION = b"\x01"
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _REPLACEMENT = "\ufffd".encode()
-_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+_DOC_OPTS = orjson.OPT_SORT_KEYS
+_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
+# Numbers whose jsonb text reads back as another Python value: a float orjson writes with a
+# positive exponent (1e+16: jsonb prints 10000000000000000, read back as an int) and -0.0
+# (jsonb prints 0.0). Found by substring (a regular expression cost 10 µs a document); a match
+# inside a string only costs a clean pass.
+_EXPONENT = b"e+"
+_MINUS_ZERO = b"-0.0"
+_U64 = 2**64
+_I64_MIN = -(2**63)
 
 
 def pg_micros(moment: datetime) -> int:
@@ -186,20 +200,46 @@ def _plain(value: Any, depth: int) -> tuple[Any, bool]:
     return _plain(text, depth)[0], True
 
 
+def canonical_doc(jsonb_text: bytes | str) -> bytes:
+    """The bytes `dump_doc` sent for a document PostgreSQL gives back as `jsonb_text`."""
+    return orjson.dumps(orjson.loads(jsonb_text), option=_DOC_OPTS)
+
+
+def _reread_numbers(value: Any) -> Any:
+    """A copy of `value` with the numbers `_REREAD_NUMBER` finds written as jsonb reads them
+    back: an integral float within 64 bits as an int, -0.0 as 0.0. jsonb stores one numeric
+    either way, so what is stored does not change."""
+    if type(value) is float:
+        if value == 0.0:
+            return 0.0
+        if math.isfinite(value) and abs(value) >= 1e16 and _I64_MIN <= value < _U64:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {key: _reread_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_reread_numbers(item) for item in value]
+    return value
+
+
 def dump_doc(doc: Event) -> bytes:
-    """`doc` as JSON PostgreSQL's jsonb accepts; sanitises (and tags) only when it must."""
+    """`doc` as canonical JSON (module docstring) PostgreSQL's jsonb accepts; sanitises (and
+    tags) only when it must."""
     try:
         # without OPT_NON_STR_KEYS first: the same bytes for string keys, and about 20% faster
-        data = orjson.dumps(doc, default=str)
+        data = orjson.dumps(doc, default=str, option=_DOC_OPTS)
     except (orjson.JSONEncodeError, TypeError, RecursionError):
-        try:
-            data = orjson.dumps(doc, default=str, option=_ORJSON_OPTS)
+        try:  # keys that are not strings: read back once, so duplicates collapse as in jsonb
+            data = orjson.dumps(orjson.loads(orjson.dumps(doc, default=str, option=_ORJSON_OPTS)),
+                                option=_DOC_OPTS)
         except (orjson.JSONEncodeError, TypeError, RecursionError):
             data = b""
     # orjson writes NUL as \u0000, which jsonb refuses; the substring may also be an escaped
     # backslash followed by "u0000", which is harmless, so only a full clean pass decides.
     if data and b"\\u0000" not in data:
-        return data
+        if _EXPONENT not in data and _MINUS_ZERO not in data:
+            return data
+        return orjson.dumps(_reread_numbers(orjson.loads(data)), option=_DOC_OPTS)
     clean, changed = _plain(doc, 0)
     if changed and isinstance(clean, dict):
         tags = clean.get("tags")
@@ -207,7 +247,7 @@ def dump_doc(doc: Event) -> bytes:
             tags = [] if tags is None else [tags]
         if SANITIZED_TAG not in tags:
             clean["tags"] = [*tags, SANITIZED_TAG]
-    return orjson.dumps(clean, option=_ORJSON_OPTS)
+    return orjson.dumps(_reread_numbers(clean), option=_ORJSON_OPTS)
 
 
 # Encoded hot-column values by text: host names, datasets, actions, addresses repeat from
@@ -325,7 +365,7 @@ def encode_quarantined(event: Event, batch_field: bytes, now_us: int, error: str
     summary: dict[str, Any] = {"event": {"id": event["event"]["id"]}, "tags": [QUARANTINE_TAG], "error": problem}
     if isinstance(source, str):
         summary["input"] = {"type": _ascii(source, 100)}
-    doc = orjson.dumps(summary)
+    doc = orjson.dumps(summary, option=_DOC_OPTS)
     return b"".join((
         _FIELD_COUNT,
         _ID_PREFIX, raw_id,

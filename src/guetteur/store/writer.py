@@ -6,13 +6,14 @@ the application role. Per batch: a cheap client-side check that day partitions a
 COPY, the content digest, then under the chain's advisory lock the link to the previous batch and
 the `batches` row; all committed together.
 
-The content digest is `guetteur_batch_digest` (digest version 1, see the migration): the SHA-256
-of the concatenated SHA-256 of each stored row's canonical text, rows in id order. The server
-renders each row's text from what it stored, in the batch's transaction; the SHA-256 work is done
-here (PostgreSQL's built-in SHA-256 is several times slower than OpenSSL's and ran on the busiest
-process). The result is the function's, byte for byte, so `verify` recomputes it server-side;
-the first batch of every connection is checked against the function itself, and a mismatch
-(a later migration changing the digest) makes this writer use the function from then on.
+The content digest is digest version 2 (`chain.py`): SHA-256 over the binary COPY tuples this
+writer sent, hashed here while they are sent; PostgreSQL only stores them (version 1 had the
+server render every stored row as text again and send it back to be hashed: about half of
+PostgreSQL's CPU per event). `verify` recomputes it from the stored rows. The first batch of
+every connection is also recomputed from the stored rows (`chain.stored_digest`) and compared;
+a mismatch (a server that stores something other than what it was sent) is logged and makes
+this writer read every batch back from then on, so what it records is always what `verify`
+finds. The row count COPY reports is checked against the batch.
 
 Event ids: every stored event has `event.id` = a UUIDv7 (`guetteur.store.ids`). The writer keeps a
 valid UUIDv7 already there (detection assigns them first with `assign_event_ids`, and may hand
@@ -34,7 +35,6 @@ refused, the cause is not the record: `QuarantineFailed` (recoverable) is raised
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +46,15 @@ from psycopg import sql
 
 from guetteur.errors import PoisonRecord, QuarantineFailed, StoreError, StoreInconsistent
 from guetteur.model import Event
-from guetteur.store.chain import CHAIN_LOCK, GENESIS, chain_hash
+from guetteur.store.chain import (
+    CHAIN_LOCK,
+    DIGEST_VERSION,
+    GENESIS,
+    chain_hash,
+    content_digest,
+    row_digest,
+    stored_digest,
+)
 from guetteur.store.encoding import (
     COPY_COLUMNS,
     COPY_HEADER,
@@ -67,16 +75,6 @@ _COPY = sql.SQL("COPY events ({}) FROM STDIN (FORMAT BINARY)").format(
 )
 _CHUNK_ROWS = 2000
 _PARTITION_RETRY_SECONDS = 30.0
-# The row text `guetteur_batch_digest` hashes (0001_events.sql), under the same settings.
-_ROW_TEXTS = (
-    "SELECT uuid_send(e.id), convert_to(ROW(e.id, e.ts, e.ingested, e.batch_id, e.host, e.user_name,"
-    " e.source_ip, e.destination_ip, e.category, e.action, e.outcome, e.severity, e.source_type, e.doc,"
-    " e.original)::text, 'UTF8') FROM events e WHERE e.batch_id = %s AND e.ingested = %s"
-)
-_DIGEST_SETTINGS = (
-    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';"
-    " SET extra_float_digits = 1; SET bytea_output = 'hex'"
-)
 
 
 # What the caller stores with the events, in the batch's transaction (the pipeline: detection
@@ -112,6 +110,9 @@ class _Batch:
     now_us: int
     with_events: WithEvents | None
     encoding_errors: dict[int, StoreError] = field(default_factory=dict)
+    stored_at: datetime = datetime.min  # the batch's `ingested`
+    digests: list[bytes] = field(default_factory=list)  # row digests of the tuples stored
+    copied: int = 0  # rows COPY reported stored
 
 
 class EventWriter:
@@ -124,7 +125,7 @@ class EventWriter:
         self._horizon = date.min
         self._next_partition_try = 0.0
         self._digest_checked = False
-        self._client_digest = True
+        self._client_digest = True  # False: every batch's digest is read back from the server
         try:
             self._connect()
         except psycopg.Error as exc:
@@ -133,7 +134,6 @@ class EventWriter:
     def _connect(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = psycopg.connect(self._dsn, autocommit=True, application_name="guetteur-writer")
-            self._conn.execute(_DIGEST_SETTINGS)
             self._digest_checked = False
             self._horizon = ensure_partitions(self._conn, self._ahead)
         return self._conn
@@ -187,20 +187,22 @@ class EventWriter:
                 row = one_row(conn.execute("SELECT guetteur_ensure_event_partitions(%s)", (self._ahead,)).fetchone(),
                               "guetteur_ensure_event_partitions")
                 self._horizon = row[0]
-            batch = _Batch(batch_id, events, [], batch_id_field(batch_id), pg_micros(stored_at), with_events)
+            batch = _Batch(batch_id, events, [], batch_id_field(batch_id), pg_micros(stored_at), with_events,
+                           stored_at=stored_at)
             _encode(batch, ids)
             quarantined = self._store_all(conn, batch)
-            count, content = self._digest(conn, batch_id, stored_at)
-            if count != len(events):
-                raise StoreInconsistent(f"{count} rows stored for {len(events)} events", batch=batch_id)
+            count, content = self._digest(conn, batch)
+            if count != len(events) or batch.copied != count:
+                raise StoreInconsistent(f"{batch.copied} rows stored, {count} hashed, for {len(events)} events",
+                                        batch=batch_id)
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
             prev = conn.execute("SELECT seq, chain_hash FROM batches ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (int(prev[0]) + 1, bytes(prev[1])) if prev else (1, GENESIS)
             linked = chain_hash(prev_hash, content, batch_id, seq, count, stored_at)
             conn.execute(
-                "INSERT INTO batches (batch_id, seq, stored_at, row_count, content_hash, prev_hash, chain_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (batch_id, seq, stored_at, count, content, prev_hash, linked),
+                "INSERT INTO batches (batch_id, seq, stored_at, row_count, digest_version, content_hash, prev_hash,"
+                " chain_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (batch_id, seq, stored_at, count, DIGEST_VERSION, content, prev_hash, linked),
             )
         if quarantined:
             log.warning("batch %s: %s event(s) quarantined", batch_id, len(quarantined))
@@ -226,10 +228,13 @@ class EventWriter:
         them in halves until the refused ones are isolated, then quarantine those. Returns the
         positions quarantined. A recoverable failure is raised (the whole batch rolls back)."""
         try:
+            rows = [batch.rows[p] for p in positions]
             with conn.transaction():
-                self._copy(conn, [batch.rows[p] for p in positions])
+                copied, digests = self._copy(conn, rows)
                 if batch.with_events is not None:
                     batch.with_events(conn, positions)
+            batch.copied += copied
+            batch.digests.extend(digests)
             return []
         except Exception as exc:
             error = store_error(exc, conn, batch=batch.batch_id)
@@ -257,9 +262,11 @@ class EventWriter:
         for with_events in attempts:
             try:
                 with conn.transaction():
-                    self._copy(conn, [row])
+                    copied, digests = self._copy(conn, [row])
                     if with_events is not None:
                         with_events(conn, [position])
+                batch.copied += copied
+                batch.digests.extend(digests)
                 return
             except Exception as exc:
                 refused = store_error(exc, conn, batch=batch.batch_id)
@@ -269,31 +276,34 @@ class EventWriter:
                                f"record refused first for: {error.message}", code=refused.code,
                                location=poison.location) from error
 
-    def _digest(self, conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
-        """(rows stored, content digest) of the batch, as `guetteur_batch_digest` gives them."""
+    def _digest(self, conn: psycopg.Connection, batch: _Batch) -> tuple[int, bytes]:
+        """(rows, content digest version 2) of the batch: from the tuples sent, checked against
+        the stored rows on a connection's first batch (module docstring)."""
         if not self._client_digest:
-            return _server_digest(conn, batch_id, stored_at)
-        with conn.cursor(binary=True) as cur:
-            texts = cur.execute(_ROW_TEXTS, (batch_id, stored_at)).fetchall()
-        sha256 = hashlib.sha256
-        hashed = sorted([(row_id, sha256(text).digest()) for row_id, text in texts])
-        found = len(hashed), sha256(b"".join([digest for _row_id, digest in hashed])).digest()
+            return stored_digest(conn, batch.batch_id, batch.stored_at)
+        found = len(batch.digests), content_digest(batch.digests)
         if not self._digest_checked:
             self._digest_checked = True
-            expected = _server_digest(conn, batch_id, stored_at)
+            expected = stored_digest(conn, batch.batch_id, batch.stored_at)
             if expected != found:
-                log.error("the batch digest computed here differs from guetteur_batch_digest; "
-                          "using the database function from now on")
+                log.error("the digest of the rows sent differs from the rows stored; "
+                          "reading every batch back from now on")
                 self._client_digest = False
                 return expected
         return found
 
-    def _copy(self, conn: psycopg.Connection, rows: Sequence[bytes | None]) -> None:
-        with conn.cursor() as cur, cur.copy(_COPY) as copy:
-            copy.write(COPY_HEADER)
-            for start in range(0, len(rows), _CHUNK_ROWS):
-                copy.write(b"".join([row for row in rows[start:start + _CHUNK_ROWS] if row is not None]))
-            copy.write(COPY_TRAILER)
+    def _copy(self, conn: psycopg.Connection, rows: Sequence[bytes | None]) -> tuple[int, list[bytes]]:
+        """COPY `rows` (None: skipped); (rows the server reports stored, their row digests)."""
+        digests: list[bytes] = []
+        with conn.cursor() as cur:
+            with cur.copy(_COPY) as copy:
+                copy.write(COPY_HEADER)
+                for start in range(0, len(rows), _CHUNK_ROWS):
+                    chunk = [row for row in rows[start:start + _CHUNK_ROWS] if row is not None]
+                    copy.write(b"".join(chunk))
+                    digests.extend([row_digest(row) for row in chunk])
+                copy.write(COPY_TRAILER)
+            return cur.rowcount, digests
 
     def close(self) -> None:
         """Close the connection (a batch in progress is rolled back by the server)."""
@@ -308,11 +318,6 @@ class EventWriter:
         self.close()
 
 
-def _server_digest(conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
-    found = one_row(conn.execute(
-        "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
-    ).fetchone(), "guetteur_batch_digest")
-    return int(found[0]), bytes(found[1])
 
 
 def _encode(batch: _Batch, ids: list[bytes]) -> None:
