@@ -148,6 +148,8 @@ CASES: list[tuple[str, frozenset[str], str]] = [
     ("labels.doc:d1*", docs(10), "wildcard prefix"),
     ('"x\');DROP TABLE events;--":y', docs(), "hostile field name finds nothing"),
     ("host.name:web-1';DELETE FROM events;--", docs(), "hostile value finds nothing"),
+    (r"host.name:web\u0000", docs(), "a NUL never matches (the store holds none)"),
+    (r"not \u0000:x", ALL, "not of a NUL field name"),
     ("host.name:web-1' OR '1'='1", docs(3), "or is KQL's: host.name:web-1' (none) or free text '1'='1 (token 1: d03)"),
 ]
 

@@ -10,7 +10,7 @@ import orjson
 import typer
 
 from guetteur.cli.commands_store import owner_database
-from guetteur.cli.common import console, settings_from
+from guetteur.cli.common import settings_from
 from guetteur.errors import QueryError
 from guetteur.search.evaluate import elements
 from guetteur.search.fields import spec
@@ -75,11 +75,10 @@ def search_command(
             typer.echo(orjson.dumps(event).decode())
         return
     widths = (24, 16, 20, 60)
-    console.print("  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths, strict=True)), markup=False)
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths, strict=True)).rstrip())
     for event in events:
-        console.print("  ".join(_cell(event, c, w).ljust(w) for c, w in zip(TABLE_COLUMNS, widths, strict=True)),
-                      markup=False, highlight=False)
-    console.print(f"{len(events)} events", markup=False)
+        typer.echo("  ".join(_cell(event, c, w).ljust(w) for c, w in zip(TABLE_COLUMNS, widths, strict=True)).rstrip())
+    typer.echo(f"{len(events)} events")
 
 
 def register(app: typer.Typer) -> None:

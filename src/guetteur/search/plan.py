@@ -224,9 +224,18 @@ def _any(items: list[Plan]) -> Plan:
     return items[0] if len(items) == 1 else AnyOf(tuple(items))
 
 
+def _holds_nul(*texts: Text | None) -> bool:
+    return any(t is not None and any(p is not None and "\x00" in p for p in t.parts) for t in texts)
+
+
 def build(node: kql.Node, ctx: Context) -> Plan:
-    """The plan of a query tree. Raises KqlError."""
+    """The plan of a query tree. Raises KqlError. A field name or value holding NUL (written
+    `\u0000`) matches nothing: the store never holds one (it is replaced on the way in)."""
     match node:
+        case kql.Is(name, value) | kql.Range(name, _, value) if _holds_nul(name, value):
+            return Const(False)
+        case kql.Exists(name) if _holds_nul(name):
+            return Const(False)
         case kql.MatchAll():
             return Const(True)
         case kql.And(items):

@@ -83,7 +83,7 @@ async def _rows(pool: AsyncConnectionPool, query: sql.SQL | sql.Composed, params
     except psycopg.errors.QueryCanceled:
         raise SearchTimeout(f"the search ran longer than {limits.statement_timeout_ms} ms; "
                             "narrow the time range or the query") from None
-    except (psycopg.errors.DataException, psycopg.errors.ProgramLimitExceeded) as exc:
+    except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
         raise QueryError(f"the database refused this search: {exc.diag.message_primary or exc}") from None
 
 
