@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from tests.conftest import free_port
 from tests.e2e.guetteur_process import GuetteurProcess, guetteur_env, start_guetteur
@@ -52,7 +53,8 @@ def test_first_start_creates_an_admin_with_a_password_printed_once(tmp_path: Pat
 
 def test_users_commands_create_list_set_role_disable_reset(fresh_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`users create --password-stdin`, `list`, `set-role`, `disable`, `reset-password`: each does
-    what it says, refuses a short password or an unknown role, and is audited with actor `cli`."""
+    what it says, refuses a short password or an unknown role, and is audited with actor `cli`
+    (as are `keys create` and `keys revoke`)."""
     monkeypatch.setenv("GUETTEUR_DATABASE_URL", fresh_dsn)
     runner = CliRunner()
     created = runner.invoke(app, ["users", "create", "carol", "--role", "analyst", "--password-stdin"],
@@ -71,5 +73,11 @@ def test_users_commands_create_list_set_role_disable_reset(fresh_dsn: str, monke
     assert listed.exit_code == 0
     line = next(x for x in listed.output.splitlines() if x.startswith("carol"))
     assert line.split("\t")[1] == "viewer" and line.split("\t")[2].startswith("disabled")
+    assert runner.invoke(app, ["keys", "create", "fw1", "--scope", "ingest"]).exit_code == 0
+    assert runner.invoke(app, ["keys", "revoke", "fw1"]).exit_code == 0
     report = verify_audit_chain(fresh_dsn)
-    assert report.ok and report.rows_checked == 4  # create, set-role, disable, reset-password
+    assert report.ok and report.rows_checked == 6  # create, set-role, disable, reset-password, key create, revoke
+    with psycopg.connect(fresh_dsn) as conn:
+        rows = conn.execute("SELECT actor, action, target FROM audit_log ORDER BY seq").fetchall()
+    assert rows == [("cli", "user.create", "carol"), ("cli", "user.change", "carol"), ("cli", "user.change", "carol"),
+                    ("cli", "password.change", "carol"), ("cli", "key.create", "fw1"), ("cli", "key.revoke", "fw1")]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from guetteur.api.state import AppState
 from guetteur.auth.throttle import LoginThrottle, TokenBuckets
@@ -146,6 +147,14 @@ async def principal(request: Request) -> Principal:
     return who
 
 
+# Declared for the OpenAPI schema (Swagger's "Authorize", generated clients); `principal` reads
+# the headers itself so that every failure gets our 401/403 answers.
+_bearer = HTTPBearer(auto_error=False, description="a user's access token (JWT from /api/v1/auth/login) or an API key")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (`gt_...`)")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
+
+
 def _forbidden(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail)
 
@@ -181,7 +190,7 @@ async def public_route() -> None:
 
 
 @_mark("person")
-async def person(request: Request) -> Principal:
+async def person(request: Request, _bearer: Bearer) -> Principal:
     who = await principal(request)
     if who.user is None:
         raise _key_refused(who, "a logged-in user")
@@ -189,22 +198,22 @@ async def person(request: Request) -> Principal:
 
 
 @_mark("viewer")
-async def viewer(request: Request) -> Principal:
+async def viewer(request: Request, _bearer: Bearer, _key: ApiKeyHeader) -> Principal:
     return _needs_role(await principal(request), "viewer")
 
 
 @_mark("analyst")
-async def analyst(request: Request) -> Principal:
+async def analyst(request: Request, _bearer: Bearer) -> Principal:
     return _needs_role(await principal(request), "analyst")
 
 
 @_mark("admin")
-async def admin(request: Request) -> Principal:
+async def admin(request: Request, _bearer: Bearer) -> Principal:
     return _needs_role(await principal(request), "admin")
 
 
 @_mark("ingest")
-async def ingest_key(request: Request) -> KeyInfo:
+async def ingest_key(request: Request, _bearer: Bearer, _key: ApiKeyHeader) -> KeyInfo:
     who = await principal(request)
     if who.key is None:
         raise _forbidden("this route needs an ingest key")
@@ -219,4 +228,3 @@ Viewer = Annotated[Principal, Depends(viewer)]
 Analyst = Annotated[Principal, Depends(analyst)]
 Admin = Annotated[Principal, Depends(admin)]
 IngestKey = Annotated[KeyInfo, Depends(ingest_key)]
-ReadKey = Viewer  # a `read` key, or any user: what a viewer reads

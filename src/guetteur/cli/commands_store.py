@@ -15,7 +15,7 @@ import typer
 
 from guetteur.cli.common import console, settings_from
 from guetteur.config import Settings
-from guetteur.store.audit import verify_audit_chain
+from guetteur.store.audit import AuditEntry, append_sync, verify_audit_chain
 from guetteur.store.chain import verify
 from guetteur.store.database import resolve_dsn
 from guetteur.store.keys import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
@@ -113,6 +113,7 @@ def keys_create(
     with owner_database(settings) as dsn:
         try:
             token = create_key(dsn, name, scope)
+            append_sync(dsn, AuditEntry("cli", "key.create", "success", target=name.strip(), detail={"scope": scope}))
         except ApiKeyError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
@@ -141,6 +142,8 @@ def keys_revoke(ctx: typer.Context, name: Annotated[str, typer.Argument(help="th
     settings = settings_from(ctx)
     with owner_database(settings) as dsn:
         done = revoke_key(dsn, name)
+        if done:
+            append_sync(dsn, AuditEntry("cli", "key.revoke", "success", target=name.strip()))
     if not done:
         console.print(f"[red]no active key named {name!r}[/red]")
         raise typer.Exit(1)
