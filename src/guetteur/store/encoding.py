@@ -58,10 +58,12 @@ _DOC_OPTS = orjson.OPT_SORT_KEYS
 _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
 # Numbers whose jsonb text reads back as another Python value: a float orjson writes with a
 # positive exponent (1e+16: jsonb prints 10000000000000000, read back as an int) and -0.0
-# (jsonb prints 0.0). Found by substring (a regular expression cost 10 µs a document); a match
+# (jsonb prints 0.0). Found by substring, gated on one byte (found by memchr: several times
+# cheaper than the longer needles, themselves far cheaper than a regular expression); a match
 # inside a string only costs a clean pass.
-_EXPONENT = b"e+"
+_PLUS, _EXPONENT = b"+", b"e+"
 _MINUS_ZERO = b"-0.0"
+_BACKSLASH, _ESCAPED_NUL = b"\\", b"\\u0000"
 _U64 = 2**64
 _I64_MIN = -(2**63)
 
@@ -236,8 +238,8 @@ def dump_doc(doc: Event) -> bytes:
             data = b""
     # orjson writes NUL as \u0000, which jsonb refuses; the substring may also be an escaped
     # backslash followed by "u0000", which is harmless, so only a full clean pass decides.
-    if data and b"\\u0000" not in data:
-        if _EXPONENT not in data and _MINUS_ZERO not in data:
+    if data and (_BACKSLASH not in data or _ESCAPED_NUL not in data):
+        if (_PLUS not in data or _EXPONENT not in data) and _MINUS_ZERO not in data:
             return data
         return orjson.dumps(_reread_numbers(orjson.loads(data)), option=_DOC_OPTS)
     clean, changed = _plain(doc, 0)
