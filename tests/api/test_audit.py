@@ -107,3 +107,24 @@ async def test_verify_checks_the_audit_chain_and_finds_a_tampered_row(make_runni
     tamper(dsn, "DELETE FROM audit_log WHERE seq = %s", (failed_seq,))
     deleted = verify_audit_chain(dsn)
     assert not deleted.ok and deleted.first_broken_seq == failed_seq + 1 and "removed" in (deleted.reason or "")
+
+
+async def test_disabling_a_user_ends_their_sessions_and_the_last_admin_stays(make_running: Any) -> None:
+    """An admin disabling a user ends that user's sessions at once (401) and their login fails;
+    demoting or disabling the last active admin is refused (409), and is audited when allowed."""
+    async with make_running() as running:
+        http = running.http
+        # `guetteur up` created `admin` on first start: disable it (another admin exists) to be the last one
+        boss = add_user(running.owner_dsn, "boss", "admin", totp=True)
+        admin = await bearer(http, boss)
+        assert (await http.patch("/api/v1/users/admin", headers=admin, json={"disabled": True})).status_code == 200
+        worker = add_user(running.owner_dsn, "wendy", "analyst")
+        wendy = await bearer(http, worker)
+        assert (await http.get("/api/v1/auth/me", headers=wendy)).status_code == 200
+        assert (await http.patch("/api/v1/users/wendy", headers=admin, json={"disabled": True})).status_code == 200
+        assert (await http.get("/api/v1/auth/me", headers=wendy)).status_code == 401
+        assert (await login(http, worker)).status_code == 401
+        for change in ({"role": "viewer"}, {"disabled": True}):
+            refused = await http.patch("/api/v1/users/boss", headers=admin, json=change)
+            assert refused.status_code == 409, change
+        assert (await http.get("/api/v1/users", headers=admin)).status_code == 200

@@ -94,6 +94,15 @@ async def create_user(pool: AsyncConnectionPool, name: str, role: str, password_
     return user
 
 
+async def other_active_admins(pool: AsyncConnectionPool, user_id: int) -> int:
+    """Active admins other than `user_id` (an admin may not demote or disable the last one)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL"
+                                 " AND id <> %s", (user_id,))
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def update_user(pool: AsyncConnectionPool, user_id: int, *, role: str | None = None,
                       disabled: bool | None = None, password_hash: str | None = None,
                       reset_totp: bool = False) -> None:

@@ -16,7 +16,7 @@ from guetteur.api.deps import Admin, State, client_address
 from guetteur.auth import AuthError
 from guetteur.auth.passwords import hash_password, random_password
 from guetteur.store.audit import AuditEntry
-from guetteur.store.users import User, create_user, find_user, list_users, update_user
+from guetteur.store.users import User, create_user, find_user, list_users, other_active_admins, update_user
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -86,12 +86,18 @@ async def users_create(body: UserCreate, request: Request, state: State, who: Ad
     return UserCreated(**_public(user).model_dump(), password=None if body.password else password)
 
 
-@router.patch("/{name}", response_model=UserChanged, responses={404: {"description": "no such user"}})
+@router.patch("/{name}", response_model=UserChanged,
+              responses={404: {"description": "no such user"},
+                         409: {"description": "it would leave no active admin"}})
 async def users_update(name: str, body: UserUpdate, request: Request, state: State, who: Admin) -> UserChanged:
     """Change a user's role, disable or enable them, reset their password or second factor."""
     user = await find_user(state.pool, name=name)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user")
+    losing_admin = user.role == "admin" and user.disabled_at is None and (
+        (body.role is not None and body.role != "admin") or body.disabled)
+    if losing_admin and await other_active_admins(state.pool, user.id) == 0:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this is the last active admin: make another admin first")
     password = random_password() if body.reset_password else None
     new_hash = None if password is None else await asyncio.to_thread(hash_password, password)
     await update_user(state.pool, user.id, role=body.role, disabled=body.disabled, password_hash=new_hash,
