@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 import struct
 from functools import lru_cache
 
@@ -19,6 +20,22 @@ _ICMP4 = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 
 _ICMP6 = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130}
 
 
+# exactly the dotted quads `ipaddress` accepts: ASCII digits, no leading zero, 0-255
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_STRICT_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\Z")
+
+
+def packed_ip(text: str) -> bytes | None:
+    """The 4 or 16 bytes of an IP address text, or None: what `ipaddress.ip_address(text)
+    .packed` gives, without building an address object for the dotted quads of most flows."""
+    if _STRICT_IPV4.match(text) is not None:
+        return bytes(map(int, text.split(".")))
+    try:
+        return ipaddress.ip_address(text).packed
+    except ValueError:
+        return None
+
+
 @lru_cache(maxsize=65536)
 def community_id(transport: str | int, src: str, dst: str, sport: int | None, dport: int | None,
                  seed: int = 0) -> str | None:
@@ -26,10 +43,8 @@ def community_id(transport: str | int, src: str, dst: str, sport: int | None, dp
     proto = transport if isinstance(transport, int) else _PROTOCOLS.get(transport.lower())
     if proto is None:
         return None
-    try:
-        a = ipaddress.ip_address(src).packed
-        b = ipaddress.ip_address(dst).packed
-    except ValueError:
+    a, b = packed_ip(src), packed_ip(dst)
+    if a is None or b is None:
         return None
     if len(a) != len(b):
         return None

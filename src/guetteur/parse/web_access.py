@@ -87,6 +87,8 @@ def _status(event: Event, status: str | None, size: str | None) -> None:
 
 def _split_clients(head: str) -> tuple[str | None, list[str]]:
     """(virtual host, client address list) from the text before ` ident user [time]`."""
+    if " " not in head and '"' not in head and "," not in head and "\t" not in head and head.isprintable():
+        return None, [head] if head else []  # one client address: the common case
     tokens = head.split()
     if not tokens:
         return None, []
@@ -159,9 +161,10 @@ def parse_access(text: str, record: RawRecord, server: str | None = None) -> Eve
     if access:
         event[name] = {"access": access}
     if request and request != "-":
-        domain = event.get("url", {}).get("domain")
+        url = event.get("url")
+        domain = url.get("domain") if url is not None else None
         _request(event, request)
-        if domain and "domain" not in event.get("url", {}):
+        if domain and "domain" not in event.get("url", ()):
             event.setdefault("url", {})["domain"] = domain
     _status(event, status, size)
     if referrer and referrer != "-":
@@ -235,8 +238,9 @@ def parse_apache(text: str, record: RawRecord) -> Event | None:
 
 def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
     """An access line forwarded by syslog (`nginx[2869]: 1.2.3.4 - - [...] "GET ..."`)."""
-    program = base.get("process", {}).get("name", "").lower()
-    server = "nginx" if program.startswith("nginx") else "apache"
+    process = base.get("process")
+    program = process.get("name", "") if process is not None else ""
+    server = "nginx" if program[:5].lower() == "nginx" else "apache"
     event = parse_access(message, record, server)
     if event is None:
         return None

@@ -1,0 +1,90 @@
+"""The parsing fast paths give exactly what the slow, general code gives.
+
+Each shortcut taken for speed (issue 9) is checked here against the code it stands in
+for, on random and hostile input: an address packed without `ipaddress`, the JSON
+depth walk skipped when the text cannot nest that deep, a mangled netfilter MAC.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from guetteur.parse import MAX_JSON_DEPTH, _depth_ok, decode_json_object
+from guetteur.parse.community_id import community_id, packed_ip
+from guetteur.parse.netfilter import parse_netfilter_message
+
+
+def _reference_packed(text: str) -> bytes | None:
+    try:
+        return ipaddress.ip_address(text).packed
+    except ValueError:
+        return None
+
+
+_octet = st.one_of(
+    st.integers(min_value=0, max_value=300).map(str),
+    st.sampled_from(["00", "01", "007", "0255", "256", "-1", "+1", " 1", "1 ", "", "1_0", "0x1", "٣", "１"]),
+)
+_quads = st.lists(_octet, min_size=3, max_size=5).map(".".join)
+_hostile = st.sampled_from([
+    "1.2.3.4\n", "1.2.3.4 ", " 1.2.3.4", "1.2.3.4.", ".1.2.3.4", "1..2.3", "255.255.255.255", "0.0.0.0",
+    "::", "::1", "::ffff:1.2.3.4", "fe80::1%eth0", "[::1]", "2001:db8::1", "1:2:3:4:5:6:7:8:9", "",
+    "1.2.3.4/24", "01.02.03.04", "١.٢.٣.٤",
+])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=st.one_of(_quads, _hostile, st.text(alphabet="0123456789.:abcdefABCDEF%[] \n", max_size=45),
+                      st.text(max_size=20)))
+def test_packed_ip_accepts_and_rejects_exactly_as_ipaddress(text: str) -> None:
+    """The dotted-quad fast path packs what `ipaddress` packs and refuses what it refuses
+    (leading zeros, octets over 255, non-ASCII digits, trailing newline or space...)."""
+    assert packed_ip(text) == _reference_packed(text)
+
+
+def test_community_id_of_a_known_flow_is_unchanged() -> None:
+    """The spec's TCP example (community-id-spec baseline): same id, both directions."""
+    expected = "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+    assert community_id("tcp", "128.232.110.120", "66.35.250.204", 34855, 80) == expected
+    assert community_id("tcp", "66.35.250.204", "128.232.110.120", 80, 34855) == expected
+    assert community_id("tcp", "01.2.3.4", "1.2.3.4", 1, 2) is None
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(alphabet="{}[]\"\\ax", max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=40,
+)
+
+
+def _nest(value: object, depth: int) -> object:
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, depth=st.integers(min_value=0, max_value=MAX_JSON_DEPTH + 3))
+def test_json_depth_limit_is_the_same_with_the_bracket_count_shortcut(value: object, depth: int) -> None:
+    """An object is refused exactly when walking it finds nesting past the limit, whether or
+    not the walk was skipped because the text holds too few brackets to nest that deep."""
+    obj = {"root": _nest(value, depth)}
+    text = orjson.dumps(obj).decode()
+    decoded = decode_json_object(text)
+    assert (decoded is not None) == _depth_ok(obj)
+
+
+def test_netfilter_line_with_a_mangled_ether_type_is_still_parsed() -> None:
+    """A MAC whose ether type is not hex (a corrupted line) used to make the parser raise,
+    leaving a half-filled generic event; now the event is parsed without `ether_type`."""
+    message = ("[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:ab:cd:ef:08:z0 SRC=192.0.2.75 "
+               "DST=192.0.2.1 LEN=60 TTL=52 ID=1 DF PROTO=TCP SPT=48242 DPT=8080 WINDOW=64240 RES=0x00 SYN URGP=0")
+    event = parse_netfilter_message(message, {"host": {"name": "fw"}})
+    assert event is not None
+    assert "ether_type" not in event["iptables"]
+    assert event["source"]["mac"] == "52-54-00-AB-CD-EF" and event["destination"]["port"] == 8080
+    assert event["iptables"]["tcp"] == {"flags": ["SYN"], "reserved_bits": 0, "window": 64240}
