@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
+from guetteur.api.deps import AuthRuntime
 from guetteur.api.docs import mount_docs
 from guetteur.api.routes import audit, auth, detection, events, health, ingest, keys, search, users
 from guetteur.api.state import AppState
@@ -21,6 +22,7 @@ def create_app(state: AppState) -> FastAPI:
     )
     mount_docs(app, "/api/openapi.json")
     app.state.guetteur = state
+    app.state.auth = AuthRuntime(state)  # the token key now: a bad auth.jwt_secret stops the start
     for error in DATABASE_ERRORS:  # 503 + Retry-After while PostgreSQL is away
         app.add_exception_handler(error, database_unavailable)
     v1 = APIRouter(prefix="/api/v1")

@@ -6,7 +6,8 @@ Two kinds of callers send `Authorization: Bearer ...`:
 - machines, with an API key (`gt_...`, also accepted as `X-API-Key`) of scope `ingest` (send
   logs) or `read` (what a viewer reads).
 
-Every route declares what it needs with one of the `Annotated` dependencies below: `Public`,
+Every route declares what it needs with one of the `Annotated` dependencies below (they take an
+`HTTPConnection`, so WebSocket routes use them too): `Public`,
 `Person` (any logged-in user, even one who must still enrol a second factor), `Viewer`,
 `Analyst`, `Admin`, `IngestKey`. Each carries an `ACCESS` marker that
 `tests/api/test_route_roles.py` reads: a route without one fails that test. A missing or
@@ -23,8 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from guetteur.api.state import AppState
 from guetteur.auth.throttle import LoginThrottle, TokenBuckets
@@ -38,7 +40,7 @@ ROLE_RANK = {"viewer": 1, "analyst": 2, "admin": 3}
 _cache: dict[str, tuple[float, KeyInfo]] = {}
 
 
-def get_state(request: Request) -> AppState:
+def get_state(request: HTTPConnection) -> AppState:
     state: AppState = request.app.state.guetteur
     return state
 
@@ -58,7 +60,7 @@ class AuthRuntime:
         self.buckets = TokenBuckets(auth.rate_per_second, auth.rate_burst)
 
 
-def get_auth(request: Request) -> AuthRuntime:
+def get_auth(request: HTTPConnection) -> AuthRuntime:
     runtime: AuthRuntime | None = getattr(request.app.state, "auth", None)
     if runtime is None:
         runtime = request.app.state.auth = AuthRuntime(get_state(request))
@@ -84,23 +86,26 @@ class Principal:
         return self.name if self.user is not None else f"key:{self.name}"
 
 
-def client_address(request: Request) -> str:
+def client_address(request: HTTPConnection) -> str:
     return request.client.host if request.client else ""
 
 
-def _token(request: Request) -> str | None:
+def _token(request: HTTPConnection) -> tuple[str | None, bool]:
+    """(the credential sent, whether it may be an access token: not from `X-API-Key`)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("x-api-key") or None
+        return value.strip(), True
+    if request.scope.get("type") == "websocket" and request.query_params.get("access_token"):
+        return request.query_params["access_token"], True  # browsers cannot set headers on a WebSocket
+    return request.headers.get("x-api-key") or None, False
 
 
 def _unauthorized(detail: str = "missing or invalid API key") -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _key(request: Request, token: str) -> KeyInfo:
+async def _key(request: HTTPConnection, token: str) -> KeyInfo:
     now = time.monotonic()
     cached = _cache.get(token)
     if cached is not None and cached[0] > now:
@@ -114,7 +119,7 @@ async def _key(request: Request, token: str) -> KeyInfo:
     return found
 
 
-async def _person(request: Request, token: str) -> Principal:
+async def _person(request: HTTPConnection, token: str) -> Principal:
     runtime = get_auth(request)
     claims = decode_access(runtime.key, token)
     if claims is None:
@@ -127,14 +132,13 @@ async def _person(request: Request, token: str) -> Principal:
     return Principal(user.name, user=user, session=claims.session, totp_enrolment_required=pending)
 
 
-async def principal(request: Request) -> Principal:
+async def principal(request: HTTPConnection) -> Principal:
     """The caller, or 401. A user or read key spends one token of its rate-limit bucket (429
     when empty)."""
-    token = _token(request)
+    token, may_be_jwt = _token(request)
     if not token or len(token) > 4096:
         raise _unauthorized()
-    looks_like_jwt = token.count(".") == 2 and not token.startswith("gt_")
-    if looks_like_jwt and request.headers.get("authorization"):
+    if may_be_jwt and token.count(".") == 2 and not token.startswith("gt_"):
         who = await _person(request, token)
     else:
         key = await _key(request, token)
@@ -190,7 +194,7 @@ async def public_route() -> None:
 
 
 @_mark("person")
-async def person(request: Request, _bearer: Bearer) -> Principal:
+async def person(request: HTTPConnection, _bearer: Bearer) -> Principal:
     who = await principal(request)
     if who.user is None:
         raise _key_refused(who, "a logged-in user")
@@ -198,22 +202,22 @@ async def person(request: Request, _bearer: Bearer) -> Principal:
 
 
 @_mark("viewer")
-async def viewer(request: Request, _bearer: Bearer, _key: ApiKeyHeader) -> Principal:
+async def viewer(request: HTTPConnection, _bearer: Bearer, _key: ApiKeyHeader) -> Principal:
     return _needs_role(await principal(request), "viewer")
 
 
 @_mark("analyst")
-async def analyst(request: Request, _bearer: Bearer) -> Principal:
+async def analyst(request: HTTPConnection, _bearer: Bearer) -> Principal:
     return _needs_role(await principal(request), "analyst")
 
 
 @_mark("admin")
-async def admin(request: Request, _bearer: Bearer) -> Principal:
+async def admin(request: HTTPConnection, _bearer: Bearer) -> Principal:
     return _needs_role(await principal(request), "admin")
 
 
 @_mark("ingest")
-async def ingest_key(request: Request, _bearer: Bearer, _key: ApiKeyHeader) -> KeyInfo:
+async def ingest_key(request: HTTPConnection, _bearer: Bearer, _key: ApiKeyHeader) -> KeyInfo:
     who = await principal(request)
     if who.key is None:
         raise _forbidden("this route needs an ingest key")
