@@ -11,9 +11,15 @@ import time
 from typing import Any
 
 import jwt
+import pytest
+from pydantic import SecretStr
 from tests.api.people import add_user, login
 
+from guetteur.api.app import create_app
+from guetteur.api.state import AppState
 from guetteur.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, KEY_FILE, issue_access, signing_key
+from guetteur.config import AuthSettings, Settings
+from guetteur.errors import ConfigError
 
 ME = "/api/v1/auth/me"
 EVENTS = "/api/v1/events"
@@ -132,3 +138,15 @@ async def test_logout_and_password_change_end_sessions(make_running: Any) -> Non
         assert (await login(http, user)).status_code == 401
         user.password = "a new long password"
         assert (await login(http, user)).status_code == 200
+
+
+def test_a_configured_secret_is_used_and_a_short_one_refused(settings: Settings) -> None:
+    """`auth.jwt_secret` replaces the key file (none is written); fewer than 32 characters stops
+    the application from being created (a configuration error, not a weak key in use)."""
+    strong = settings.model_copy(update={"auth": AuthSettings(jwt_secret=SecretStr("s" * 40))})
+    create_app(AppState(settings=strong, pipeline=None, pool=None))
+    assert signing_key(strong) == b"s" * 40
+    assert not (settings.data_dir / KEY_FILE).exists()
+    weak = settings.model_copy(update={"auth": AuthSettings(jwt_secret=SecretStr("short"))})
+    with pytest.raises(ConfigError, match="at least 32"):
+        create_app(AppState(settings=weak, pipeline=None, pool=None))
