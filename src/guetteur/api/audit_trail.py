@@ -34,12 +34,14 @@ _ECS_KIND: dict[str, tuple[list[str], list[str]]] = {
     "user.change": (["iam"], ["user", "change"]),
     "key.create": (["iam"], ["creation"]),
     "key.revoke": (["iam"], ["deletion"]),
+    "search": (["database"], ["access"]),
+    "export": (["database"], ["access"]),
 }
 
 
 def ecs_event(entry: AuditEntry, at: datetime) -> dict[str, Any]:
     """The ECS document of one audit entry."""
-    category, kind = _ECS_KIND.get(entry.action, (["configuration"], ["info"]))
+    category, kind = _ECS_KIND.get(entry.action, (["configuration"], ["change"]))  # rule and setting changes
     event: dict[str, Any] = {
         "@timestamp": at.isoformat().replace("+00:00", "Z"),
         "event": {"kind": "event", "category": category, "type": kind, "action": entry.action,
