@@ -17,18 +17,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from guetteur.api.audit_trail import record
-from guetteur.api.deps import Analyst, State, Viewer, client_address
+from guetteur.api.deps import Analyst, Principal, State, Viewer, client_address, viewer
 from guetteur.api.state import AppState
+from guetteur.api.stream import DROPPED, StreamHub
 from guetteur.errors import QueryError
+from guetteur.search import plan as query_plan
 from guetteur.search.compile import Compiled, compile_query
 from guetteur.search.evaluate import elements
 from guetteur.search.fields import BASE_FIELDS, kind_of, resolve, spec
 from guetteur.search.kql import KqlError, Text
+from guetteur.search.kql import parse as parse_query
 from guetteur.search.service import KnownFields, compile_search, window
 from guetteur.store import search as store
 from guetteur.store.audit import AuditEntry
@@ -139,7 +142,7 @@ class SearchRuntime:
         self.limits = store.SearchLimits(int(conf.statement_timeout * 1000))
 
 
-def _runtime(request: Request, state: AppState) -> SearchRuntime:
+def _runtime(request: Request | WebSocket, state: AppState) -> SearchRuntime:
     runtime: SearchRuntime | None = getattr(request.app.state, "search_runtime", None)
     if runtime is None:
         runtime = SearchRuntime(state)
@@ -338,3 +341,95 @@ def vars_of(saved: store.SavedSearch) -> dict[str, Any]:
 
 def compile_check(query: str) -> None:
     compile_query(query, known=BASE_FIELDS, now=datetime.now(UTC))
+
+
+STREAM_AUTH_SECONDS = 10.0
+STREAM_SEND_SECONDS = 10.0
+
+
+def _hub(app_state: Any, state: AppState) -> StreamHub:
+    hub: StreamHub | None = getattr(app_state, "search_stream", None)
+    if hub is None:
+        hub = StreamHub(state)
+        app_state.search_stream = hub
+    return hub
+
+
+async def _stream_caller(websocket: WebSocket, token: str) -> Principal:
+    """The caller of a WebSocket, checked exactly as a viewer route checks a request."""
+    scope = dict(websocket.scope)
+    scope["type"] = "http"
+    scope["headers"] = [*(h for h in websocket.scope["headers"] if h[0] != b"authorization"),
+                        (b"authorization", b"Bearer " + token.encode("utf-8", "replace"))]
+    return await viewer(Request(scope), None, None)
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket, token: str | None = None, q: str = "") -> None:
+    """Live tail (viewer): new events matching the KQL query `q`, new detections, and the
+    counters, once a second. Authenticate with `?token=` (an access token or read key) or with a
+    first message `{"token": ..., "query": ...}`. Messages are JSON objects whose `type` is
+    `ready`, `event`, `detection`, `counters` or `error`. A client that does not keep up (its
+    queue of `search.stream_queue` messages is full) is closed with code 4008."""
+    state: AppState = websocket.app.state.guetteur
+    await websocket.accept()
+    try:
+        if token is None:
+            first = await asyncio.wait_for(websocket.receive_json(), STREAM_AUTH_SECONDS)
+            token = str(first.get("token", "")) if isinstance(first, dict) else ""
+            q = str(first.get("query", q)) if isinstance(first, dict) else q
+        try:
+            who = await _stream_caller(websocket, token[:4096])
+        except HTTPException as exc:
+            await websocket.send_json({"type": "error", "status": exc.status_code, "message": exc.detail})
+            await websocket.close(4000 + exc.status_code)
+            return
+        runtime = _runtime(websocket, state)
+        try:
+            names = await runtime.known.get(state.pool, runtime.limits) if "*" in q else BASE_FIELDS
+            filter_plan = query_plan.build(parse_query(q), query_plan.Context(tuple(names), datetime.now(UTC)))
+        except KqlError as exc:
+            await websocket.send_json({"type": "error", "status": 400, "message": exc.reason, "position": exc.position})
+            await websocket.close(4400)
+            return
+        hub = _hub(websocket.app.state, state)
+        listener = hub.subscribe(filter_plan, state.settings.search.stream_queue)
+        await websocket.send_json({"type": "ready", "query": q, "user": who.actor})
+        try:
+            await _pump(websocket, listener)
+        finally:
+            hub.unsubscribe(listener)
+    except (WebSocketDisconnect, TimeoutError, ValueError):
+        return
+
+
+async def _pump(websocket: WebSocket, listener: Any) -> None:
+    """Send the listener's messages until the client leaves or falls behind."""
+    closed = asyncio.create_task(_until_closed(websocket))
+    dropped = asyncio.create_task(listener.dropped.wait())
+    try:
+        while True:
+            message = asyncio.create_task(listener.queue.get())
+            done, _ = await asyncio.wait({message, closed, dropped}, return_when=asyncio.FIRST_COMPLETED)
+            if message not in done:
+                message.cancel()
+            if dropped in done:
+                await websocket.close(DROPPED, "too slow: dropped from the stream")
+                return
+            if closed in done:
+                return
+            try:
+                await asyncio.wait_for(websocket.send_text(message.result().decode()), STREAM_SEND_SECONDS)
+            except TimeoutError:  # the client stopped reading: its socket is full
+                return
+    finally:
+        closed.cancel()
+        dropped.cancel()
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    while True:
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            return
+
