@@ -256,6 +256,7 @@ def dump_doc(doc: Event) -> bytes:
 # event to event, so most fields cost one dict lookup. Cleared when full (bounded memory).
 _CACHE_MAX = 8192
 _text_cache: dict[str, bytes] = {}
+_ts_cache: dict[str, bytes] = {}  # `@timestamp` text -> encoded `ts` (second-resolution logs repeat it)
 _inet_cache: dict[str, bytes] = {}
 _category_cache: dict[object, bytes] = {}
 
@@ -296,7 +297,18 @@ def encode_event(event: Event, batch_field: bytes, now_us: int, raw_id: bytes | 
     if raw_id is None:
         raw_id = ensure_event_id(event)
     meta = event["event"]
-    ts_us = timestamp_micros(event.get("@timestamp"))
+    stamp = event.get("@timestamp")
+    ts_field = _ts_cache.get(stamp) if type(stamp) is str else None
+    if ts_field is None:
+        ts_us = timestamp_micros(stamp)
+        if ts_us is None:
+            ts_field = _TS.pack(8, now_us)
+        else:
+            ts_field = _TS.pack(8, ts_us)
+            if type(stamp) is str:
+                if len(_ts_cache) >= _CACHE_MAX:
+                    _ts_cache.clear()
+                _ts_cache[stamp] = ts_field
     host = event.get("host")
     user = event.get("user")
     source = event.get("source")
@@ -316,7 +328,7 @@ def encode_event(event: Event, batch_field: bytes, now_us: int, raw_id: bytes | 
     return b"".join((
         _FIELD_COUNT,
         _ID_PREFIX, raw_id,
-        _TS.pack(8, now_us if ts_us is None else ts_us),
+        ts_field,
         batch_field,
         _cached(texts, host.get("name"), _text) if isinstance(host, dict) else _NULL,
         _cached(texts, user.get("name"), _text) if isinstance(user, dict) else _NULL,
