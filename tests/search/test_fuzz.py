@@ -20,7 +20,7 @@ from guetteur.search.compile import compile_query
 from guetteur.search.evaluate import compile_filter, matches
 from guetteur.search.kql import KqlError
 
-CONSTANTS = {"'lax $[*]'", "'string'", "'number'", "'boolean'", "'null'", "'[]'"}
+CONSTANTS = {"'array'", "'string'", "'number'", "'boolean'", "'null'", "'[]'"}
 IDENTIFIERS = {'"C"', '"ts"', '"host"', '"user_name"', '"source_ip"', '"destination_ip"', '"action"', '"outcome"',
                '"source_type"', '"severity"'}
 PIECES = [

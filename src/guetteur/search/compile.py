@@ -14,6 +14,7 @@ when it is `true`/`false`, each as the field's value and as an element of it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,6 @@ from guetteur.search.values import SMALLINT
 _OPS = {op: sql.SQL(op) for op in plan.OPS}
 _TRUE = sql.SQL("true")
 _FALSE = sql.SQL("false")
-_ELEMENT_TEXT = sql.SQL("(x #>> ARRAY[]::text[])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,39 @@ def _access(target: FieldSpec) -> Frag:
     return sql.Composed([sql.SQL("doc"), *(sql.SQL(" -> %s::text") for _ in path)]), list(path)
 
 
-def _elements(target: FieldSpec, condition: sql.Composable, params: list[Any]) -> Frag:
-    access, path = _access(target)
-    query = sql.Composed([
-        sql.SQL("EXISTS (SELECT FROM jsonb_path_query("), access,
-        sql.SQL(", 'lax $[*]') AS e(x) WHERE "), condition, sql.SQL(")"),
-    ])
-    return query, [*path, *params]
+def _cat(*parts: sql.Composable | Frag) -> Frag:
+    """SQL pieces and fragments joined, their parameters in order."""
+    out: list[sql.Composable] = []
+    params: list[Any] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            out.append(part[0])
+            params += part[1]
+        else:
+            out.append(part)
+    return sql.Composed(out), params
+
+
+Condition = Callable[[Frag], Frag]
+_X: Frag = (sql.SQL("x"), [])
+
+
+def _text_of(x: Frag) -> Frag:
+    return _cat(sql.SQL("("), x, sql.SQL(" #>> ARRAY[]::text[])"))
+
+
+def _type_of(x: Frag) -> Frag:
+    return _cat(sql.SQL("jsonb_typeof("), x, sql.SQL(")"))
+
+
+def _elements(target: FieldSpec, condition: Condition) -> Frag:
+    """The condition on the field's value, or on any element of it when it is an array (a
+    scalar is tested directly: no set-returning function on the common path)."""
+    value = _access(target)
+    return _cat(
+        sql.SQL("CASE "), _type_of(value), sql.SQL(" WHEN 'array' THEN EXISTS (SELECT FROM jsonb_array_elements("),
+        value, sql.SQL(") AS e(x) WHERE "), condition(_X), sql.SQL(") ELSE "), condition(value), sql.SQL(" END"),
+    )
 
 
 def _or_null_column(target: FieldSpec, column_test: sql.Composable, column_params: list[Any], doc: Frag) -> Frag:
@@ -93,10 +119,12 @@ def _small_int(text: str, number: Any) -> bool:
 
 def _like(p: plan.Like) -> Frag:
     pattern = plan.like_pattern(p.parts)
-    condition = sql.Composed([
-        sql.SQL("jsonb_typeof(x) IN ('string', 'number', 'boolean') AND "), _ELEMENT_TEXT, sql.SQL(" LIKE %s"),
-    ])
-    doc = _elements(p.field, condition, [pattern])
+
+    def condition(x: Frag) -> Frag:
+        return _cat(_type_of(x), sql.SQL(" IN ('string', 'number', 'boolean') AND "), _text_of(x),
+                    (sql.SQL(" LIKE %s"), [pattern]))
+
+    doc = _elements(p.field, condition)
     if p.field.column_type == "text":
         column = sql.Identifier(p.field.column or "")
         return _or_null_column(p.field, sql.Composed([column, sql.SQL(" LIKE %s")]), [pattern], doc)
@@ -105,14 +133,16 @@ def _like(p: plan.Like) -> Frag:
 
 def _compare(p: plan.Compare) -> Frag:
     op = _OPS[p.op]
-    parts: list[sql.Composable] = [
-        sql.SQL("(jsonb_typeof(x) = 'string' AND "), _ELEMENT_TEXT, sql.SQL(' COLLATE "C" '), op, sql.SQL(" %s)"),
-    ]
-    params: list[Any] = [p.text]
-    if p.number is not None:
-        parts += [sql.SQL(" OR (jsonb_typeof(x) = 'number' AND x::numeric "), op, sql.SQL(" %s)")]
-        params.append(p.number)
-    doc = _elements(p.field, sql.Composed(parts), params)
+
+    def condition(x: Frag) -> Frag:
+        text = _cat(sql.SQL("(("), _type_of(x), sql.SQL(" = 'string' AND "), _text_of(x), sql.SQL(' COLLATE "C" '),
+                    op, (sql.SQL(" %s)"), [p.text]))
+        if p.number is None:
+            return _cat(text, sql.SQL(")"))
+        return _cat(text, sql.SQL(" OR ("), _type_of(x), sql.SQL(" = 'number' AND ("), x, sql.SQL(")::numeric "), op,
+                    (sql.SQL(" %s))"), [p.number]))
+
+    doc = _elements(p.field, condition)
     column = sql.Identifier(p.field.column or "")
     if p.field.column_type == "text" and p.number is None:
         test = sql.Composed([column, sql.SQL(' COLLATE "C" '), op, sql.SQL(" %s")])
@@ -148,11 +178,11 @@ def _time_in(p: plan.TimeIn) -> Frag:
 
 
 def _address_test(target: FieldSpec, op: sql.Composable, value: str) -> Frag:
-    condition = sql.Composed([
-        sql.SQL("jsonb_typeof(x) = 'string' AND guetteur_try_inet"), _ELEMENT_TEXT, sql.SQL(" "), op,
-        sql.SQL(" %s::inet"),
-    ])
-    doc = _elements(target, condition, [value])
+    def condition(x: Frag) -> Frag:
+        return _cat(_type_of(x), sql.SQL(" = 'string' AND guetteur_try_inet"), _text_of(x), sql.SQL(" "), op,
+                    (sql.SQL(" %s::inet"), [value]))
+
+    doc = _elements(target, condition)
     if target.column_type == "inet":
         column = sql.Identifier(target.column or "")
         return _or_null_column(target, sql.Composed([column, sql.SQL(" "), op, sql.SQL(" %s::inet")]), [value], doc)
@@ -168,8 +198,33 @@ def _compare_address(p: plan.CompareAddress) -> Frag:
 
 
 def _text_match(p: plan.TextMatch) -> Frag:
-    condition = sql.Composed([sql.SQL("jsonb_typeof(x) = 'string' AND lower"), _ELEMENT_TEXT, sql.SQL(" ~ %s")])
-    return _elements(p.field, condition, [p.postgres])
+    def condition(x: Frag) -> Frag:
+        lowered = _cat(sql.SQL("lower"), _text_of(x))
+        # A cheap substring test first (the words the regex needs), then the regex.
+        options = [_cat(sql.SQL("("), *_and([_cat(sql.SQL("strpos("), lowered, (sql.SQL(", %s) > 0"), [w]))
+                                            for w in words]), sql.SQL(")"))
+                   for words in p.required]
+        guard = _cat(sql.SQL("("), *_or(options), sql.SQL(") AND ")) if options else (sql.SQL(""), [])
+        return _cat(_type_of(x), sql.SQL(" = 'string' AND "), guard, lowered, (sql.SQL(" ~ %s"), [p.postgres]))
+
+    return _elements(p.field, condition)
+
+
+def _and(frags: list[Frag]) -> list[Frag | sql.Composable]:
+    return _interleave(frags, sql.SQL(" AND "))
+
+
+def _or(frags: list[Frag]) -> list[Frag | sql.Composable]:
+    return _interleave(frags, sql.SQL(" OR "))
+
+
+def _interleave(frags: list[Frag], word: sql.Composable) -> list[Frag | sql.Composable]:
+    out: list[Frag | sql.Composable] = []
+    for i, frag in enumerate(frags):
+        if i:
+            out.append(word)
+        out.append(frag)
+    return out
 
 
 def _join(items: tuple[plan.Plan, ...], word: str, empty: sql.Composable) -> Frag:

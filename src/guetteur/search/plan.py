@@ -91,6 +91,7 @@ class TextMatch:
     field: FieldSpec
     python: str
     postgres: str
+    required: tuple[tuple[str, ...], ...] = ()  # alternatives of words a match must contain (a cheap pre-test)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,17 +152,21 @@ def _text_match(target: FieldSpec, value: Text) -> Plan:
         if not words:
             return Const(False)
         pick = {d: _boundaries(_separator(d).join(_escape(t) for t in words), d) for d in _W}
+        required: tuple[tuple[str, ...], ...] = (tuple(words),)
     elif value.wildcard:
         patterns = values.wildcard_tokens(value)
         if not patterns:
             return Const(False)
         pick = {d: _boundaries("(?:" + "|".join(_token_pattern(p, d) for p in patterns) + ")", d) for d in _W}
+        chunks = [tuple(c for c in p.split("*") if c) for p in patterns]
+        required = tuple(chunks) if all(chunks) else ()
     else:
         words = sorted(set(values.tokens(value.plain)))
         if not words:
             return Const(False)
         pick = {d: _boundaries("(?:" + "|".join(_escape(t) for t in words) + ")", d) for d in _W}
-    return TextMatch(target, pick["python"], pick["postgres"])
+        required = tuple((w,) for w in words)
+    return TextMatch(target, pick["python"], pick["postgres"], required)
 
 
 def _is(target: FieldSpec, value: Text, ctx: Context, lenient: bool) -> Plan:
