@@ -16,6 +16,7 @@ Suricata EVE, Zeek, winlogbeat) come first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from guetteur.model import Event, RawRecord
@@ -43,9 +44,8 @@ _FALLBACK_MAP = {
 }
 
 
-def _put(event: Event, path: str, value: Any) -> bool:
+def _put(event: Event, parts: tuple[str, ...], value: Any) -> bool:
     node = event
-    parts = path.split(".")
     for part in parts[:-1]:
         nxt = node.get(part)
         if nxt is None:
@@ -53,9 +53,10 @@ def _put(event: Event, path: str, value: Any) -> bool:
         elif not isinstance(nxt, dict):
             return False
         node = nxt
-    if parts[-1] in node and isinstance(node[parts[-1]], dict):
+    last = parts[-1]
+    if last in node and isinstance(node[last], dict):
         return False
-    node[parts[-1]] = value
+    node[last] = value
     return True
 
 
@@ -78,6 +79,97 @@ def looks_like_ecs(obj: dict) -> bool:
                                                         "ecs", "agent", "destination", "url", "http"))
 
 
+# One small handler per kind of target field: (event, extra, key, target parts, value).
+# A value a handler cannot place goes to `extra` (kept under `json`), never lost.
+_Handler = Callable[[Event, dict, str, tuple[str, ...], Any], None]
+
+
+def _set_timestamp(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
+    stamp = _timestamp(value)
+    if stamp is None:
+        extra[key] = value
+    else:
+        event["@timestamp"] = stamp
+
+
+def _set_level(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
+    code: int | None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        level, code = severity.from_number(int(value))
+    else:
+        found = severity.from_level(str(value))
+        if found is None:
+            level, code = str(value).lower(), None
+        else:
+            level, code = found
+    _put(event, ("log", "level"), level)
+    if code is not None:
+        _put(event, ("event", "severity"), code)
+
+
+def _set_number(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
+    try:
+        _put(event, parts, int(value))
+    except (TypeError, ValueError):
+        extra[key] = value
+
+
+def _set_message(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
+    if not isinstance(value, str) or not _put(event, parts, value):
+        extra[key] = value
+
+
+def _set_object(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
+    """A whole ECS object (`"host": {...}`): only an object fits there."""
+    if not isinstance(value, dict) or not _put(event, parts, value):
+        extra[key] = value
+
+
+def _set_value(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
+    if not _put(event, parts, value):
+        extra[key] = value
+
+
+def _target_plan(target: str) -> tuple[_Handler, tuple[str, ...]]:
+    if target == "@timestamp":
+        return _set_timestamp, (target,)
+    if target == "log.level":
+        return _set_level, ("log", "level")
+    if target.endswith(".port") or target.endswith("status_code") or target.endswith(".pid"):
+        return _set_number, tuple(target.split("."))
+    if target == "message":
+        return _set_message, (target,)
+    if target in ECS_OBJECTS:
+        return _set_object, (target,)
+    return _set_value, tuple(target.split("."))
+
+
+# memoised per key and per target: both are few in real logs; hostile input with ever new
+# keys only stops filling the memo (bounded), it is still parsed
+_MEMO_MAX = 4096
+_plans: dict[str, tuple[_Handler, tuple[str, ...]]] = {}
+_key_targets: dict[str, tuple[str | None, bool]] = {}
+
+
+def _plan(target: str) -> tuple[_Handler, tuple[str, ...]]:
+    plan = _plans.get(target)
+    if plan is None:
+        plan = _target_plan(target)
+        if len(_plans) < _MEMO_MAX:
+            _plans[target] = plan
+    return plan
+
+
+def _key_target(key: str) -> tuple[str | None, bool]:
+    """(the built-in target of a JSON key, whether the key itself is a dotted ECS name)."""
+    found = _key_targets.get(key)
+    if found is None:
+        found = (_FALLBACK_MAP.get(key), "." in key and key.split(".", 1)[0] in ECS_OBJECTS)
+        if len(_key_targets) < _MEMO_MAX:
+            _key_targets[key] = found
+    return found
+
+
 def parse_json(obj: dict, text: str, record: RawRecord) -> Event | None:
     if looks_like_ecs(obj):
         event: Event = dict(obj)
@@ -87,43 +179,17 @@ def parse_json(obj: dict, text: str, record: RawRecord) -> Event | None:
         return event
     event = {}
     extra: dict = {}
-    field_map = CONTEXT.json_field_map
+    field_map = CONTEXT.json_field_map  # configurable, so looked up on every key, not memoised
     for key, value in obj.items():
-        target = field_map.get(key) or _FALLBACK_MAP.get(key)
-        if target is None and "." in key and key.split(".", 1)[0] in ECS_OBJECTS and not isinstance(value, dict):
+        fallback, dotted = _key_target(key)
+        target = field_map.get(key) or fallback
+        if target is None and dotted and not isinstance(value, dict):
             target = key
         if target is None or value is None or target in event and target in ("@timestamp", "message"):
             extra[key] = value
             continue
-        if target == "@timestamp":
-            stamp = _timestamp(value)
-            if stamp is None:
-                extra[key] = value
-                continue
-            event["@timestamp"] = stamp
-        elif target == "log.level":
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                level, code = severity.from_number(int(value))
-            else:
-                found = severity.from_level(str(value))
-                if found is None:
-                    level, code = str(value).lower(), None
-                else:
-                    level, code = found
-            _put(event, "log.level", level)
-            if code is not None:
-                _put(event, "event.severity", code)
-        elif target.endswith(".port") or target.endswith("status_code") or target.endswith(".pid"):
-            try:
-                _put(event, target, int(value))
-            except (TypeError, ValueError):
-                extra[key] = value
-        elif target == "message" and not isinstance(value, str):
-            extra[key] = value
-        elif target in ECS_OBJECTS and not isinstance(value, dict):
-            extra[key] = value
-        elif not _put(event, target, value):
-            extra[key] = value
+        handler, parts = _plan(target)
+        handler(event, extra, key, parts, value)
     if extra:
         event["json"] = extra
     if "message" not in event and "msg" in extra and isinstance(extra["msg"], str):
