@@ -139,8 +139,8 @@ class AuthSettings(BaseModel):
     address_free_failures: int = Field(20, ge=1, description="failed logins from one address before backoff")
     login_backoff_seconds: float = Field(2.0, gt=0, description="first lockout; doubles each further failure")
     login_backoff_max: float = Field(900.0, gt=0, description="longest lockout (then 429 until it ends)")
-    rate_per_second: float = Field(20.0, gt=0, description="API requests per second per user or key")
-    rate_burst: int = Field(200, ge=1, description="requests a user or key may send at once")
+    rate_per_second: float = Field(50.0, gt=0, description="API requests per second per user or key")
+    rate_burst: int = Field(500, ge=1, description="requests a user or key may send at once")
 
 
 class SearchSettings(BaseModel):
