@@ -5,7 +5,9 @@ is exactly what the engine fires when fed on the caller's thread."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,3 +121,37 @@ def test_alerts_that_could_not_be_stored_come_back_first() -> None:
     again = stage.take_fired()
     assert again[:len(first)] == first
     assert len(again) > len(first)
+
+
+class _Pool:
+    """Stands in for the connection pool; `save` is cancelled before it uses a connection."""
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[object]:
+        yield object()
+
+
+def test_a_snapshot_cancelled_while_waiting_for_the_engine_leaves_it_free() -> None:
+    """`stop()` cancels the once-a-second task; if that happens while a snapshot waits for the
+    engine (the thread is correlating a batch), the engine must not stay locked: the thread
+    goes on correlating and `stop_thread` returns."""
+    stage = CorrelationStage(DetectSettings(correlation_lateness=5.0))
+    stage.start_thread()
+
+    async def run() -> None:
+        stage._lock.acquire()  # the thread is busy with a batch
+        saving = asyncio.create_task(stage.save(_Pool()))
+        await asyncio.sleep(0.2)
+        saving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await saving
+        stage._lock.release()  # the batch is done
+        await asyncio.sleep(0.2)
+
+    asyncio.run(run())
+    assert stage._lock.acquire(timeout=5), "the engine stayed locked after a cancelled snapshot"
+    stage._lock.release()
+    stage.feed(_feeds(1)[0])
+    assert stage.drain(timeout=60)
+    stage.stop_thread()
+    assert stage.take_fired()

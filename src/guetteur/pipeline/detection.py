@@ -403,11 +403,22 @@ class CorrelationStage:
             return
         self._last_snapshot = time.monotonic()
         async with pool.connection() as conn:
-            await asyncio.to_thread(self._lock.acquire)  # not between two halves of a batch
+            await self._acquire()  # not in the middle of a batch
             try:
                 await asave_snapshot(conn, self.engine, self.snapshot)
             finally:
                 self._lock.release()
+
+    async def _acquire(self) -> None:
+        """Take `_lock` without blocking the event loop. Cancelled while waiting (a stop
+        cancels the once-a-second task), the lock is released as soon as the waiting thread
+        gets it, instead of staying held and stopping the correlation thread for good."""
+        taking = asyncio.ensure_future(asyncio.to_thread(self._lock.acquire))
+        try:
+            await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            taking.add_done_callback(lambda _: self._lock.release())
+            raise
 
     async def close(self, pool: Any) -> None:
         """At a clean stop: save the windows, or, for a state of its own (an import), evaluate
