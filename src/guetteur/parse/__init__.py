@@ -153,8 +153,17 @@ def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | No
     envelope = parse_envelope(text, record)
     if envelope is not None:
         base, message, program = envelope
-        if program is not None and (found := dispatch_program(program, message, record, base)) is not None:
-            return found
+        if program is not None:
+            # dispatch_program inlined: this is the path of most syslog lines
+            parsers = _BY_PROGRAM.get(program)
+            for parser in _program_parsers(program) if parsers is None else parsers:
+                try:
+                    event = parser.parse(message, record, base)
+                except Exception:  # a parser bug must not lose the record; it is stored unparsed
+                    log.exception("parser %s raised", parser.name)
+                    continue
+                if event is not None:
+                    return event, parser
         for parser in _SYSLOG_SNIFFED:
             if parser.sniff is not None and parser.sniff(message):
                 if (event := _try(parser, message, record, base)) is not None:
@@ -194,7 +203,11 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
     if "kind" not in meta:
         meta["kind"] = "event"
     meta["original"] = text
-    ingested = meta["ingested"] = _ingested(record.received)
+    received = record.received
+    if int(received * 1000) == _last_ingested[0]:  # most records of a batch: same millisecond
+        ingested = meta["ingested"] = _last_ingested[1]
+    else:
+        ingested = meta["ingested"] = _ingested(received)
     if parser is not None:
         if "module" not in meta:
             meta["module"] = parser.family
