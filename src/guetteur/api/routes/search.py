@@ -117,10 +117,13 @@ class Surrounding(BaseModel):
     after: list[dict[str, Any]]
 
 
+_NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
+
 class SavedSearchIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    query: str = Field(max_length=8192)
-    time_range: str | None = Field(None, max_length=64, description="e.g. now-24h")
+    name: str = Field(min_length=1, max_length=200, pattern=_NO_NUL)
+    query: str = Field(max_length=8192, pattern=_NO_NUL)
+    time_range: str | None = Field(None, max_length=64, pattern=_NO_NUL, description="e.g. now-24h")
 
 
 class SavedSearchOut(BaseModel):
