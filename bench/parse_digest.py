@@ -1,0 +1,113 @@
+"""Digest of every event the parsers make from a fixed corpus: compare two commits.
+
+    python bench/parse_digest.py [--out events.tsv] [--lines extra.txt]
+    PYTHONPATH=/tmp/old/src python bench/parse_digest.py --out old.tsv   # another checkout
+
+A speed change to the parsers must leave their output byte-for-byte identical: same
+fields, same values, same key order (the stored JSON follows it). The corpus is every
+row of `bench/parsers.py` (with its hint and auto-detected), the first 300 lines of every
+text file under `../shared/data/logs` (auto-detected), a 3,000-line sample of those
+under every parser's hint, and 30,000 mutated lines (seeded: bytes cut, inserted,
+replaced, hostile addresses and times spliced in). Reception time is fixed, so two
+runs of one commit print the same digest. `--out` writes one line per event
+(`group<TAB>JSON`) to diff when the digests differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import parsers as bench_parsers
+from guetteur.model import RawRecord
+from guetteur.parse import PARSERS, flush_pending, parse_batch
+
+RECEIVED = 1796482203.25
+SPLICES = [b"999.1.1.1", b"::1", b"1.2.3.04", b"Feb 30 ", b" - - ", b"[01/Jan/2026:00:00:00 +0000]",
+           b"fe80::1%eth0", b"1.2.3.4.5", b"256.1.1.1", b"01.2.3.4"]
+
+
+def mutate(rng: random.Random, line: bytes) -> bytes:
+    b = bytearray(line)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randint(0, 5)
+        pos = rng.randint(0, max(0, len(b) - 1))
+        if op == 0 and b:
+            del b[pos]
+        elif op == 1:
+            b.insert(pos, rng.choice(b' :.[]"-0123456789abcdef\xff\x00{}=<>/\\'))
+        elif op == 2 and b:
+            b[pos] = rng.randint(0, 255)
+        elif op == 3:
+            b[pos:pos] = rng.choice(SPLICES)
+        elif op == 4:
+            b = b[:pos]
+        else:
+            b = b[pos:] + b[:pos]
+    return bytes(b)
+
+
+def corpus(extra: list[bytes]) -> Iterator[tuple[str, list[RawRecord]]]:
+    for i in range(0, len(extra), 5000):
+        yield "lines", [RawRecord(line, RECEIVED, "syslog-tcp", None, "127.0.0.1:40000") for line in extra[i:i + 5000]]
+    for label, hint, load in bench_parsers.ROWS:
+        lines = load()[:4000]
+        yield f"{label}/hint", [RawRecord(line, RECEIVED, "file", hint, "/var/log/x.log") for line in lines]
+        yield f"{label}/auto", [RawRecord(line.encode(), RECEIVED, "syslog-udp", None, "10.0.0.1:514") for line in lines]
+    data = bench_parsers.DATA
+    every: list[bytes] = []
+    for path in sorted(glob.glob(str(data / "**" / "*"), recursive=True)):
+        if not Path(path).is_file() or path.endswith((".evtx", ".gz", ".zip", ".md")):
+            continue
+        lines = [line for line in Path(path).read_bytes()[:400_000].split(b"\n") if line.strip()][:300]
+        every.extend(lines)
+        yield f"file:{Path(path).relative_to(data)}", [RawRecord(line, RECEIVED, "file", None, path) for line in lines]
+    rng = random.Random(7)
+    sample = rng.sample(every, min(3000, len(every)))
+    for name in sorted(PARSERS):
+        yield f"hint:{name}", [RawRecord(line, RECEIVED, "http", name) for line in sample]
+    seeds = extra[:3000] + sample
+    mutated = [mutate(rng, rng.choice(seeds)) for _ in range(30_000)]
+    for i in range(0, len(mutated), 5000):
+        yield "mutated", [RawRecord(line, RECEIVED, "syslog-tcp", None, "127.0.0.1:1") for line in mutated[i:i + 5000]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", help="write every event as group<TAB>JSON to this file")
+    parser.add_argument("--lines", help="a file of extra lines parsed first (e.g. the ingest mix)")
+    args = parser.parse_args(argv)
+    if not bench_parsers.DATA.exists():
+        print(f"no sample data at {bench_parsers.DATA}", file=sys.stderr)
+        return 1
+    extra = [line for line in Path(args.lines).read_bytes().split(b"\n") if line] if args.lines else []
+    total = hashlib.sha256()
+    count = 0
+    out = open(args.out, "wb") if args.out else None
+    try:
+        for group, records in corpus(extra):
+            events = parse_batch(records).events + flush_pending().events
+            for event in events:
+                line = group.encode() + b"\t" + orjson.dumps(event, default=repr) + b"\n"
+                total.update(line)
+                if out is not None:
+                    out.write(line)
+            count += len(events)
+    finally:
+        if out is not None:
+            out.close()
+    print(f"{count} events, sha256 {total.hexdigest()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
