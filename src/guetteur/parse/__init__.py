@@ -60,6 +60,8 @@ def _ordered(kind: str) -> list[Parser]:
 
 _LINE = _ordered("line")
 _LINE_SNIFFED = [p for p in _LINE if p.sniff is not None and p.name != "syslog"]
+# (sniff, parser) pairs: auto-detection walks these for every line no program claimed
+_LINE_SNIFFERS = tuple((p.sniff, p) for p in _LINE_SNIFFED if p.sniff is not None)
 _JSON = _ordered("json")
 _SYSLOG = _ordered("syslog")
 _BY_PROGRAM: dict[str, list[Parser]] = {}
@@ -67,6 +69,7 @@ for _p in _SYSLOG:
     for _prog in _p.programs:
         _BY_PROGRAM.setdefault(_prog, []).append(_p)
 _SYSLOG_SNIFFED = [p for p in _SYSLOG if p.sniff is not None]
+_SYSLOG_SNIFFERS = tuple((p.sniff, p) for p in _SYSLOG_SNIFFED if p.sniff is not None)
 _GENERIC = PARSERS["syslog"]
 
 
@@ -164,15 +167,15 @@ def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | No
                     continue
                 if event is not None:
                     return event, parser
-        for parser in _SYSLOG_SNIFFED:
-            if parser.sniff is not None and parser.sniff(message):
+        for sniff, parser in _SYSLOG_SNIFFERS:
+            if sniff(message):
                 if (event := _try(parser, message, record, base)) is not None:
                     return event, parser
         if program is not None and "host" in base:
             # a well-formed "time host program: msg" line: no other format looks like that
             return base, _GENERIC
-    for parser in _LINE_SNIFFED:
-        if parser.sniff is not None and parser.sniff(text):
+    for sniff, parser in _LINE_SNIFFERS:
+        if sniff(text):
             if (event := _try(parser, text, record)) is not None:
                 return event, parser
     if envelope is not None:
