@@ -7,7 +7,8 @@ the subject), spread evenly over the last 24 hours: 50 hosts, 500 users, 20% fai
 and web messages. Then each query runs `--runs` times through the same functions as the API
 (compiled KQL, `statement_timeout`): a field query over the last hour and over 24 h (first page
 of 100, newest first, and the count), free text over 24 h, a histogram over 24 h and a top-10
-over 24 h. `--ts-index` adds a B-tree on `ts` first, to see what it buys. One JSON line.
+over 24 h. `--no-ts-index` drops the B-tree on `ts` (migration 0500) first, to see what it
+buys; `--ingest-cost` only compares the writer's rate with and without it. One JSON line.
 """
 
 from __future__ import annotations
@@ -74,6 +75,33 @@ def fill(dsn: str, total: int, now: datetime) -> float:
     return total / (time.perf_counter() - started)
 
 
+def ingest_cost(server_dsn: str, total: int, now: datetime) -> dict[str, Any]:
+    """Writer throughput into two fresh stores, one with the B-tree on `ts`, one without,
+    written alternately batch by batch so that the machine's noise falls on both."""
+    dsns = {}
+    for name, index in (("plain", False), ("ts_btree", True)):
+        dsn = ensure_database(server_dsn, f"bench_ingest_{name}")
+        migrate(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:  # migration 0500 creates it
+            conn.execute("CREATE INDEX IF NOT EXISTS events_ts_btree ON events (ts)" if index
+                         else "DROP INDEX IF EXISTS events_ts_btree")
+        dsns[name] = dsn
+    writers = {name: EventWriter(dsn) for name, dsn in dsns.items()}
+    spent = dict.fromkeys(writers, 0.0)
+    try:
+        for first in range(0, total, BATCH):
+            batch = [event(i, total, now) for i in range(first, min(total, first + BATCH))]
+            for name, writer in writers.items():
+                started = time.perf_counter()
+                writer.write_batch([dict(e, event=dict(e["event"])) for e in batch])
+                spent[name] += time.perf_counter() - started
+    finally:
+        for writer in writers.values():
+            writer.close()
+    rates = {name: round(total / seconds) for name, seconds in spent.items()}
+    return {"ingest_rows_per_s": rates, "ts_btree_cost": round(1 - rates["ts_btree"] / rates["plain"], 3)}
+
+
 async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> dict[str, float]:
     times = []
     for _ in range(runs):
@@ -90,8 +118,8 @@ async def measure(dsn: str, runs: int, now: datetime) -> dict[str, Any]:
     limits = SearchLimits(120_000)
     hour = TimeRange(now - timedelta(hours=1), now)
     day = TimeRange(now - timedelta(days=1), now)
-    field = compile_query("event.outcome:failure and host.name:web-7", known=BASE_FIELDS, now=now)
-    text = compile_query('"failed password" and user7', known=BASE_FIELDS, now=now)
+    field = compile_query("event.outcome:failure and host.name:web-5", known=BASE_FIELDS, now=now)
+    text = compile_query('"failed password" and user5', known=BASE_FIELDS, now=now)
     failures = compile_query("event.outcome:failure", known=BASE_FIELDS, now=now)
     try:
         return {
@@ -113,7 +141,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--dsn")
-    parser.add_argument("--ts-index", action="store_true", help="add a B-tree on events.ts before measuring")
+    parser.add_argument("--no-ts-index", action="store_true",
+                        help="drop the B-tree on events.ts (migration 0500) before filling, to see what it buys")
+    parser.add_argument("--ingest-cost", action="store_true",
+                        help="only compare the writer's rate with and without the B-tree on ts (needs no --dsn)")
     args = parser.parse_args()
     tmp = None
     server = None
@@ -123,18 +154,23 @@ def main() -> None:
         server = EmbeddedPostgres.start(tmp / "pgdata", cleanup_mode="delete")
         dsn = ensure_database(server.dsn, "bench_search")
     try:
-        migrate(dsn)
         now = datetime.now(UTC)
+        if args.ingest_cost:
+            assert server is not None, "--ingest-cost starts its own server"
+            print(json.dumps({"events": args.events, **ingest_cost(server.dsn, args.events, now)}))
+            return
+        migrate(dsn)
+        if args.no_ts_index:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("DROP INDEX IF EXISTS events_ts_btree")
         rate = fill(dsn, args.events, now)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            if args.ts_index:
-                conn.execute("CREATE INDEX IF NOT EXISTS events_ts_btree ON events (ts)")
             conn.execute("VACUUM ANALYZE events")
             size = conn.execute("SELECT pg_total_relation_size('events'::regclass) +"
                                 " coalesce((SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
                                 " WHERE inhparent = 'events'::regclass), 0)").fetchone()
         figures = asyncio.run(measure(dsn, args.runs, now))
-        print(json.dumps({"events": args.events, "write_rows_per_s": round(rate), "ts_index": args.ts_index,
+        print(json.dumps({"events": args.events, "write_rows_per_s": round(rate), "ts_index": not args.no_ts_index,
                           "table_bytes": int(size[0]) if size else None, "runs": args.runs, **figures}))
     finally:
         if server is not None:

@@ -1,6 +1,15 @@
 -- 0500: search (owner: search area, see docs/search.md). Runs as the database owner, in one
--- transaction. No index on `events`: the figures of bench/search.py did not call for one
--- (see docs/search.md "Speed"), and every index taxes every insert.
+-- transaction.
+
+-- A B-tree on `ts`: the console's views are "newest first" (a page of 100, the top values over
+-- the 500 most recent matches), which an index scan backwards answers after reading only those
+-- rows, instead of reading and sorting the whole time range. bench/search.py, 500 000 events
+-- over 24 h: first page of a field query over 24 h p95 176 -> 3.4 ms, free text 594 -> 87 ms,
+-- top-10 392 -> 6 ms; writer throughput -2.3%, -7.0%, +0.9% in three interleaved runs
+-- (`--ingest-cost`, 300 000 events). Events arrive
+-- nearly in `ts` order, so the index grows at its right edge. Counts and histograms still read
+-- the whole range (BRIN on `ts` narrows it to the range).
+CREATE INDEX IF NOT EXISTS events_ts_btree ON events (ts);
 
 -- A document value as an address, or NULL when it is not one (never an error, so a KQL query on
 -- an `ip` field cannot fail on a stored value). Plain addresses only: no prefix, no zone.
