@@ -19,6 +19,7 @@ dataset (`zeek_tsv`): they are not records of the log.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from guetteur.model import Event, RawRecord
@@ -203,6 +204,204 @@ def log_name(raw: str) -> str:
     return name
 
 
+def _conn(obj: dict[str, Any], event: Event, meta: dict[str, Any], network: dict[str, Any],
+          source: dict[str, Any], destination: dict[str, Any], users: list[str]) -> None:
+    """conn.log: service, duration, bytes and packets per side, direction."""
+    meta["type"] = ["connection", "start"]
+    if isinstance(obj.get("service"), str):
+        network["protocol"] = obj["service"].split(",")[0]
+    if isinstance(obj.get("duration"), (int, float)):
+        meta["duration"] = int(obj["duration"] * 1_000_000_000)
+    for side, node in (("orig", source), ("resp", destination)):
+        if isinstance(obj.get(side + "_ip_bytes"), int):
+            node["bytes"] = obj[side + "_ip_bytes"]
+        if isinstance(obj.get(side + "_pkts"), int):
+            node["packets"] = obj[side + "_pkts"]
+    if "bytes" in source and "bytes" in destination:
+        network["bytes"] = source["bytes"] + destination["bytes"]
+    if "packets" in source and "packets" in destination:
+        network["packets"] = source["packets"] + destination["packets"]
+    if obj.get("local_orig") is True and obj.get("local_resp") is True:
+        network["direction"] = "internal"
+    elif obj.get("local_orig") is True:
+        network["direction"] = "outbound"
+    elif obj.get("local_resp") is True:
+        network["direction"] = "inbound"
+
+
+def _dns(obj: dict[str, Any], event: Event, meta: dict[str, Any], network: dict[str, Any],
+         source: dict[str, Any], destination: dict[str, Any], users: list[str]) -> None:
+    """dns.log: question, answers, response code."""
+    network["protocol"] = "dns"
+    dns: dict[str, Any] = {}
+    if obj.get("trans_id") is not None:
+        dns["id"] = str(obj["trans_id"])
+    question: dict[str, Any] = {}
+    if obj.get("query"):
+        question["name"] = obj["query"]
+    if obj.get("qtype_name"):
+        question["type"] = obj["qtype_name"]
+    if obj.get("qclass_name"):
+        question["class"] = obj["qclass_name"]
+    if question:
+        dns["question"] = question
+    if obj.get("rcode_name"):
+        dns["response_code"] = obj["rcode_name"]
+    answers = obj.get("answers")
+    if isinstance(answers, list) and answers:
+        dns["answers"] = [{"data": a} for a in answers]
+        dns["resolved_ip"] = [a for a in answers if isinstance(a, str) and (a.count(".") == 3 or ":" in a)
+                              and a.replace(".", "").replace(":", "").isalnum()]
+        if not dns["resolved_ip"]:
+            del dns["resolved_ip"]
+    dns["type"] = "answer" if obj.get("rcode_name") or answers else "query"
+    event["dns"] = dns
+    meta["outcome"] = "success" if obj.get("rcode_name") in ("NOERROR", None) else "failure"
+
+
+def _http(obj: dict[str, Any], event: Event, meta: dict[str, Any], network: dict[str, Any],
+          source: dict[str, Any], destination: dict[str, Any], users: list[str]) -> None:
+    """http.log: request, response, URL, user agent."""
+    meta["category"] = ["network", "web"]
+    http: dict[str, Any] = {}
+    request: dict[str, Any] = {}
+    response: dict[str, Any] = {}
+    if obj.get("method"):
+        request["method"] = obj["method"]
+        meta["action"] = obj["method"]
+    if isinstance(obj.get("request_body_len"), int):
+        request["body"] = {"bytes": obj["request_body_len"]}
+    if obj.get("referrer"):
+        request["referrer"] = obj["referrer"]
+    status = obj.get("status_code")
+    if isinstance(status, int):
+        response["status_code"] = status
+        meta["outcome"] = "success" if status < 400 else "failure"
+    if isinstance(obj.get("response_body_len"), int):
+        response["body"] = {"bytes": obj["response_body_len"]}
+    if request:
+        http["request"] = request
+    if response:
+        http["response"] = response
+    if obj.get("version"):
+        http["version"] = obj["version"]
+    event["http"] = http
+    url: dict[str, Any] = {}
+    if obj.get("host"):
+        url["domain"] = obj["host"]
+    if isinstance(obj.get("uri"), str):
+        url["original"] = obj["uri"]
+        path, _, query = obj["uri"].partition("?")
+        url["path"] = path
+        if query:
+            url["query"] = query
+    if obj.get("username"):
+        url["username"] = obj["username"]
+        event["user"] = {"name": obj["username"]}
+        users.append(obj["username"])
+    if url:
+        event["url"] = url
+    if obj.get("user_agent"):
+        event["user_agent"] = {"original": obj["user_agent"]}
+
+
+def _ssl(obj: dict[str, Any], event: Event, meta: dict[str, Any], network: dict[str, Any],
+         source: dict[str, Any], destination: dict[str, Any], users: list[str]) -> None:
+    """ssl.log: TLS version, cipher, server name and certificate names, JA3/JA3S."""
+    network["protocol"] = "tls"
+    tls: dict[str, Any] = {}
+    version = obj.get("version")
+    if isinstance(version, str):
+        if version.startswith("TLSv"):
+            tls["version_protocol"] = "tls"
+            number = version[4:]
+            tls["version"] = number if "." in number else f"{number[0]}.{number[1:]}" if number else number
+        elif version.startswith("SSLv"):
+            tls["version_protocol"] = "ssl"
+            tls["version"] = version[4:]
+    if obj.get("cipher"):
+        tls["cipher"] = obj["cipher"]
+    if obj.get("curve"):
+        tls["curve"] = obj["curve"]
+    if isinstance(obj.get("established"), bool):
+        tls["established"] = obj["established"]
+    if isinstance(obj.get("resumed"), bool):
+        tls["resumed"] = obj["resumed"]
+    if obj.get("server_name"):
+        tls["client"] = {"server_name": obj["server_name"]}
+        destination["domain"] = obj["server_name"]
+    server: dict[str, Any] = {}
+    if obj.get("subject"):
+        server["subject"] = obj["subject"]
+    if obj.get("issuer"):
+        server["issuer"] = obj["issuer"]
+    if obj.get("ja3s"):
+        server["ja3s"] = obj["ja3s"]
+    if obj.get("ja3"):
+        tls.setdefault("client", {})["ja3"] = obj["ja3"]
+    if server:
+        tls["server"] = server
+    event["tls"] = tls
+
+
+def _files(obj: dict[str, Any], event: Event, meta: dict[str, Any], network: dict[str, Any],
+           source: dict[str, Any], destination: dict[str, Any], users: list[str]) -> None:
+    """files.log: file name, type, size, hashes; host sets instead of the five-tuple."""
+    meta["category"] = ["file"]
+    meta["type"] = ["info"]
+    file: dict[str, Any] = {}
+    if obj.get("filename"):
+        file["name"] = obj["filename"]
+    if obj.get("mime_type"):
+        file["mime_type"] = obj["mime_type"]
+    if isinstance(obj.get("total_bytes"), int):
+        file["size"] = obj["total_bytes"]
+    hashes = {k: obj[k] for k in ("md5", "sha1", "sha256") if obj.get(k)}
+    if hashes:
+        file["hash"] = hashes
+    if file:
+        event["file"] = file
+    # files.log has host sets instead of the five-tuple
+    for key, node in (("tx_hosts", source), ("rx_hosts", destination)):
+        hosts = obj.get(key)
+        if isinstance(hosts, list) and hosts and isinstance(hosts[0], str):
+            node.update(address=hosts[0], ip=hosts[0])
+        elif isinstance(hosts, str):
+            node.update(address=hosts, ip=hosts)
+    fuid = obj.get("fuid")
+    if isinstance(fuid, str):
+        meta["id"] = fuid
+
+
+def _notice(obj: dict[str, Any], event: Event, meta: dict[str, Any], network: dict[str, Any],
+            source: dict[str, Any], destination: dict[str, Any], users: list[str]) -> None:
+    """notice.log: an alert named by its note."""
+    meta["kind"] = "alert"
+    meta["category"] = ["intrusion_detection"]
+    meta["type"] = ["info"]
+    rule: dict[str, Any] = {}
+    if obj.get("note"):
+        rule["name"] = obj["note"]
+    if obj.get("msg"):
+        rule["description"] = obj["msg"]
+        event["message"] = obj["msg"]
+    if rule:
+        event["rule"] = rule
+    for key, node in (("src", source), ("dst", destination)):
+        if isinstance(obj.get(key), str) and "ip" not in node:
+            node.update(address=obj[key], ip=obj[key])
+    if isinstance(obj.get("p"), int) and "port" not in destination:
+        destination["port"] = obj["p"]
+
+
+_LogHandler = Callable[[dict[str, Any], Event, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], list[str]],
+                       None]
+# what each log adds beyond the five-tuple (a log without a handler keeps its fields under zeek.<log>)
+_LOG_HANDLERS: dict[str, _LogHandler] = {
+    "conn": _conn, "dns": _dns, "http": _http, "ssl": _ssl, "files": _files, "notice": _notice,
+}
+
+
 def to_ecs(obj: dict[str, Any], log: str) -> Event:
     """ECS event from one decoded Zeek record of log `log` (conn, dns, http...);
     `event.dataset` is `zeek.<log>`."""
@@ -234,172 +433,9 @@ def to_ecs(obj: dict[str, Any], log: str) -> Event:
     rest = {k: v for k, v in obj.items() if k not in _META}
     zeek: dict[str, Any] = {"session_id": uid} if isinstance(uid, str) else {}
     users: list[str] = []
-    if log == "conn":
-        meta["type"] = ["connection", "start"]
-        if isinstance(obj.get("service"), str):
-            network["protocol"] = obj["service"].split(",")[0]
-        if isinstance(obj.get("duration"), (int, float)):
-            meta["duration"] = int(obj["duration"] * 1_000_000_000)
-        for side, node in (("orig", source), ("resp", destination)):
-            if isinstance(obj.get(side + "_ip_bytes"), int):
-                node["bytes"] = obj[side + "_ip_bytes"]
-            if isinstance(obj.get(side + "_pkts"), int):
-                node["packets"] = obj[side + "_pkts"]
-        if "bytes" in source and "bytes" in destination:
-            network["bytes"] = source["bytes"] + destination["bytes"]
-        if "packets" in source and "packets" in destination:
-            network["packets"] = source["packets"] + destination["packets"]
-        if obj.get("local_orig") is True and obj.get("local_resp") is True:
-            network["direction"] = "internal"
-        elif obj.get("local_orig") is True:
-            network["direction"] = "outbound"
-        elif obj.get("local_resp") is True:
-            network["direction"] = "inbound"
-    elif log == "dns":
-        network["protocol"] = "dns"
-        dns: dict[str, Any] = {}
-        if obj.get("trans_id") is not None:
-            dns["id"] = str(obj["trans_id"])
-        question: dict[str, Any] = {}
-        if obj.get("query"):
-            question["name"] = obj["query"]
-        if obj.get("qtype_name"):
-            question["type"] = obj["qtype_name"]
-        if obj.get("qclass_name"):
-            question["class"] = obj["qclass_name"]
-        if question:
-            dns["question"] = question
-        if obj.get("rcode_name"):
-            dns["response_code"] = obj["rcode_name"]
-        answers = obj.get("answers")
-        if isinstance(answers, list) and answers:
-            dns["answers"] = [{"data": a} for a in answers]
-            dns["resolved_ip"] = [a for a in answers if isinstance(a, str) and (a.count(".") == 3 or ":" in a)
-                                  and a.replace(".", "").replace(":", "").isalnum()]
-            if not dns["resolved_ip"]:
-                del dns["resolved_ip"]
-        dns["type"] = "answer" if obj.get("rcode_name") or answers else "query"
-        event["dns"] = dns
-        meta["outcome"] = "success" if obj.get("rcode_name") in ("NOERROR", None) else "failure"
-    elif log == "http":
-        meta["category"] = ["network", "web"]
-        http: dict[str, Any] = {}
-        request: dict[str, Any] = {}
-        response: dict[str, Any] = {}
-        if obj.get("method"):
-            request["method"] = obj["method"]
-            meta["action"] = obj["method"]
-        if isinstance(obj.get("request_body_len"), int):
-            request["body"] = {"bytes": obj["request_body_len"]}
-        if obj.get("referrer"):
-            request["referrer"] = obj["referrer"]
-        status = obj.get("status_code")
-        if isinstance(status, int):
-            response["status_code"] = status
-            meta["outcome"] = "success" if status < 400 else "failure"
-        if isinstance(obj.get("response_body_len"), int):
-            response["body"] = {"bytes": obj["response_body_len"]}
-        if request:
-            http["request"] = request
-        if response:
-            http["response"] = response
-        if obj.get("version"):
-            http["version"] = obj["version"]
-        event["http"] = http
-        url: dict[str, Any] = {}
-        if obj.get("host"):
-            url["domain"] = obj["host"]
-        if isinstance(obj.get("uri"), str):
-            url["original"] = obj["uri"]
-            path, _, query = obj["uri"].partition("?")
-            url["path"] = path
-            if query:
-                url["query"] = query
-        if obj.get("username"):
-            url["username"] = obj["username"]
-            event["user"] = {"name": obj["username"]}
-            users.append(obj["username"])
-        if url:
-            event["url"] = url
-        if obj.get("user_agent"):
-            event["user_agent"] = {"original": obj["user_agent"]}
-    elif log == "ssl":
-        network["protocol"] = "tls"
-        tls: dict[str, Any] = {}
-        version = obj.get("version")
-        if isinstance(version, str):
-            if version.startswith("TLSv"):
-                tls["version_protocol"] = "tls"
-                number = version[4:]
-                tls["version"] = number if "." in number else f"{number[0]}.{number[1:]}" if number else number
-            elif version.startswith("SSLv"):
-                tls["version_protocol"] = "ssl"
-                tls["version"] = version[4:]
-        if obj.get("cipher"):
-            tls["cipher"] = obj["cipher"]
-        if obj.get("curve"):
-            tls["curve"] = obj["curve"]
-        if isinstance(obj.get("established"), bool):
-            tls["established"] = obj["established"]
-        if isinstance(obj.get("resumed"), bool):
-            tls["resumed"] = obj["resumed"]
-        if obj.get("server_name"):
-            tls["client"] = {"server_name": obj["server_name"]}
-            destination["domain"] = obj["server_name"]
-        server: dict[str, Any] = {}
-        if obj.get("subject"):
-            server["subject"] = obj["subject"]
-        if obj.get("issuer"):
-            server["issuer"] = obj["issuer"]
-        if obj.get("ja3s"):
-            server["ja3s"] = obj["ja3s"]
-        if obj.get("ja3"):
-            tls.setdefault("client", {})["ja3"] = obj["ja3"]
-        if server:
-            tls["server"] = server
-        event["tls"] = tls
-    elif log == "files":
-        meta["category"] = ["file"]
-        meta["type"] = ["info"]
-        file: dict[str, Any] = {}
-        if obj.get("filename"):
-            file["name"] = obj["filename"]
-        if obj.get("mime_type"):
-            file["mime_type"] = obj["mime_type"]
-        if isinstance(obj.get("total_bytes"), int):
-            file["size"] = obj["total_bytes"]
-        hashes = {k: obj[k] for k in ("md5", "sha1", "sha256") if obj.get(k)}
-        if hashes:
-            file["hash"] = hashes
-        if file:
-            event["file"] = file
-        # files.log has host sets instead of the five-tuple
-        for key, node in (("tx_hosts", source), ("rx_hosts", destination)):
-            hosts = obj.get(key)
-            if isinstance(hosts, list) and hosts and isinstance(hosts[0], str):
-                node.update(address=hosts[0], ip=hosts[0])
-            elif isinstance(hosts, str):
-                node.update(address=hosts, ip=hosts)
-        fuid = obj.get("fuid")
-        if isinstance(fuid, str):
-            meta["id"] = fuid
-    elif log == "notice":
-        meta["kind"] = "alert"
-        meta["category"] = ["intrusion_detection"]
-        meta["type"] = ["info"]
-        rule: dict[str, Any] = {}
-        if obj.get("note"):
-            rule["name"] = obj["note"]
-        if obj.get("msg"):
-            rule["description"] = obj["msg"]
-            event["message"] = obj["msg"]
-        if rule:
-            event["rule"] = rule
-        for key, node in (("src", source), ("dst", destination)):
-            if isinstance(obj.get(key), str) and "ip" not in node:
-                node.update(address=obj[key], ip=obj[key])
-        if isinstance(obj.get("p"), int) and "port" not in destination:
-            destination["port"] = obj["p"]
+    handler = _LOG_HANDLERS.get(log)
+    if handler is not None:
+        handler(obj, event, meta, network, source, destination, users)
     if source:
         event["source"] = source
     if destination:
