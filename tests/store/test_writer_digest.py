@@ -13,8 +13,15 @@ from test_writer import hostile_events
 
 from guetteur.model import Event
 from guetteur.store import writer as writer_module
-from guetteur.store.chain import stored_digest, verify
-from guetteur.store.encoding import canonical_doc, dump_doc
+from guetteur.store.chain import _canonical_field, _TupleReader, stored_digest, verify
+from guetteur.store.encoding import (
+    COPY_HEADER,
+    COPY_TRAILER,
+    batch_id_field,
+    canonical_doc,
+    dump_doc,
+    encode_event,
+)
 from guetteur.store.ids import assign_event_ids
 from guetteur.store.writer import EventWriter
 
@@ -164,3 +171,26 @@ def test_given_ids_are_used_and_duplicates_still_replaced(fresh_app_dsn: str, ma
         dup[1]["event"]["id"] = dup[0]["event"]["id"]
         receipt = writer.write_batch(dup, ids=[raw[0], raw[0]])
         assert len(set(receipt.ids)) == 2 and receipt.ids[0] == dup[0]["event"]["id"]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 65_536])
+def test_the_stored_rows_are_read_back_as_a_stream(make_event: Make, chunk: int) -> None:
+    """Whatever the chunks the server's COPY output arrives in, the reader gives back exactly
+    the tuples the writer encoded (their `doc` is already canonical), and knows the end."""
+    events = awkward_events(make_event)[:400]
+    field = batch_id_field(7)
+    rows = [encode_event(event, field, 0, raw) for event, raw in zip(events, assign_event_ids(events), strict=True)]
+    data = COPY_HEADER + b"".join(rows) + COPY_TRAILER
+    reader = _TupleReader()
+    tuples = []
+    for start in range(0, len(data), chunk):
+        assert not reader.ended
+        tuples.extend(reader.feed(data[start:start + chunk]))
+    assert reader.ended
+    assert tuples == rows
+
+
+def test_a_doc_that_is_not_json_fails_the_digest_not_verify() -> None:
+    """A stored `doc` that does not read back as JSON (only tampering makes one) is hashed as it
+    is: `verify` then reports the batch, it does not crash."""
+    assert _canonical_field(b"\x01{not json") == b"\x00\x00\x00\x0a\x01{not json"

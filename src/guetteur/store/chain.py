@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 import psycopg
 from psycopg import sql
 
@@ -57,38 +58,82 @@ def row_digest(tuple_bytes: bytes) -> bytes:
 
 
 def stored_digest(conn: psycopg.Connection, batch_id: int, stored_at: datetime) -> tuple[int, bytes]:
-    """(rows, digest version 2) of a stored batch, recomputed from its rows."""
+    """(rows, digest version 2) of a stored batch, recomputed from its rows (read as a stream:
+    one row in memory at a time, whatever the batch's size)."""
     query = _BATCH_ROWS.format(sql.SQL(", ").join(sql.Identifier(c) for c in COPY_COLUMNS),
                                sql.Literal(batch_id), sql.Literal(stored_at))
+    reader = _TupleReader()
+    digests: list[bytes] = []
     with conn.cursor() as cur, cur.copy(query) as copy:
-        data = b"".join(bytes(chunk) for chunk in copy)
-    digests = [row_digest(t) for t in _canonical_tuples(data)]
+        for chunk in copy:
+            digests.extend(row_digest(t) for t in reader.feed(chunk))
+    if not reader.ended:
+        raise StoreInconsistent("binary COPY output ended before its trailer")
     return len(digests), content_digest(digests)
 
 
-def _canonical_tuples(data: bytes) -> list[bytes]:
-    """The tuples of a binary COPY output, each `doc` back in its canonical form."""
-    if not data.startswith(_COPY_SIGNATURE):
-        raise StoreInconsistent("binary COPY output without its signature")
-    at = len(_COPY_SIGNATURE) + 4
-    at += 4 + _FIELD.unpack_from(data, at)[0]  # header extension
-    tuples: list[bytes] = []
-    while True:
-        count = int.from_bytes(data[at:at + 2], "big", signed=True)
-        if count == -1:
-            return tuples
-        start, at = at, at + 2
-        parts: list[bytes] = []
-        for position in range(count):
-            size = _FIELD.unpack_from(data, at)[0]
-            end = at + 4 + max(size, 0)
-            if position == _DOC and size > 0:
-                doc = b"\x01" + canonical_doc(data[at + 5:end])  # jsonb: version byte, text
-                parts.append(_FIELD.pack(len(doc)) + doc)
+def _canonical_field(text: bytes) -> bytes:
+    """A stored `doc` field's bytes as the writer sent them: version byte and canonical JSON.
+    A document that cannot be read back as JSON (only a tampered one) is hashed as it is, so
+    it fails the digest instead of the check."""
+    try:
+        doc = b"\x01" + canonical_doc(text[1:])
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        doc = text
+    return _FIELD.pack(len(doc)) + doc
+
+
+class _TupleReader:
+    """Cuts a binary COPY output, fed in chunks, into tuples, each `doc` in canonical form."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._header = False
+        self.ended = False
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytes]:
+        buffer = self._buffer
+        buffer += chunk
+        at = 0
+        if not self._header:
+            fixed = len(_COPY_SIGNATURE) + 8
+            if len(buffer) < fixed:
+                return []
+            if not buffer.startswith(_COPY_SIGNATURE):
+                raise StoreInconsistent("binary COPY output without its signature")
+            at = fixed + _FIELD.unpack_from(buffer, fixed - 4)[0]  # header extension
+            if len(buffer) < at:
+                return []
+            self._header = True
+        tuples: list[bytes] = []
+        size_total = len(buffer)
+        while at + 2 <= size_total and not self.ended:
+            count = int.from_bytes(buffer[at:at + 2], "big", signed=True)
+            if count == -1:
+                self.ended = True
+                at += 2
+                break
+            parts = [bytes(buffer[at:at + 2])]
+            end = at + 2
+            for position in range(count):
+                if end + 4 > size_total:
+                    break
+                size = _FIELD.unpack_from(buffer, end)[0]
+                field_end = end + 4 + max(size, 0)
+                if field_end > size_total:
+                    break
+                if position == _DOC and size > 0:
+                    parts.append(_canonical_field(bytes(buffer[end + 4:field_end])))
+                else:
+                    parts.append(bytes(buffer[end:field_end]))
+                end = field_end
             else:
-                parts.append(data[at:end])
-            at = end
-        tuples.append(data[start:start + 2] + b"".join(parts))
+                tuples.append(b"".join(parts))
+                at = end
+                continue
+            break  # the tuple is not complete yet
+        del buffer[:at]
+        return tuples
 
 
 def chain_hash(prev_hash: bytes, content_hash: bytes, batch_id: int, seq: int, row_count: int,
