@@ -8,7 +8,8 @@ fields, same values, same key order (the stored JSON follows it). The corpus is 
 row of `bench/parsers.py` (with its hint and auto-detected), the first 300 lines of every
 text file under `../shared/data/logs` (auto-detected), a 3,000-line sample of those
 under every parser's hint, and 30,000 mutated lines (seeded: bytes cut, inserted,
-replaced, hostile addresses and times spliced in). Reception time is fixed, so two
+replaced, hostile addresses and times spliced in), and every Windows Security event id
+of the field tables built with every field, few fields and none. Reception time is fixed, so two
 runs of one commit print the same digest. `--out` writes one line per event
 (`group<TAB>JSON`) to diff when the digests differ.
 """
@@ -54,6 +55,43 @@ def mutate(rng: random.Random, line: bytes) -> bytes:
         else:
             b = b[pos:] + b[:pos]
     return bytes(b)
+
+
+# every field the Security handlers read, for the synthetic Security events below
+SECURITY_FIELDS = {
+    "SubjectUserSid": "S-1-5-21-1", "SubjectUserName": "alice", "SubjectDomainName": "CORP", "SubjectLogonId": "0x3e7",
+    "TargetUserSid": "S-1-5-21-2", "TargetSid": "S-1-5-21-3", "TargetUserName": "bob", "TargetDomainName": "CORP2",
+    "TargetLogonId": "0x1234", "OldTargetUserName": "old", "NewTargetUserName": "new", "AccountName": "carol",
+    "AccountDomain": "DOM", "ClientAddress": "10.0.0.9", "ClientName": "WS1", "Workstation": "WS2", "LogonID": "0x99",
+    "LogonType": "3", "Status": "0xc000006d", "SubStatus": "0xc0000064", "FailureReason": "%%2313",
+    "NewProcessId": "0x1a", "NewProcessName": "C:\\Windows\\cmd.exe", "CommandLine": 'cmd /c "echo a"',
+    "ProcessId": "0x10", "ParentProcessName": "C:\\Windows\\explorer.exe", "ProcessName": "C:\\x\\y.exe",
+    "IpAddress": "::ffff:10.1.2.3", "IpPort": "5555", "WorkstationName": "WS3", "DestAddress": "10.9.9.9",
+    "DestPort": "445", "ServiceName": "svc", "ServiceType": "0x10", "ServiceFileName": "C:\\svc.exe",
+    "ShareName": "\\\\*\\C$", "RelativeTargetName": "dir\\f.txt", "ObjectName": "C:\\secret.txt",
+    "TaskName": "\\task1", "MemberName": "CN=x", "MemberSid": "S-1-5-21-4",
+}
+
+
+def security_events() -> list[dict]:
+    """Every Security event id the field tables name, with every field, none, "-" in all,
+    every other one, every third one, and no logon ids; without, with empty and with UserData."""
+    from guetteur.parse import windows_ecs, windows_fields
+
+    ids = set(windows_fields.SECURITY) | {"1102", "4625", "4656", "4663", "4697", "4698", "4702", "4776", "4778",
+                                          "4779", "4781", "5140", "5145", "4688", "4624", "4648", "9999"}
+    for name in ("SUBJECT_IS_USER", "TARGET_IS_USER", "TARGET_IS_TARGET", "TARGET_IS_EFFECTIVE", "GROUP_MEMBERSHIP",
+                 "LOGON_ID_FROM_TARGET", "KERBEROS"):
+        ids |= set(getattr(windows_fields, name, ()))
+    full = SECURITY_FIELDS
+    variants = [full, {}, {k: "-" for k in full}, {k: v for i, (k, v) in enumerate(full.items()) if i % 2},
+                {k: v for i, (k, v) in enumerate(full.items()) if i % 3 == 0},
+                {k: v for k, v in full.items() if k not in ("SubjectLogonId", "TargetLogonId")}]
+    user_data = [None, {}, {"SubjectUserSid": "S-1-5-18", "SubjectUserName": "SYSTEM", "SubjectDomainName": "NT",
+                            "SubjectLogonId": "0x3e7"}]
+    return [windows_ecs.build({"event_id": eid, "channel": "Security", "provider": "Microsoft-Windows-Security-Auditing",
+                               "computer": "dc1", "time": "2026-01-01T00:00:00.000Z"}, dict(fields), data)
+            for eid in sorted(ids) for fields in variants for data in user_data]
 
 
 def corpus(extra: list[bytes]) -> Iterator[tuple[str, list[RawRecord]]]:
@@ -102,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 if out is not None:
                     out.write(line)
             count += len(events)
+        for event in security_events():
+            line = b"windows-security\t" + orjson.dumps(event, default=repr) + b"\n"
+            total.update(line)
+            if out is not None:
+                out.write(line)
+            count += 1
     finally:
         if out is not None:
             out.close()

@@ -16,6 +16,8 @@ pipelines derive (`event.category/type/action/outcome`, `user.*`, `process.*`,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from guetteur.model import Event
@@ -380,44 +382,144 @@ def _classify(meta: dict[str, Any], entry: tuple[tuple[str, ...], tuple[str, ...
 
 # ---- Security ---------------------------------------------------------------------------------
 
-# Event ids with a branch of their own below; every other id skips those tests at once.
-_SECURITY_SPECIAL = frozenset(("1102", "4625", "4656", "4663", "4697", "4698", "4702", "4776", "4778", "4779",
-                               "4781", "5140", "5145"))
-_SecurityPlan = tuple[tuple[tuple[str, ...], tuple[str, ...], str] | None, bool, bool, bool, bool, bool, bool,
-                      bool, bool]
+Getter = Callable[[str], "str | None"]
+
+
+# The few Security ids with fields of their own, one small handler each, at the step of
+# `_security` where their fields go (accounts, logon id, the object acted on).
+
+def _subject_from_user_data(b: _Builder, user: dict[str, Any], user_data: dict[str, Any] | None) -> None:
+    """1102 (audit log cleared): the subject is in UserData."""
+    if user_data:
+        b.user(user, to_text(user_data.get("SubjectUserSid")), to_text(user_data.get("SubjectUserName")),
+               to_text(user_data.get("SubjectDomainName")))
+
+
+def _renamed_account(b: _Builder, user: dict[str, Any], get: Getter) -> None:
+    """4781: the old name is the target, the new one the change."""
+    old, new = get("OldTargetUserName"), get("NewTargetUserName")
+    if _useful(old):
+        user.setdefault("target", {})["name"] = old
+    if _useful(new):
+        user["changes"] = {"name": new}
+    b.add_user(new)
+    b.add_user(old)
+
+
+def _session_account(b: _Builder, user: dict[str, Any], get: Getter) -> None:
+    """4778/4779 (session reconnected/disconnected): account and client."""
+    b.user(user, None, get("AccountName"), get("AccountDomain"))
+    if (ip := _ip(get("ClientAddress"))) is not None:
+        b.obj("source")["ip"] = ip
+        b.add_ip(ip)
+    if _useful(get("ClientName")):
+        b.obj("source")["domain"] = get("ClientName")
+
+
+def _credential_account(b: _Builder, user: dict[str, Any], get: Getter) -> None:
+    """4776 (credential validation): the account and the workstation it came from."""
+    b.user(user, None, get("TargetUserName"), None)
+    if _useful(get("Workstation")):
+        b.obj("source")["domain"] = get("Workstation")
+
+
+def _logon_id_from_user_data(logon_id: str | None, get: Getter, user_data: dict[str, Any] | None) -> str | None:
+    """1102: the subject's logon id is in UserData."""
+    return (to_text(user_data.get("SubjectLogonId")) or None) if user_data else logon_id
+
+
+def _session_logon_id(logon_id: str | None, get: Getter, user_data: dict[str, Any] | None) -> str | None:
+    return get("LogonID") if logon_id is None else logon_id
+
+
+def _share_file(b: _Builder, ed: dict[str, str], get: Getter) -> None:
+    """5140/5145: the share and the path in it."""
+    share = get("ShareName")
+    rel = get("RelativeTargetName")
+    if _useful(share):
+        file = b.obj("file")
+        assert share is not None
+        file["path"] = f"{share}\\{rel}" if _useful(rel) else share
+        if _useful(rel):
+            assert rel is not None
+            file["name"] = _basename(rel)
+
+
+def _object_file(b: _Builder, ed: dict[str, str], get: Getter) -> None:
+    """4656/4663: the object a handle was asked for or used on."""
+    if _useful(get("ObjectName")):
+        file = b.obj("file")
+        file["path"] = get("ObjectName")
+        file["name"] = _basename(ed["ObjectName"])
+
+
+def _task_name(b: _Builder, ed: dict[str, str], get: Getter) -> None:
+    """4698/4702: scheduled task created or updated."""
+    if _useful(get("TaskName")):
+        b.event.setdefault("winlog", {}).setdefault("task_name", get("TaskName"))
+
+
+_AccountHandler = Callable[[_Builder, dict[str, Any], Getter], None]
+_LogonIdHandler = Callable[["str | None", Getter, "dict[str, Any] | None"], "str | None"]
+_ObjectHandler = Callable[[_Builder, dict[str, str], Getter], None]
+_SUBJECT_FROM_USER_DATA = frozenset(("1102",))
+_ACCOUNTS: dict[str, _AccountHandler] = {
+    "4781": _renamed_account, "4778": _session_account, "4779": _session_account, "4776": _credential_account,
+}
+_LOGON_IDS: dict[str, _LogonIdHandler] = {
+    "1102": _logon_id_from_user_data, "4778": _session_logon_id, "4779": _session_logon_id,
+}
+_LOGON_FAILURES = frozenset(("4625", "4776"))
+_OBJECTS: dict[str, _ObjectHandler] = {
+    "5140": _share_file, "5145": _share_file, "4656": _object_file, "4663": _object_file,
+    "4698": _task_name, "4702": _task_name,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _SecurityPlan:
+    """What the tables say about one Security event id, looked up once per id."""
+
+    classification: tuple[tuple[str, ...], tuple[str, ...], str] | None
+    subject_is_user: bool
+    target_is_user: bool
+    target_is_target: bool
+    target_is_effective: bool
+    group_membership: bool
+    logon_id_from_target: bool
+    kerberos: bool
+    subject_from_user_data: bool
+    account: _AccountHandler | None
+    logon_id: _LogonIdHandler | None
+    logon_failure: bool
+    object: _ObjectHandler | None
+
+
 _SECURITY_PLANS: dict[str, _SecurityPlan] = {}
 
 
 def _security_plan(eid: str) -> _SecurityPlan:
-    """What the tables in `windows_fields` say about one Security event id, looked up once:
-    (classification, subject is user, target is user, target is target, target is effective,
-    group membership, logon id from target, Kerberos, has a special branch)."""
     plan = _SECURITY_PLANS.get(eid)
     if plan is None:
-        plan = (F.SECURITY.get(eid), eid in F.SUBJECT_IS_USER, eid in F.TARGET_IS_USER, eid in F.TARGET_IS_TARGET,
-                eid in F.TARGET_IS_EFFECTIVE, eid in F.GROUP_MEMBERSHIP, eid in F.LOGON_ID_FROM_TARGET,
-                eid in F.KERBEROS, eid in _SECURITY_SPECIAL)
+        plan = _SecurityPlan(
+            F.SECURITY.get(eid), eid in F.SUBJECT_IS_USER, eid in F.TARGET_IS_USER, eid in F.TARGET_IS_TARGET,
+            eid in F.TARGET_IS_EFFECTIVE, eid in F.GROUP_MEMBERSHIP, eid in F.LOGON_ID_FROM_TARGET,
+            eid in F.KERBEROS, eid in _SUBJECT_FROM_USER_DATA, _ACCOUNTS.get(eid), _LOGON_IDS.get(eid),
+            eid in _LOGON_FAILURES, _OBJECTS.get(eid))
         if len(_SECURITY_PLANS) < _CACHE_LIMIT:
             _SECURITY_PLANS[eid] = plan
     return plan
 
 
-def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, Any] | None,
-              meta: dict[str, Any], winlog: dict[str, Any]) -> None:
-    entry, subject_is_user, target_is_user, target_is_target, target_is_effective, group_membership, \
-        logon_from_target, kerberos, special = _security_plan(eid)
-    if entry is not None:
-        meta["category"] = list(entry[0])
-        meta["type"] = list(entry[1])
-        meta["action"] = entry[2]
-    get = ed.get
+def _security_user(b: _Builder, plan: _SecurityPlan, eid: str, get: Getter, ed: dict[str, str],
+                   user_data: dict[str, Any] | None) -> dict[str, Any]:
+    """user.* (with target, effective, changes) from the subject and target fields."""
     user: dict[str, Any] = {}
-    if subject_is_user:
+    if plan.subject_is_user:
         b.user(user, get("SubjectUserSid"), get("SubjectUserName"), get("SubjectDomainName"))
-        if special and eid == "1102" and user_data:
-            b.user(user, to_text(user_data.get("SubjectUserSid")), to_text(user_data.get("SubjectUserName")),
-                   to_text(user_data.get("SubjectDomainName")))
-    if target_is_user:
+        if plan.subject_from_user_data:
+            _subject_from_user_data(b, user, user_data)
+    if plan.target_is_user:
         sid = get("TargetUserSid") or get("TargetSid")
         name = get("TargetUserName")
         domain = get("TargetDomainName")
@@ -429,53 +531,34 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
                 user["target"] = target
         else:
             b.user(user, sid, name, domain)
-    if target_is_target:
+    if plan.target_is_target:
         target = {}
         b.user(target, get("TargetSid"), get("TargetUserName"), get("TargetDomainName"))
         if target:
             user["target"] = target
-    if target_is_effective:
+    if plan.target_is_effective:
         effective: dict[str, Any] = {}
         b.user(effective, get("TargetUserSid"), get("TargetUserName"), get("TargetDomainName"))
         if effective:
             user["effective"] = effective
-    if group_membership:
+    if plan.group_membership:
         _group(b, user, ed)
-    if special:
-        if eid == "4781":
-            old, new = get("OldTargetUserName"), get("NewTargetUserName")
-            if _useful(old):
-                user.setdefault("target", {})["name"] = old
-            if _useful(new):
-                user["changes"] = {"name": new}
-            b.add_user(new)
-            b.add_user(old)
-        elif eid == "4778" or eid == "4779":
-            b.user(user, None, get("AccountName"), get("AccountDomain"))
-            if (ip := _ip(get("ClientAddress"))) is not None:
-                b.obj("source")["ip"] = ip
-                b.add_ip(ip)
-            if _useful(get("ClientName")):
-                b.obj("source")["domain"] = get("ClientName")
-        elif eid == "4776":
-            b.user(user, None, get("TargetUserName"), None)
-            if _useful(get("Workstation")):
-                b.obj("source")["domain"] = get("Workstation")
-    if user:
-        b.event["user"] = user
+    if plan.account is not None:
+        plan.account(b, user, get)
+    return user
 
+
+def _security_logon(plan: _SecurityPlan, get: Getter, user_data: dict[str, Any] | None) -> dict[str, Any]:
+    """winlog.logon: id, type, and why a logon failed."""
     logon: dict[str, Any] = {}
-    logon_id = get("TargetLogonId") if logon_from_target else get("SubjectLogonId")
-    if special:
-        if eid == "1102" and user_data:
-            logon_id = to_text(user_data.get("SubjectLogonId")) or None
-        if logon_id is None and (eid == "4778" or eid == "4779"):
-            logon_id = get("LogonID")
+    logon_id = get("TargetLogonId") if plan.logon_id_from_target else get("SubjectLogonId")
+    if plan.logon_id is not None:
+        logon_id = plan.logon_id(logon_id, get, user_data)
     if logon_id:
         logon["id"] = logon_id
     if (kind := get("LogonType")) and (kind := F.LOGON_TYPES.get(kind)) is not None:
         logon["type"] = kind
-    if special and (eid == "4625" or eid == "4776"):
+    if plan.logon_failure:
         failure: dict[str, str] = {}
         if (text := F.LOGON_STATUS.get((get("Status") or "").lower())) is not None:
             failure["status"] = text
@@ -485,41 +568,48 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
             failure["reason"] = text
         if failure:
             logon["failure"] = failure
-    if logon:
-        winlog["logon"] = logon
+    return logon
 
-    # process, source, destination
-    if eid == "4688":
+
+def _created_process(b: _Builder, ed: dict[str, str], get: Getter) -> None:
+    """4688: the new process and its parent."""
+    process = b.obj("process")
+    if (pid := _int(get("NewProcessId"))) is not None:
+        process["pid"] = pid
+    if _useful(get("NewProcessName")):
+        process["executable"] = get("NewProcessName")
+        process["name"] = _basename(ed["NewProcessName"])
+    cmd = get("CommandLine")
+    if cmd:
+        process["command_line"] = cmd
+        process["args"] = split_command_line(cmd)
+    parent: dict[str, Any] = {}
+    if (pid := _int(get("ProcessId"))) is not None:
+        parent["pid"] = pid
+    if _useful(get("ParentProcessName")):
+        parent["executable"] = get("ParentProcessName")
+        parent["name"] = _basename(ed["ParentProcessName"])
+    if parent:
+        process["parent"] = parent
+
+
+def _acting_process(b: _Builder, ed: dict[str, str], get: Getter) -> None:
+    """Any other id: the process that acted, when named."""
+    pid = _int(get("ProcessId") or get("ProcessID"))
+    exe = get("ProcessName") or get("Application") or get("CallerProcessName")
+    useful_exe = exe and exe != "-"
+    if pid is not None or useful_exe:
         process = b.obj("process")
-        if (pid := _int(get("NewProcessId"))) is not None:
+        if pid is not None:
             process["pid"] = pid
-        if _useful(get("NewProcessName")):
-            process["executable"] = get("NewProcessName")
-            process["name"] = _basename(ed["NewProcessName"])
-        cmd = get("CommandLine")
-        if cmd:
-            process["command_line"] = cmd
-            process["args"] = split_command_line(cmd)
-        parent: dict[str, Any] = {}
-        if (pid := _int(get("ProcessId"))) is not None:
-            parent["pid"] = pid
-        if _useful(get("ParentProcessName")):
-            parent["executable"] = get("ParentProcessName")
-            parent["name"] = _basename(ed["ParentProcessName"])
-        if parent:
-            process["parent"] = parent
-    else:
-        pid = _int(get("ProcessId") or get("ProcessID"))
-        exe = get("ProcessName") or get("Application") or get("CallerProcessName")
-        useful_exe = exe and exe != "-"
-        if pid is not None or useful_exe:
-            process = b.obj("process")
-            if pid is not None:
-                process["pid"] = pid
-            if useful_exe:
-                assert exe is not None
-                process["executable"] = exe
-                process["name"] = _basename(exe)
+        if useful_exe:
+            assert exe is not None
+            process["executable"] = exe
+            process["name"] = _basename(exe)
+
+
+def _security_network(b: _Builder, eid: str, ed: dict[str, str], get: Getter) -> None:
+    """source.* and destination.* from the address fields."""
     ip = get("IpAddress") or get("SourceAddress")
     if ip and ip != "-":
         if ip.startswith("::ffff:") and "." in ip:  # IPv4-mapped, as Elastic stores it
@@ -537,6 +627,10 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
         b.add_ip(dst)
         if (port := _int(get("DestPort"))) is not None:
             destination["port"] = port
+
+
+def _security_service(b: _Builder, eid: str, ed: dict[str, str], get: Getter) -> None:
+    """service.* and the service's file (4697 and any id naming a service)."""
     if "ServiceName" in ed or eid == "4697":
         service: dict[str, Any] = {}
         if _useful(get("ServiceName")):
@@ -547,29 +641,32 @@ def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, An
             b.event["service"] = service
         if _useful(get("ServiceFileName")):
             b.obj("file")["path"] = get("ServiceFileName")
-    if kerberos:
+
+
+def _security(b: _Builder, eid: str, ed: dict[str, str], user_data: dict[str, Any] | None,
+              meta: dict[str, Any], winlog: dict[str, Any]) -> None:
+    plan = _security_plan(eid)
+    entry = plan.classification
+    if entry is not None:
+        meta["category"] = list(entry[0])
+        meta["type"] = list(entry[1])
+        meta["action"] = entry[2]
+    get = ed.get
+    user = _security_user(b, plan, eid, get, ed, user_data)
+    if user:
+        b.event["user"] = user
+    logon = _security_logon(plan, get, user_data)
+    if logon:
+        winlog["logon"] = logon
+    (_created_process if eid == "4688" else _acting_process)(b, ed, get)
+    _security_network(b, eid, ed, get)
+    _security_service(b, eid, ed, get)
+    if plan.kerberos:
         status = (get("Status") or "").lower()
         if status and meta.get("outcome") is None:
             meta["outcome"] = "success" if status == "0x0" else "failure"
-    if not special:
-        return
-    if eid == "5140" or eid == "5145":
-        share = get("ShareName")
-        rel = get("RelativeTargetName")
-        if _useful(share):
-            file = b.obj("file")
-            assert share is not None
-            file["path"] = f"{share}\\{rel}" if _useful(rel) else share
-            if _useful(rel):
-                assert rel is not None
-                file["name"] = _basename(rel)
-    elif (eid == "4656" or eid == "4663") and _useful(get("ObjectName")):
-        file = b.obj("file")
-        file["path"] = get("ObjectName")
-        file["name"] = _basename(ed["ObjectName"])
-    elif eid == "4698" or eid == "4702":
-        if _useful(get("TaskName")):
-            b.event.setdefault("winlog", {}).setdefault("task_name", get("TaskName"))
+    if plan.object is not None:
+        plan.object(b, ed, get)
 
 
 def _group(b: _Builder, user: dict[str, Any], ed: dict[str, str]) -> None:
