@@ -9,7 +9,7 @@ row of `bench/parsers.py` (with its hint and auto-detected), the first 300 lines
 text file under `../shared/data/logs` (auto-detected), a 3,000-line sample of those
 under every parser's hint, and 30,000 mutated lines (seeded: bytes cut, inserted,
 replaced, hostile addresses and times spliced in), and every Windows Security event id
-of the field tables built with every field, few fields and none. Reception time is fixed, so two
+of the field tables and every Sysmon event id built with every field, few fields and none. Reception time is fixed, so two
 runs of one commit print the same digest. `--out` writes one line per event
 (`group<TAB>JSON`) to diff when the digests differ.
 """
@@ -94,6 +94,35 @@ def security_events() -> list[dict]:
             for eid in sorted(ids) for fields in variants for data in user_data]
 
 
+SYSMON_FIELDS = {
+    "Image": "C:\\Windows\\System32\\cmd.exe", "ProcessId": "4242", "ProcessGuid": "{abc}", "CommandLine": "cmd /c dir",
+    "CurrentDirectory": "C:\\Users\\a\\", "ParentImage": "C:\\Windows\\explorer.exe", "ParentProcessId": "100",
+    "ParentProcessGuid": "{def}", "ParentCommandLine": "explorer.exe", "Hashes": "MD5=0A,SHA256=0B,IMPHASH=0C",
+    "OriginalFileName": "Cmd.Exe", "Company": "Microsoft", "Description": "Windows Command Processor",
+    "FileVersion": "10.0", "Product": "Windows", "User": "CORP\\alice", "SourceImage": "C:\\x\\src.exe",
+    "SourceProcessId": "7", "SourceProcessGuid": "{src}", "SourceThreadId": "8", "TargetImage": "C:\\x\\lsass.exe",
+    "TargetProcessId": "600", "ImageLoaded": "C:\\x\\a.dll", "Signed": "true", "Signature": "Microsoft",
+    "SignatureStatus": "Valid", "TargetFilename": "C:\\Temp\\evil.PS1", "PipeName": "\\pipe\\x",
+    "Protocol": "tcp", "SourceIsIpv6": "false", "SourceIp": "10.0.0.1", "SourcePort": "5000",
+    "DestinationIp": "10.0.0.2", "DestinationPort": "443", "DestinationHostname": "h", "Initiated": "true",
+    "TargetObject": "HKLM\\SOFTWARE\\x\\y", "Details": "DWORD (0x00000001)", "EventType": "SetValue",
+    "QueryName": "example.org", "QueryStatus": "0", "QueryResults": "type:  5 a.org;1.2.3.4;", "Hash": "SHA1=0D",
+}
+
+
+def sysmon_events() -> list[dict]:
+    """Every Sysmon event id 1-29 and 255 with every field, none, "-" in all, every other one."""
+    from guetteur.parse import windows_ecs
+
+    full = SYSMON_FIELDS
+    variants = [full, {}, {k: "-" for k in full}, {k: v for i, (k, v) in enumerate(full.items()) if i % 2},
+                {k: v for i, (k, v) in enumerate(full.items()) if i % 2 == 0}]
+    return [windows_ecs.build({"event_id": str(eid), "channel": "Microsoft-Windows-Sysmon/Operational",
+                               "provider": "Microsoft-Windows-Sysmon", "computer": "ws1",
+                               "time": "2026-01-01T00:00:00.000Z"}, dict(fields))
+            for eid in [*range(1, 30), 255] for fields in variants]
+
+
 def corpus(extra: list[bytes]) -> Iterator[tuple[str, list[RawRecord]]]:
     for i in range(0, len(extra), 5000):
         yield "lines", [RawRecord(line, RECEIVED, "syslog-tcp", None, "127.0.0.1:40000") for line in extra[i:i + 5000]]
@@ -140,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 if out is not None:
                     out.write(line)
             count += len(events)
-        for event in security_events():
-            line = b"windows-security\t" + orjson.dumps(event, default=repr) + b"\n"
+        for event in security_events() + sysmon_events():
+            line = b"windows\t" + orjson.dumps(event, default=repr) + b"\n"
             total.update(line)
             if out is not None:
                 out.write(line)

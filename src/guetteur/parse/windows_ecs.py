@@ -719,31 +719,24 @@ def _process_from(b: _Builder, ed: dict[str, str], prefix: str = "") -> dict[str
     return process
 
 
-def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> None:
-    if (entry := F.SYSMON.get(eid)) is not None:
-        meta["category"] = list(entry[0])
-        meta["type"] = list(entry[1])
-        meta["action"] = entry[2]
+def _accessing_process(b: _Builder, ed: dict[str, str]) -> dict[str, Any]:
+    """8 (CreateRemoteThread), 10 (ProcessAccess): the source process acts on a target."""
     get = ed.get
-    if eid == "8" or eid == "10":
-        process = _process_from(b, ed, "Source")
-        if (tid := _int(get("SourceThreadId"))) is not None:
-            process["thread"] = {"id": tid}
-        target: dict[str, Any] = {}
-        if _useful(get("TargetImage")):
-            target["executable"] = get("TargetImage")
-            target["name"] = _basename(ed["TargetImage"])
-        if (pid := _int(get("TargetProcessId"))) is not None:
-            target["pid"] = pid
-        if target:
-            b.obj("Target")["process"] = target  # Elastic's sysmon pipeline name
-    else:
-        process = _process_from(b, ed)
-    if (cmd := get("CommandLine")) is not None and cmd != "":
-        process["command_line"] = cmd
-        process["args"] = split_command_line(cmd)
-    if (value := get("CurrentDirectory")) and value != "-":
-        process["working_directory"] = value
+    process = _process_from(b, ed, "Source")
+    if (tid := _int(get("SourceThreadId"))) is not None:
+        process["thread"] = {"id": tid}
+    target: dict[str, Any] = {}
+    if _useful(get("TargetImage")):
+        target["executable"] = get("TargetImage")
+        target["name"] = _basename(ed["TargetImage"])
+    if (pid := _int(get("TargetProcessId"))) is not None:
+        target["pid"] = pid
+    if target:
+        b.obj("Target")["process"] = target  # Elastic's sysmon pipeline name
+    return process
+
+
+def _sysmon_parent(process: dict[str, Any], get: Getter) -> None:
     parent_image = get("ParentImage")
     useful_image = parent_image and parent_image != "-"
     if useful_image or get("ParentProcessId"):
@@ -760,43 +753,122 @@ def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> 
             parent["command_line"] = value
             parent["args"] = split_command_line(value)
         process["parent"] = parent
+
+
+_PE_FIELDS = (("OriginalFileName", "original_file_name"), ("Company", "company"), ("Description", "description"),
+              ("FileVersion", "file_version"), ("Product", "product"))
+
+
+def _process_image(b: _Builder, process: dict[str, Any], hashes: dict[str, str], pe: dict[str, str],
+                   get: Getter) -> None:
+    """1, 5, 8, 10: hashes and PE header of the process's image."""
+    if hashes:
+        process["hash"] = hashes
+    if pe:
+        process["pe"] = pe
+
+
+def _loaded_image(b: _Builder, process: dict[str, Any], hashes: dict[str, str], pe: dict[str, str],
+                  get: Getter) -> None:
+    """6 (driver loaded), 7 (image loaded): the loaded file, its hashes, PE header and signature."""
+    path = get("ImageLoaded")
+    if _useful(path):
+        assert path is not None
+        file = b.obj("file")
+        file["path"] = path
+        file["name"] = _basename(path)
+        if hashes:
+            file["hash"] = hashes
+        if pe:
+            file["pe"] = pe
+        signed = get("Signed")
+        if signed:
+            signature: dict[str, Any] = {"signed": signed == "true"}
+            if _useful(get("Signature")):
+                signature["subject_name"] = get("Signature")
+            if _useful(get("SignatureStatus")):
+                signature["status"] = get("SignatureStatus")
+                signature["valid"] = get("SignatureStatus") == "Valid"
+            file["code_signature"] = signature
+
+
+def _target_file(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any], hashes: dict[str, str]) -> None:
+    """2, 11, 15, 23, 26-29: the file created, deleted, streamed or timestamped."""
+    path = ed.get("TargetFilename")
+    if _useful(path):
+        assert path is not None
+        file = b.obj("file")
+        file["path"] = path
+        name = _basename(path)
+        file["name"] = name
+        directory = path[: len(path) - len(name) - 1]
+        if directory:
+            file["directory"] = directory
+        if "." in name:
+            file["extension"] = name.rsplit(".", 1)[1].lower()
+        if hashes:
+            file["hash"] = hashes
+
+
+def _pipe(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any], hashes: dict[str, str]) -> None:
+    """17, 18: the named pipe created or connected."""
+    if _useful(ed.get("PipeName")):
+        b.obj("file")["name"] = ed.get("PipeName")
+
+
+def _sysmon_connection(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any],
+                       hashes: dict[str, str]) -> None:
+    _sysmon_network(b, ed)
+
+
+def _sysmon_registry(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any],
+                     hashes: dict[str, str]) -> None:
+    _registry(b, eid, ed, meta)
+
+
+def _sysmon_dns(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any], hashes: dict[str, str]) -> None:
+    _dns(b, ed)
+
+
+_ImageHandler = Callable[[_Builder, dict[str, Any], dict[str, str], dict[str, str], Getter], None]
+_SysmonObject = Callable[[_Builder, str, dict[str, str], dict[str, Any], dict[str, str]], None]
+# by Sysmon event id: who acts (default: Image/ProcessId), whose image the hashes describe,
+# and what the event is about beyond the process
+_SYSMON_ACTORS: dict[str, Callable[[_Builder, dict[str, str]], dict[str, Any]]] = {
+    "8": _accessing_process, "10": _accessing_process,
+}
+_SYSMON_IMAGES: dict[str, _ImageHandler] = {
+    "1": _process_image, "5": _process_image, "8": _process_image, "10": _process_image,
+    "6": _loaded_image, "7": _loaded_image,
+}
+_SYSMON_OBJECTS: dict[str, _SysmonObject] = {
+    "3": _sysmon_connection, "17": _pipe, "18": _pipe, "22": _sysmon_dns,
+    **dict.fromkeys(("2", "11", "15", "23", "26", "27", "28", "29"), _target_file),
+    **dict.fromkeys(("12", "13", "14"), _sysmon_registry),
+}
+
+
+def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> None:
+    if (entry := F.SYSMON.get(eid)) is not None:
+        meta["category"] = list(entry[0])
+        meta["type"] = list(entry[1])
+        meta["action"] = entry[2]
+    get = ed.get
+    actor = _SYSMON_ACTORS.get(eid)
+    process = _process_from(b, ed) if actor is None else actor(b, ed)
+    if (cmd := get("CommandLine")) is not None and cmd != "":
+        process["command_line"] = cmd
+        process["args"] = split_command_line(cmd)
+    if (value := get("CurrentDirectory")) and value != "-":
+        process["working_directory"] = value
+    _sysmon_parent(process, get)
     hashes = _hashes(get("Hashes") or get("Hash") or "")
     pe: dict[str, str] = {}
-    if (value := get("OriginalFileName")) and value != "-":
-        pe["original_file_name"] = value
-    if (value := get("Company")) and value != "-":
-        pe["company"] = value
-    if (value := get("Description")) and value != "-":
-        pe["description"] = value
-    if (value := get("FileVersion")) and value != "-":
-        pe["file_version"] = value
-    if (value := get("Product")) and value != "-":
-        pe["product"] = value
-    if eid in ("1", "5", "8", "10"):
-        if hashes:
-            process["hash"] = hashes
-        if pe:
-            process["pe"] = pe
-    elif eid in ("6", "7"):
-        path = get("ImageLoaded")
-        if _useful(path):
-            assert path is not None
-            file = b.obj("file")
-            file["path"] = path
-            file["name"] = _basename(path)
-            if hashes:
-                file["hash"] = hashes
-            if pe:
-                file["pe"] = pe
-            signed = get("Signed")
-            if signed:
-                signature: dict[str, Any] = {"signed": signed == "true"}
-                if _useful(get("Signature")):
-                    signature["subject_name"] = get("Signature")
-                if _useful(get("SignatureStatus")):
-                    signature["status"] = get("SignatureStatus")
-                    signature["valid"] = get("SignatureStatus") == "Valid"
-                file["code_signature"] = signature
+    for key, name in _PE_FIELDS:
+        if (value := get(key)) and value != "-":
+            pe[name] = value
+    if (image := _SYSMON_IMAGES.get(eid)) is not None:
+        image(b, process, hashes, pe, get)
     if not process:
         b.event.pop("process", None)
     account = get("User")
@@ -808,30 +880,8 @@ def _sysmon(b: _Builder, eid: str, ed: dict[str, str], meta: dict[str, Any]) -> 
             user["domain"] = domain
         b.event["user"] = user
         b.add_user(name)
-    if eid == "3":
-        _sysmon_network(b, ed)
-    elif eid in ("2", "11", "15", "23", "26", "27", "28", "29"):
-        path = get("TargetFilename")
-        if _useful(path):
-            assert path is not None
-            file = b.obj("file")
-            file["path"] = path
-            name = _basename(path)
-            file["name"] = name
-            directory = path[: len(path) - len(name) - 1]
-            if directory:
-                file["directory"] = directory
-            if "." in name:
-                file["extension"] = name.rsplit(".", 1)[1].lower()
-            if hashes:
-                file["hash"] = hashes
-    elif eid in ("17", "18"):
-        if _useful(get("PipeName")):
-            b.obj("file")["name"] = get("PipeName")
-    elif eid in ("12", "13", "14"):
-        _registry(b, eid, ed, meta)
-    elif eid == "22":
-        _dns(b, ed)
+    if (about := _SYSMON_OBJECTS.get(eid)) is not None:
+        about(b, eid, ed, meta, hashes)
 
 
 def _sysmon_network(b: _Builder, ed: dict[str, str]) -> None:
