@@ -20,7 +20,7 @@ import re
 from urllib.parse import unquote
 
 from guetteur.model import Event, RawRecord
-from guetteur.parse import timefmt
+from guetteur.parse import severity, timefmt
 from guetteur.parse.address import add_related, endpoint
 from guetteur.parse.base import Parser
 
@@ -195,9 +195,15 @@ def _parse_ssl_request(line: str) -> Event | None:
     return event
 
 
+# auto-detection sniffs a line then parses the same string: the sniff's match is kept for it
+# (one tuple, replaced whole, so a thread never pairs one line with another's match)
+_sniffed: tuple[str | None, re.Match[str] | None] = (None, None)
+
+
 def parse_uvicorn(text: str, record: RawRecord) -> Event | None:
     """uvicorn's access logger: `INFO:     127.0.0.1:54321 - "GET /x HTTP/1.1" 200 OK`."""
-    m = _UVICORN.match(text)
+    sniffed = _sniffed
+    m = sniffed[1] if sniffed[0] is text else _UVICORN.match(text)
     if m is None:
         return None
     level, client, port, request, status, reason = m.groups()
@@ -211,8 +217,6 @@ def parse_uvicorn(text: str, record: RawRecord) -> Event | None:
     if reason:
         event["http"]["response"]["status_text"] = reason
     if level:
-        from guetteur.parse import severity
-
         found = severity.from_level(level)
         if found is not None:
             event["log"] = {"level": found[0], "logger": "uvicorn.access"}
@@ -225,7 +229,12 @@ def sniff_access(text: str) -> bool:
 
 
 def sniff_uvicorn(text: str) -> bool:
-    return ' - "' in text[:80] and _UVICORN.match(text) is not None
+    if ' - "' not in text[:80]:
+        return False
+    global _sniffed
+    m = _UVICORN.match(text)
+    _sniffed = (text, m)
+    return m is not None
 
 
 def parse_nginx(text: str, record: RawRecord) -> Event | None:
