@@ -44,6 +44,8 @@ async def _run(dsn: str, query: str, start: str | None, end: str | None, limit: 
 
 def _cell(event: dict[str, Any], name: str, width: int) -> str:
     text = " ".join(v if isinstance(v, str) else orjson.dumps(v).decode() for v in elements(event, spec(name)))
+    if not text and name == "message":  # web access, firewall... lines carry no message: show the line
+        text = " ".join(v for v in elements(event, spec("event.original")) if isinstance(v, str))
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 
