@@ -9,11 +9,18 @@ Document leaves look at the value at the field's path: a scalar, or each element
 (`jsonb_path_query(value, 'lax $[*]')`). Equality uses containment (`doc @> ANY(...)`) with the
 candidate JSON values: the string, the number when the value is a JSON number, the boolean
 when it is `true`/`false`, each as the field's value and as an element of it.
+
+A `message` word or phrase outside `not` is also tested against the word index (migration 0600):
+`guetteur_message_words(doc) && words` (any of them) or `@> words` (all of them), ANDed before
+the exact test and outside its `coalesce`, where the planner can answer it from the GIN index.
+Every row the exact test accepts holds those words, so the answers are unchanged; words the index
+may not hold (non-ASCII, or longer than it keeps) skip it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +35,10 @@ from guetteur.search.values import SMALLINT
 
 _OPS = {op: sql.SQL(op) for op in plan.OPS}
 _TRUE = sql.SQL("true")
+# Words the index is consulted for: ASCII only (where Python's `\w` and PostgreSQL's
+# `[[:alnum:]_]` agree in every locale) and no longer than the index keeps (migration 0600).
+_INDEXED_WORD = re.compile(r"[a-z0-9_]{1,256}(?:\.[a-z0-9_]+)*")
+_WORD_BYTES = 256
 _FALSE = sql.SQL("false")
 
 
@@ -227,10 +238,10 @@ def _interleave(frags: list[Frag], word: sql.Composable) -> list[Frag | sql.Comp
     return out
 
 
-def _join(items: tuple[plan.Plan, ...], word: str, empty: sql.Composable) -> Frag:
+def _join(items: tuple[plan.Plan, ...], word: str, empty: sql.Composable, positive: bool) -> Frag:
     if not items:
         return empty, []
-    frags = [_render(i) for i in items]
+    frags = [_render(i, positive) for i in items]
     query = sql.SQL("(") + sql.SQL(f" {word} ").join(f[0] for f in frags) + sql.SQL(")")
     return query, [p for f in frags for p in f[1]]
 
@@ -241,21 +252,39 @@ _LEAVES: dict[type, Any] = {
 }
 
 
-def _render(p: plan.Plan) -> Frag:
+def _word_index(p: plan.TextMatch) -> Frag | None:
+    """The word-index test implied by a `message` match, or None when it cannot be used."""
+    words = [w for option in p.tokens for w in option]
+    if p.field.path != ("message",) or not words or not all(
+            len(w) <= _WORD_BYTES and _INDEXED_WORD.fullmatch(w) for w in words):
+        return None
+    if all(len(option) == 1 for option in p.tokens):
+        return sql.SQL("guetteur_message_words(doc) && %s::text[]"), [sorted(set(words))]
+    if len(p.tokens) == 1:
+        return sql.SQL("guetteur_message_words(doc) @> %s::text[]"), [sorted(set(words))]
+    return None
+
+
+def _render(p: plan.Plan, positive: bool = True) -> Frag:
     match p:
         case plan.Const(value):
             return (_TRUE if value else _FALSE), []
         case plan.AllOf(items):
-            return _join(items, "AND", _TRUE)
+            return _join(items, "AND", _TRUE, positive)
         case plan.AnyOf(items):
-            return _join(items, "OR", _FALSE)
+            return _join(items, "OR", _FALSE, positive)
         case plan.NoneOf(item):
-            inner, params = _render(item)
+            inner, params = _render(item, not positive)
             return sql.Composed([sql.SQL("NOT "), inner]), params
         case plan.TimeIn():
             return _time_in(p)
     query, params = _LEAVES[type(p)](p)
-    return sql.Composed([sql.SQL("coalesce("), query, sql.SQL(", false)")]), params
+    leaf = sql.Composed([sql.SQL("coalesce("), query, sql.SQL(", false)")])
+    # Under `not` the index cannot narrow anything: the test would only cost time there.
+    index = _word_index(p) if positive and isinstance(p, plan.TextMatch) else None
+    if index is not None:
+        return _cat(sql.SQL("("), index, sql.SQL(" AND "), (leaf, params), sql.SQL(")"))
+    return leaf, params
 
 
 def compile_plan(p: plan.Plan) -> Compiled:

@@ -92,6 +92,7 @@ class TextMatch:
     python: str
     postgres: str
     required: tuple[tuple[str, ...], ...] = ()  # alternatives of words a match must contain (a cheap pre-test)
+    tokens: tuple[tuple[str, ...], ...] = ()  # the same as whole message tokens (not for wildcards): the word index
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,7 @@ def _text_match(target: FieldSpec, value: Text) -> Plan:
             return Const(False)
         pick = {d: _boundaries(_separator(d).join(_escape(t) for t in words), d) for d in _W}
         required: tuple[tuple[str, ...], ...] = (tuple(words),)
+        return TextMatch(target, pick["python"], pick["postgres"], required, required)
     elif value.wildcard:
         patterns = values.wildcard_tokens(value)
         if not patterns:
@@ -166,6 +168,7 @@ def _text_match(target: FieldSpec, value: Text) -> Plan:
             return Const(False)
         pick = {d: _boundaries("(?:" + "|".join(_escape(t) for t in words) + ")", d) for d in _W}
         required = tuple((w,) for w in words)
+        return TextMatch(target, pick["python"], pick["postgres"], required, required)
     return TextMatch(target, pick["python"], pick["postgres"], required)
 
 

@@ -1,0 +1,114 @@
+"""The word index on `message` (migration 0600): the planner answers free text from it, and the
+answers are the same with the index forced as without it, on the fixed data set and on messages
+built to sit on the edges of the token rules (dots, arrays, non-ASCII, words too long to index)."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from tests.search.test_queries import CASES, KNOWN, NOW
+
+from guetteur.search.compile import compile_query
+from guetteur.search.evaluate import compile_filter, matches
+from guetteur.store.database import with_params
+from guetteur.store.writer import EventWriter
+
+LONG = "x" * 300
+EDGES: list[dict[str, Any]] = [
+    {"message": "Failed password for root from 10.0.0.5 port 22", "labels": {"doc": "e1"}},
+    {"message": "a..b c. .d e.f.g", "labels": {"doc": "e2"}},
+    {"message": ["Disk FULL", 3, {"not": "text"}, "retry later"], "labels": {"doc": "e3"}},
+    {"message": f"token {LONG} end", "labels": {"doc": "e4"}},
+    {"message": "Ünïcode wörds: naïve café", "labels": {"doc": "e5"}},
+    {"message": 42, "labels": {"doc": "e6"}},
+    {"labels": {"doc": "e7"}},
+    {"message": "user_5 USER5 user5.example.org", "labels": {"doc": "e8"}},
+]
+EDGE_QUERIES = [
+    "failed", '"failed password"', '"password failed"', "root or nobody", "b", "a", "d", "e.f.g", "e.f", "f",
+    "full", '"disk full"', "later", "text", "3", LONG, f'"token {LONG} end"', "token", "café", "naïve",
+    "ünïcode", "user5", "user_5", "user5.example.org", "example", "42", "not failed", "failed and not root",
+    "full or root", "fail*", "*",
+]
+
+
+@pytest.fixture(scope="module")
+def edge_dsn(pg_server_dsn: str, pg_template: str) -> Iterator[str]:
+    """A database holding `EDGES`, its statistics gathered."""
+    name = f"guetteur_test_words_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+            sql.Identifier(name), sql.Identifier(pg_template)))
+    dsn = with_params(pg_server_dsn, dbname=name)
+    writer = EventWriter(dsn)
+    writer.write_batch([dict(copy.deepcopy(e), event={}) for e in EDGES])
+    writer.close()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE events")
+    try:
+        yield dsn
+    finally:
+        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _run(dsn: str, query: str, *, forced: bool) -> frozenset[str]:
+    compiled = compile_query(query, known=KNOWN, now=NOW)
+    statement = sql.Composed([sql.SQL("SELECT doc->'labels'->>'doc' FROM events WHERE "), compiled.where])
+    with psycopg.connect(dsn) as conn:
+        if forced:  # leave the planner no other way than an index where one applies
+            conn.execute("SET enable_seqscan = off")
+        return frozenset(r[0] for r in conn.execute(statement, compiled.params).fetchall())
+
+
+def _plan(dsn: str, query: str) -> str:
+    compiled = compile_query(query, known=KNOWN, now=NOW)
+    statement = sql.Composed([sql.SQL("EXPLAIN SELECT count(*) FROM events WHERE "), compiled.where])
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET enable_seqscan = off")
+        return "\n".join(r[0] for r in conn.execute(statement, compiled.params).fetchall())
+
+
+@pytest.mark.parametrize("query", ['"failed password"', "failed", "root or password", "failed and not root"])
+def test_free_text_is_answered_from_the_word_index(edge_dsn: str, query: str) -> None:
+    """A word or phrase of `message` (outside `not`) is read from the GIN index on its words,
+    not by a scan of every event of the range."""
+    plan = _plan(edge_dsn, query)
+    assert "Bitmap Index Scan" in plan and "message_words" in plan, plan
+
+
+@pytest.mark.parametrize("query", ["fail*", "not failed", LONG, "café"])
+def test_the_index_is_skipped_where_it_could_change_the_answer(edge_dsn: str, query: str) -> None:
+    """Wildcards, negations, non-ASCII words and words longer than the index keeps are not
+    looked up in it (their answers come from the exact test alone)."""
+    assert "message_words" not in _plan(edge_dsn, query)
+
+
+@pytest.mark.parametrize("query", EDGE_QUERIES)
+def test_edge_messages_same_answers_with_and_without_the_index(edge_dsn: str, query: str) -> None:
+    """On messages at the edges of the token rules, SQL with the index forced, SQL by scan and
+    the Python evaluator return the same documents."""
+    plan = compile_filter(query, known=KNOWN, now=NOW)
+    by_python = frozenset(e["labels"]["doc"] for e in EDGES if matches(plan, e, NOW))
+    assert _run(edge_dsn, query, forced=True) == by_python
+    assert _run(edge_dsn, query, forced=False) == by_python
+
+
+def test_a_word_longer_than_the_index_keeps_is_stored_and_found(edge_dsn: str) -> None:
+    """A 300-character word (GIN keys must fit a third of a page) neither stops the event from
+    being stored nor from being found."""
+    assert _run(edge_dsn, LONG, forced=True) == {"e4"}
+
+
+@pytest.mark.parametrize(("query", "expected", "why"), CASES, ids=[c[0] or "<empty>" for c in CASES])
+def test_fixed_queries_with_the_index_forced(seeded_app_dsn: str, query: str, expected: frozenset[str],
+                                             why: str) -> None:
+    """Every query of the fixed suite gives its expected documents when the planner must use
+    indexes wherever it can."""
+    assert _run(seeded_app_dsn, query, forced=True) == expected, why
