@@ -23,3 +23,6 @@ extra=""
 [ "${1:-}" = "--test" ] && extra="[test]"
 .venv/bin/python -m pip install -q -e ".${extra}" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c 'import guetteur' # fail loudly when the install did not work
+# The hot modules are compiled with mypyc when a C compiler is found (setup.py);
+# GUETTEUR_PURE_PYTHON=1 skips it. Say which build this is, and why when it is pure Python.
+.venv/bin/python -m guetteur.compiled
