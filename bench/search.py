@@ -1,14 +1,20 @@
 """Search speed on a large store: p50/p95 of the queries the console runs.
 
-Usage: python bench/search.py [--events 5000000] [--runs 10] [--dsn DSN] [--ts-index]
+Usage: python bench/search.py [--events 5000000] [--runs 10] [--dsn DSN] [--reuse] [--ingest-rate auto|N|0]
 Without --dsn an embedded server is started in a temp dir and deleted afterwards. Events are
 written straight into the store by the writer (binary COPY, digest, chain: the pipeline is not
 the subject), spread evenly over the last 24 hours: 50 hosts, 500 users, 20% failures, sshd
 and web messages. Then each query runs `--runs` times through the same functions as the API
 (compiled KQL, `statement_timeout`): a field query over the last hour and over 24 h (first page
 of 100, newest first, and the count), free text over 24 h, a histogram over 24 h and a top-10
-over 24 h. `--no-ts-index` drops the B-tree on `ts` (migration 0500) first, to see what it
-buys; `--ingest-cost` only compares the writer's rate with and without it. One JSON line.
+over 24 h. While they run, another process writes events through the writer at a fixed rate
+(`--ingest-rate`, by default half of the writer's capacity measured just before: the issue's
+"while ingesting at half of the machine's measured capacity"), timestamped within the last hour.
+`--reuse` keeps the events already in the store given by `--dsn` (migrations still run, so a new
+index is built over them: `migrate_s`). `--no-ts-index` drops the B-tree on `ts` (migration 0500)
+first, `--no-word-index` the word index on `message` (0600), to see what they buy;
+`--ingest-cost` only compares the writer's rate without indexes for search, with the `ts` B-tree,
+and with both. One JSON line.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import shutil
 import statistics
 import tempfile
@@ -39,6 +46,12 @@ from guetteur.store.search import SearchLimits, TimeRange, count, histogram, sea
 from guetteur.store.writer import EventWriter
 
 BATCH = 10_000
+# Indexes for search, by bench name: (index, its definition).
+INDEXES = {
+    "ts_btree": ("events_ts_btree", "CREATE INDEX IF NOT EXISTS events_ts_btree ON events (ts)"),
+    "words": ("events_message_words",
+              "CREATE INDEX IF NOT EXISTS events_message_words ON events USING gin (guetteur_message_words(doc))"),
+}
 
 
 def event(i: int, total: int, now: datetime) -> Event:
@@ -76,15 +89,17 @@ def fill(dsn: str, total: int, now: datetime) -> float:
 
 
 def ingest_cost(server_dsn: str, total: int, now: datetime) -> dict[str, Any]:
-    """Writer throughput into two fresh stores, one with the B-tree on `ts`, one without,
-    written alternately batch by batch so that the machine's noise falls on both."""
+    """Writer throughput into three fresh stores: without the search indexes, with the B-tree on
+    `ts`, with it and the word index; written alternately batch by batch so that the machine's
+    noise falls on all three."""
+    variants = {"plain": (), "ts_btree": ("ts_btree",), "ts_btree_words": ("ts_btree", "words")}
     dsns = {}
-    for name, index in (("plain", False), ("ts_btree", True)):
+    for name, kept in variants.items():
         dsn = ensure_database(server_dsn, f"bench_ingest_{name}")
         migrate(dsn)
-        with psycopg.connect(dsn, autocommit=True) as conn:  # migration 0500 creates it
-            conn.execute("CREATE INDEX IF NOT EXISTS events_ts_btree ON events (ts)" if index
-                         else "DROP INDEX IF EXISTS events_ts_btree")
+        with psycopg.connect(dsn, autocommit=True) as conn:  # the migrations create them all
+            for key, (index, create) in INDEXES.items():
+                conn.execute(create if key in kept else f"DROP INDEX IF EXISTS {index}")
         dsns[name] = dsn
     writers = {name: EventWriter(dsn) for name, dsn in dsns.items()}
     spent = dict.fromkeys(writers, 0.0)
@@ -99,7 +114,40 @@ def ingest_cost(server_dsn: str, total: int, now: datetime) -> dict[str, Any]:
         for writer in writers.values():
             writer.close()
     rates = {name: round(total / seconds) for name, seconds in spent.items()}
-    return {"ingest_rows_per_s": rates, "ts_btree_cost": round(1 - rates["ts_btree"] / rates["plain"], 3)}
+    return {"ingest_rows_per_s": rates, "ts_btree_cost": round(1 - rates["ts_btree"] / rates["plain"], 3),
+            "words_cost": round(1 - rates["ts_btree_words"] / rates["ts_btree"], 3),
+            "both_cost": round(1 - rates["ts_btree_words"] / rates["plain"], 3)}
+
+
+def capacity(dsn: str, now: datetime, total: int, rows: int = 100_000) -> float:
+    """The writer's rate (rows/s) writing `rows` events of the last hour as fast as it can."""
+    writer = EventWriter(dsn)
+    first = total - total // 24
+    started = time.perf_counter()
+    try:
+        for offset in range(0, rows, BATCH):
+            writer.write_batch([event(first + (offset + j) % (total // 24), total, now) for j in range(BATCH)])
+    finally:
+        writer.close()
+    return rows / (time.perf_counter() - started)
+
+
+def ingest_at(dsn: str, rate: float, now: datetime, total: int, stop: Any, written: Any) -> None:
+    """Writes events of the last hour at `rate` rows/s (batches of a tenth of a second) until
+    `stop` is set; `written` counts them."""
+    writer = EventWriter(dsn)
+    size = max(1, round(rate / 10))
+    first, span = total - total // 24, total // 24
+    started = time.perf_counter()
+    try:
+        while not stop.is_set():
+            writer.write_batch([event(first + (written.value + j) % span, total, now) for j in range(size)])
+            written.value += size
+            ahead = written.value / rate - (time.perf_counter() - started)
+            if ahead > 0:
+                stop.wait(ahead)
+    finally:
+        writer.close()
 
 
 async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> dict[str, float]:
@@ -136,15 +184,79 @@ async def measure(dsn: str, runs: int, now: datetime) -> dict[str, Any]:
         await pool.close()
 
 
+def _size(conn: psycopg.Connection, index: str | None = None) -> int:
+    """Bytes of the event partitions (indexes included), or of one index over every partition."""
+    if index is None:
+        query = ("SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits"
+                 " WHERE inhparent = 'events'::regclass")
+        row = conn.execute(query).fetchone()
+    else:
+        row = conn.execute("SELECT coalesce(sum(pg_relation_size(inhrelid)), 0) FROM pg_inherits"
+                           " WHERE inhparent = %s::regclass", (index,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _store_now(dsn: str) -> datetime | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT max(ts) FROM events").fetchone()
+    return row[0] if row else None
+
+
+def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    migrate(dsn)
+    out: dict[str, Any] = {"events": args.events, "migrate_s": round(time.perf_counter() - started, 1)}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for key, (index, _) in INDEXES.items():
+            if getattr(args, f"no_{key.replace('ts_btree', 'ts')}_index"):
+                conn.execute(f"DROP INDEX IF EXISTS {index}")
+    now = _store_now(dsn) if args.reuse else None
+    if now is None:
+        now = datetime.now(UTC)
+        out["write_rows_per_s"] = round(fill(dsn, args.events, now))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE events")
+        out["table_bytes"] = _size(conn)
+        out |= {f"{key}_index_bytes": _size(conn, index) for key, (index, _) in INDEXES.items()}
+    out["indexes"] = [k for k in INDEXES if out[f"{k}_index_bytes"]]
+    rate = 0.0
+    if args.ingest_rate == "auto":
+        out["capacity_rows_per_s"] = round(capacity(dsn, now, args.events))
+        rate = out["capacity_rows_per_s"] / 2
+    elif float(args.ingest_rate) > 0:
+        rate = float(args.ingest_rate)
+    stop = multiprocessing.Event()
+    written = multiprocessing.Value("q", 0, lock=False)
+    writer = multiprocessing.Process(target=ingest_at, args=(dsn, rate, now, args.events, stop, written))
+    if rate:
+        writer.start()
+    started = time.perf_counter()
+    try:
+        out["runs"] = args.runs
+        out |= asyncio.run(measure(dsn, args.runs, now))
+    finally:
+        stop.set()
+        if rate:
+            writer.join()
+    out["ingest_target_rows_per_s"] = round(rate)
+    out["ingest_rows_per_s_during"] = round(written.value / (time.perf_counter() - started))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--dsn")
+    parser.add_argument("--reuse", action="store_true", help="keep the events already stored (with --dsn)")
+    parser.add_argument("--ingest-rate", default="auto",
+                        help="rows/s written during the measurements: auto (half the measured capacity), N, or 0")
     parser.add_argument("--no-ts-index", action="store_true",
                         help="drop the B-tree on events.ts (migration 0500) before filling, to see what it buys")
+    parser.add_argument("--no-words-index", action="store_true",
+                        help="drop the word index on message (migration 0600), to see what it buys")
     parser.add_argument("--ingest-cost", action="store_true",
-                        help="only compare the writer's rate with and without the B-tree on ts (needs no --dsn)")
+                        help="only compare the writer's rate with and without the search indexes (needs no --dsn)")
     args = parser.parse_args()
     tmp = None
     server = None
@@ -154,24 +266,11 @@ def main() -> None:
         server = EmbeddedPostgres.start(tmp / "pgdata", cleanup_mode="delete")
         dsn = ensure_database(server.dsn, "bench_search")
     try:
-        now = datetime.now(UTC)
         if args.ingest_cost:
             assert server is not None, "--ingest-cost starts its own server"
-            print(json.dumps({"events": args.events, **ingest_cost(server.dsn, args.events, now)}))
+            print(json.dumps({"events": args.events, **ingest_cost(server.dsn, args.events, datetime.now(UTC))}))
             return
-        migrate(dsn)
-        if args.no_ts_index:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute("DROP INDEX IF EXISTS events_ts_btree")
-        rate = fill(dsn, args.events, now)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE events")
-            size = conn.execute("SELECT pg_total_relation_size('events'::regclass) +"
-                                " coalesce((SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
-                                " WHERE inhparent = 'events'::regclass), 0)").fetchone()
-        figures = asyncio.run(measure(dsn, args.runs, now))
-        print(json.dumps({"events": args.events, "write_rows_per_s": round(rate), "ts_index": not args.no_ts_index,
-                          "table_bytes": int(size[0]) if size else None, "runs": args.runs, **figures}))
+        print(json.dumps(run(args, dsn)))
     finally:
         if server is not None:
             server.stop()

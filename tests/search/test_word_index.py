@@ -9,13 +9,17 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 from tests.search.test_queries import CASES, KNOWN, NOW
 
 from guetteur.search.compile import compile_query
 from guetteur.search.evaluate import compile_filter, matches
+from guetteur.search.values import tokens
 from guetteur.store.database import with_params
 from guetteur.store.writer import EventWriter
 
@@ -112,3 +116,22 @@ def test_fixed_queries_with_the_index_forced(seeded_app_dsn: str, query: str, ex
     """Every query of the fixed suite gives its expected documents when the planner must use
     indexes wherever it can."""
     assert _run(seeded_app_dsn, query, forced=True) == expected, why
+
+
+messages = st.text(alphabet=st.sampled_from("aZ_9.. -\t/éİßK:"), max_size=60)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=messages, repeat=st.sampled_from([1, 40]))
+def test_the_split_words_are_the_matched_words(edge_dsn: str, text: str, repeat: int) -> None:
+    """The index's fast path (one split, for strings up to 1500 bytes) gives the same set of
+    words as its reference path (the compiler's token pattern, matched), and, on ASCII text, the
+    same words as the Python tokenizer the query side uses (up to the 256-byte limit)."""
+    message = text * repeat
+    doc = orjson.dumps({"message": message}).decode()
+    with psycopg.connect(edge_dsn) as conn:
+        split, matched = conn.execute("SELECT guetteur_message_words(%s::jsonb),"
+                                      " guetteur_message_words_matched(%s::jsonb)", (doc, doc)).fetchone() or ([], [])
+    assert set(split) == set(matched) | ({w for w in split if len(w.encode()) > 256})
+    if message.isascii():
+        assert set(matched) == {w for w in tokens(message) if len(w) <= 256}
