@@ -161,13 +161,13 @@ async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> dict[str, floa
             "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 1)}
 
 
-async def measure(dsn: str, runs: int, now: datetime) -> dict[str, Any]:
+async def measure(dsn: str, runs: int, now: datetime, words: bool) -> dict[str, Any]:
     pool = await open_pool(dsn, max_size=2, application_name="bench-search")
     limits = SearchLimits(120_000)
     hour = TimeRange(now - timedelta(hours=1), now)
     day = TimeRange(now - timedelta(days=1), now)
     field = compile_query("event.outcome:failure and host.name:web-5", known=BASE_FIELDS, now=now)
-    text = compile_query('"failed password" and user5', known=BASE_FIELDS, now=now)
+    text = compile_query('"failed password" and user5', known=BASE_FIELDS, now=now, word_index=words)
     failures = compile_query("event.outcome:failure", known=BASE_FIELDS, now=now)
     try:
         return {
@@ -207,9 +207,12 @@ def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
     migrate(dsn)
     out: dict[str, Any] = {"events": args.events, "migrate_s": round(time.perf_counter() - started, 1)}
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for key, (index, _) in INDEXES.items():
-            if getattr(args, f"no_{key.replace('ts_btree', 'ts')}_index"):
-                conn.execute(f"DROP INDEX IF EXISTS {index}")
+        if args.ts_index is False:
+            conn.execute(f"DROP INDEX IF EXISTS {INDEXES['ts_btree'][0]}")
+        if args.words_index is not None:  # the optional word index (not created by the migrations)
+            started = time.perf_counter()
+            conn.execute(INDEXES["words"][1] if args.words_index else f"DROP INDEX IF EXISTS {INDEXES['words'][0]}")
+            out["words_index_s"] = round(time.perf_counter() - started, 1)
     now = _store_now(dsn) if args.reuse else None
     if now is None:
         now = datetime.now(UTC)
@@ -233,7 +236,7 @@ def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         out["runs"] = args.runs
-        out |= asyncio.run(measure(dsn, args.runs, now))
+        out |= asyncio.run(measure(dsn, args.runs, now, "words" in out["indexes"]))
     finally:
         stop.set()
         if rate:
@@ -251,10 +254,10 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the events already stored (with --dsn)")
     parser.add_argument("--ingest-rate", default="auto",
                         help="rows/s written during the measurements: auto (half the measured capacity), N, or 0")
-    parser.add_argument("--no-ts-index", action="store_true",
+    parser.add_argument("--no-ts-index", dest="ts_index", action="store_false", default=None,
                         help="drop the B-tree on events.ts (migration 0500) before filling, to see what it buys")
-    parser.add_argument("--no-words-index", action="store_true",
-                        help="drop the word index on message (migration 0600), to see what it buys")
+    parser.add_argument("--words-index", action=argparse.BooleanOptionalAction, default=None,
+                        help="create (or drop) the optional word index on message (docs/search.md)")
     parser.add_argument("--ingest-cost", action="store_true",
                         help="only compare the writer's rate with and without the search indexes (needs no --dsn)")
     args = parser.parse_args()

@@ -10,7 +10,9 @@ Document leaves look at the value at the field's path: a scalar, or each element
 candidate JSON values: the string, the number when the value is a JSON number, the boolean
 when it is `true`/`false`, each as the field's value and as an element of it.
 
-A `message` word or phrase outside `not` is also tested against the word index (migration 0600):
+When the store has the optional word index (migration 0600, docs/search.md: it costs ingestion
+far more than the 10% budget, so it is not created by default) and the caller says so
+(`word_index=True`), a `message` word or phrase outside `not` is also tested against it:
 `guetteur_message_words(doc) && words` (any of them) or `@> words` (all of them), ANDed before
 the exact test and outside its `coalesce`, where the planner can answer it from the GIN index.
 Every row the exact test accepts holds those words, so the answers are unchanged; words the index
@@ -265,7 +267,7 @@ def _word_index(p: plan.TextMatch) -> Frag | None:
     return None
 
 
-def _render(p: plan.Plan, positive: bool = True) -> Frag:
+def _render(p: plan.Plan, positive: bool) -> Frag:
     match p:
         case plan.Const(value):
             return (_TRUE if value else _FALSE), []
@@ -287,11 +289,13 @@ def _render(p: plan.Plan, positive: bool = True) -> Frag:
     return leaf, params
 
 
-def compile_plan(p: plan.Plan) -> Compiled:
-    query, params = _render(p)
+def compile_plan(p: plan.Plan, *, word_index: bool = False) -> Compiled:
+    """The SQL condition of a plan; `word_index`: the store has the word index on `message`
+    (without it, the index test would only cost time)."""
+    query, params = _render(p, word_index)
     return Compiled(query, params)
 
 
-def compile_query(text: str, *, known: tuple[str, ...], now: datetime) -> Compiled:
+def compile_query(text: str, *, known: tuple[str, ...], now: datetime, word_index: bool = False) -> Compiled:
     """The SQL condition of a KQL query. Raises `KqlError` (a `QueryError`)."""
-    return compile_plan(plan.build(kql.parse(text), Context(known, now)))
+    return compile_plan(plan.build(kql.parse(text), Context(known, now)), word_index=word_index)

@@ -4,7 +4,7 @@ compiled query. So `guetteur search` and `GET /api/v1/search` give the same resu
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
@@ -14,7 +14,7 @@ from guetteur.search.compile import Compiled, compile_query
 from guetteur.search.fields import BASE_FIELDS
 from guetteur.search.kql import KqlError, Text
 from guetteur.search.values import date_interval
-from guetteur.store.search import SearchLimits, TimeRange, field_stats
+from guetteur.store.search import SearchLimits, TimeRange, field_stats, has_word_index
 
 DEFAULT_SPAN = timedelta(minutes=15)  # Kibana's "last 15 minutes"
 KNOWN_FIELDS_SECONDS = 60.0
@@ -45,11 +45,28 @@ def window(start: str | None, end: str | None, now: datetime | None = None) -> T
 
 
 @dataclass
+class WordIndex:
+    """Whether the store has the optional word index on `message`, checked at most every
+    `KNOWN_FIELDS_SECONDS` (an operator may create or drop it while Guetteur runs)."""
+
+    _present: bool = False
+    _until: float = 0.0
+
+    async def get(self, pool: AsyncConnectionPool, limits: SearchLimits) -> bool:
+        if time.monotonic() >= self._until:
+            self._present = await has_word_index(pool, limits)
+            self._until = time.monotonic() + KNOWN_FIELDS_SECONDS
+        return self._present
+
+
+@dataclass
 class KnownFields:
     """Field names for `*` in queries: the base ECS fields and those of recent events,
-    refreshed at most every `KNOWN_FIELDS_SECONDS`."""
+    refreshed at most every `KNOWN_FIELDS_SECONDS`; and, as what else the compiler needs to know
+    of the store, whether it has the word index."""
 
     sample: int = 500
+    word_index: WordIndex = field(default_factory=WordIndex)
     _names: tuple[str, ...] = ()
     _until: float = 0.0
 
@@ -68,4 +85,5 @@ async def compile_search(pool: AsyncConnectionPool, query: str, known: KnownFiel
                          now: datetime | None = None) -> Compiled:
     """The compiled query (KqlError when it is not KQL)."""
     names = await known.get(pool, limits) if "*" in query else BASE_FIELDS
-    return compile_query(query, known=tuple(names), now=now or datetime.now(UTC))
+    words = await known.word_index.get(pool, limits)
+    return compile_query(query, known=tuple(names), now=now or datetime.now(UTC), word_index=words)

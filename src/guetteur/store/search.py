@@ -106,6 +106,12 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
     return events, cursor
 
 
+async def has_word_index(pool: AsyncConnectionPool, limits: SearchLimits = SearchLimits()) -> bool:
+    """Whether the optional word index on `message` exists (migration 0600, docs/search.md)."""
+    rows = await _rows(pool, sql.SQL("SELECT to_regclass('events_message_words') IS NOT NULL"), [], limits)
+    return bool(rows[0][0])
+
+
 async def count(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *,
                 limits: SearchLimits = SearchLimits()) -> int:
     where, params = _where(compiled, window)
