@@ -2,6 +2,10 @@
 
     python bench/parse_digest.py [--out events.tsv] [--lines extra.txt]
     PYTHONPATH=/tmp/old/src python bench/parse_digest.py --out old.tsv   # another checkout
+    PYTHONPATH=/tmp/pure/src python bench/parse_digest.py   # compiled build vs pure: an unbuilt
+                                                            # copy of the same commit (git archive)
+
+Run both from the same folder: the shared samples' file paths are part of the events.
 
 A speed change to the parsers must leave their output byte-for-byte identical: same
 fields, same values, same key order (the stored JSON follows it). The corpus is every
