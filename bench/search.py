@@ -192,7 +192,7 @@ def _size(conn: psycopg.Connection, index: str | None = None) -> int:
         row = conn.execute(query).fetchone()
     else:
         row = conn.execute("SELECT coalesce(sum(pg_relation_size(inhrelid)), 0) FROM pg_inherits"
-                           " WHERE inhparent = %s::regclass", (index,)).fetchone()
+                           " WHERE inhparent = to_regclass(%s)", (index,)).fetchone()
     return int(row[0]) if row else 0
 
 
