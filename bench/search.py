@@ -196,6 +196,11 @@ def _size(conn: psycopg.Connection, index: str | None = None) -> int:
     return int(row[0]) if row else 0
 
 
+def _stored(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _store_now(dsn: str) -> datetime | None:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT max(ts) FROM events").fetchone()
@@ -219,6 +224,7 @@ def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
         out["write_rows_per_s"] = round(fill(dsn, args.events, now))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE events")
+        out["stored_before"] = _stored(conn)
         out["table_bytes"] = _size(conn)
         out |= {f"{key}_index_bytes": _size(conn, index) for key, (index, _) in INDEXES.items()}
     out["indexes"] = [k for k in INDEXES if out[f"{k}_index_bytes"]]
@@ -241,6 +247,8 @@ def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
         stop.set()
         if rate:
             writer.join()
+    with psycopg.connect(dsn) as conn:
+        out["stored_after"] = _stored(conn)
     out["ingest_target_rows_per_s"] = round(rate)
     out["ingest_rows_per_s_during"] = round(written.value / (time.perf_counter() - started))
     return out
