@@ -25,9 +25,9 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     WHERE octet_length(w.word) <= 256
 $$;
 
--- The index itself is NOT created here: measured, it costs ingestion far more than the 10% budget
--- (bench/search.py --ingest-cost: writer -43%; bench/ingest.py: end to end 17,360 -> 9,346
--- events/s), for free-text counts over long ranges (5M events, 24 h: 6.4 s -> 95 ms). An operator
--- who wants that trade creates it (docs/search.md, "Speed"):
+-- The index itself is NOT created here: measured, it costs the writer far more than the 10% budget
+-- (bench/search.py --ingest-cost: 41-51% fewer rows/s; end to end within noise, docs/search.md),
+-- for free-text counts over long ranges (5M events, 24 h: 7.2 s -> 0.1 s). An operator who wants
+-- that trade creates it (docs/search.md, "Speed"):
 --   CREATE INDEX events_message_words ON events USING gin (guetteur_message_words(doc));
 -- and the search service uses it as soon as it exists (guetteur.store.search.has_word_index).
