@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from embedded_helpers import kill_postmaster, postmaster_pid, scratch_pgdata
 
+from embedded_helpers import kill_postmaster, postmaster_pid, scratch_pgdata
 from guetteur.store.embedded import EmbeddedPostgres
 from guetteur.store.supervisor import DatabaseState, DatabaseSupervisor, restart_delay
 
