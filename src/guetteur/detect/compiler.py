@@ -30,13 +30,13 @@ Matching semantics (sigma-rules-specification.md, sigma-appendix-modifiers.md):
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from re import _parser as _sre  # type: ignore[attr-defined]  # CPython's regex parser, for literals
 from typing import Any
 
 import ahocorasick
@@ -601,6 +601,9 @@ def regex_literals(pattern: str, flags: int = 0) -> frozenset[str]:
         return frozenset()
     return best or frozenset()
 
+
+# CPython's regex parser (private, no type stubs in every mypy): regex literals for the prefilter
+_sre: Any = importlib.import_module("re._parser")
 
 _EXPAND_MAX = 64  # strings a run of nodes may stand for before it is cut
 _CLASS_MAX = 8  # characters a class may hold to be expanded
