@@ -1,4 +1,4 @@
-"""The optional word index on `message` (migrations 0600, 0610; created by the operator, as
+"""The optional word index on `message` (migration 0600; created by the operator, as
 here): the planner answers free text from it, and the answers are the same with the index forced
 as without it, on the fixed data set and on messages
 built to sit on the edges of the token rules (dots, arrays, non-ASCII, words too long to index)."""
