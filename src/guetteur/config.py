@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -152,6 +152,95 @@ class SearchSettings(BaseModel):
     stream_queue: int = Field(1000, ge=10, description="events held for one live-stream client before it is dropped")
 
 
+class RiskSettings(BaseModel):
+    """Risk scores (`alert/risk.py`, `docs/risk.md`): asset criticality, entity risk, risk alerts."""
+
+    enabled: bool = Field(True, description="score entities and raise risk alerts")
+    hosts: dict[str, Literal["low", "medium", "high", "extreme"]] = Field(
+        default_factory=dict, max_length=10_000,
+        description="host.name glob pattern -> asset criticality (odds multiplier 0.5 / 1 / 1.5 / 2)")
+    users: dict[str, Literal["low", "medium", "high", "extreme"]] = Field(
+        default_factory=dict, max_length=10_000,
+        description="user.name glob pattern -> asset criticality (unmatched names are medium)")
+    window_hours: float = Field(24.0, gt=0, le=24 * 30, description="sliding window of entity risk (event time)")
+    score_threshold: float = Field(
+        40.0, gt=0, le=100, description="entity score (0-100) whose crossing raises a guetteur.risk.score alert")
+    tactics_threshold: int = Field(
+        3, ge=2, le=14, description="distinct ATT&CK tactics in the window that raise a guetteur.risk.tactics alert")
+    tactics_min_rules: int = Field(2, ge=1, description="distinct rules those tactics must come from")
+    max_contributions: int = Field(
+        1000, ge=10, le=100_000, description="highest contributions per entity counted in its score")
+    interval: float = Field(1.0, gt=0, le=60, description="seconds between two reads of new alert hits")
+
+    @field_validator("hosts", "users")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value:
+            if not pattern.strip() or len(pattern) > 255:
+                raise ValueError(f"asset pattern {pattern[:40]!r}: 1 to 255 characters")
+        return value
+
+
+class NotifySettings(BaseModel):
+    """Notifications of alerts (docs/notifications.md). Channels and routes live in the database
+    (API `/api/v1/notify/...`); these are the engine's knobs."""
+
+    enabled: bool = Field(True, description="route alert changes and deliver notifications")
+    console_url: str | None = Field(
+        None, description="base URL of the console in messages (links `{console_url}/alerts/{id}`); "
+                          "unset = http://<api.host>:<api.port>")
+    language: Literal["en", "fr"] = Field("en", description="language of channels that do not set one")
+    poll_interval: float = Field(1.0, gt=0, le=60, description="seconds between reads of new alert changes "
+                                 "(a NOTIFY from the alert manager wakes it sooner)")
+    batch_size: int = Field(500, ge=1, le=10_000, description="alert changes routed per transaction")
+    throttle_limit: int = Field(20, ge=0, description="immediate messages per channel per throttle window; "
+                                "past it one summary says what was held back (0 = no throttle)")
+    throttle_window: float = Field(600.0, gt=0, description="seconds of a throttle window")
+    summary_sample: int = Field(20, ge=1, le=500, description="alerts listed in a digest or throttle summary")
+    max_attempts: int = Field(8, ge=1, le=100, description="delivery tries before a message is dead-lettered")
+    retry_base: float = Field(5.0, gt=0, description="seconds before the first retry; doubles each try")
+    retry_max: float = Field(900.0, gt=0, description="longest wait between two tries")
+    timeout: float = Field(20.0, gt=0, le=300, description="seconds one delivery (connect, send, answer) may take")
+    max_response_bytes: int = Field(65_536, ge=1024, description="bytes of a webhook answer read at most")
+    concurrency: int = Field(4, ge=1, le=64, description="deliveries in flight at once")
+    demo_mailbox: Path | None = Field(
+        None, description="maildir of the demo catch-all SMTP server (`guetteur up --demo --mail`); "
+                          "unset = data_dir/demo-mailbox")
+
+
+SigmaLevel = Literal["informational", "low", "medium", "high", "critical"]
+
+
+class StatsSettings(BaseModel):
+    """Statistical detectors (docs/statistics.md): silent sources, frequency baselines, first-seen values."""
+
+    enabled: bool = Field(True, description="run the statistical detectors")
+    silent_min_seconds: float = Field(
+        900.0, ge=60, description="a source is silent only after this many seconds without events")
+    silent_gap_factor: float = Field(
+        10.0, ge=1, description="... and after this many times its usual gap between arrivals")
+    silent_learning: int = Field(20, ge=2, description="arrivals a source needs before its silence is judged")
+    silent_level: SigmaLevel = Field("medium", description="Sigma level of a silent-source hit")
+    max_sources: int = Field(10_000, ge=10, description="hosts and source types watched for silence")
+    frequency_max_series: int = Field(
+        5_000, ge=10, description="frequency series kept (the busiest; the quietest are evicted)")
+    frequency_min_count: int = Field(
+        30, ge=1, description="events in a minute below which no frequency hit fires (quiet series)")
+    frequency_z: float = Field(6.0, gt=0, description="z-score of a minute's count above its baseline to fire")
+    frequency_p_value: float = Field(
+        1e-6, gt=0, lt=1, description="Poisson upper-tail probability of the count below which it fires")
+    frequency_learning_minutes: int = Field(
+        120, ge=1, description="minutes a series is observed before it may fire")
+    frequency_half_life_days: float = Field(
+        7.0, gt=0, description="half-life of the baselines (per hour of the day), in days of observations")
+    frequency_lateness: float = Field(
+        120.0, ge=0, description="seconds of event time a minute stays open for late events before it is judged")
+    frequency_level: SigmaLevel = Field("low", description="Sigma level of a frequency hit")
+    first_seen_max_values: int = Field(
+        100_000, ge=100, description="values one first-seen rule remembers (the least recently seen are dropped)")
+    save_interval: float = Field(60.0, ge=1, description="seconds between saves of the learnt state")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUETTEUR_", env_nested_delimiter="__", extra="forbid")
 
@@ -165,6 +254,9 @@ class Settings(BaseSettings):
     detect: DetectSettings = Field(default_factory=lambda: DetectSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
+    notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
+    risk: RiskSettings = Field(default_factory=lambda: RiskSettings())
+    stats: StatsSettings = Field(default_factory=lambda: StatsSettings())
     file_inputs: list[FileInput] = Field(default_factory=list)
 
     @classmethod
