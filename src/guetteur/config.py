@@ -241,6 +241,24 @@ class StatsSettings(BaseModel):
     save_interval: float = Field(60.0, ge=1, description="seconds between saves of the learnt state")
 
 
+class AlertSettings(BaseModel):
+    """Alerts (`alert/`, docs/alerts.md): grouping of hits into alerts by the alert manager."""
+
+    enabled: bool = Field(True, description="turn detection hits into alerts")
+    group_window: float = Field(3600.0, gt=0, le=30 * 86_400, description="seconds (event time) after an open "
+                                "alert's last event during which the same rule on the same entity updates it")
+    severity_overrides: dict[str, Literal["low", "medium", "critical"]] = Field(
+        default_factory=dict, max_length=10_000, description="rule id -> alert severity, instead of the one "
+        "its Sigma level gives (informational/low -> low, medium -> medium, high/critical -> critical)")
+    max_event_ids: int = Field(100, ge=1, le=10_000, description="contributing event ids kept per alert "
+                               "(every event is counted in event_total)")
+    poll_interval: float = Field(0.5, gt=0, le=60, description="seconds between reads of new hits when no "
+                                 "NOTIFY from the hit writers came")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="hits grouped per transaction")
+    gap_grace: float = Field(60.0, gt=0, le=3600, description="seconds a missing hit id (a transaction not yet "
+                             "committed) is waited for before the cursor moves past it")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUETTEUR_", env_nested_delimiter="__", extra="forbid")
 
@@ -254,6 +272,7 @@ class Settings(BaseSettings):
     detect: DetectSettings = Field(default_factory=lambda: DetectSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
+    alert: AlertSettings = Field(default_factory=lambda: AlertSettings())
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
     risk: RiskSettings = Field(default_factory=lambda: RiskSettings())
     stats: StatsSettings = Field(default_factory=lambda: StatsSettings())

@@ -11,6 +11,7 @@ record is isolated and kept (quarantined), never retried forever and never dropp
     │   └── MigrationError     the schema migrations shipped with the package are inconsistent
     ├── QueryError             a query a user sent is malformed (also a ValueError)
     ├── ApiKeyError            an API key cannot be created (also a ValueError)
+    ├── AlertInputError        a bad silence or lifecycle change (also a ValueError)
     └── StoreError             PostgreSQL
         ├── StoreUnavailable       connection lost, server restarting, serialization failure,
         │                          disk or memory full: recoverable
@@ -137,3 +138,12 @@ class RecordRejected(StoreError):
 
 class PoisonRecord(RecordRejected):
     """One record, isolated from its batch, that the database refuses; it is quarantined."""
+
+
+class AlertInputError(GuetteurError, ValueError):
+    """A malformed alert request: a bad silence matcher or window, a lifecycle change that the
+    alert's status does not allow (HTTP 422 or 409 with the reason)."""
+
+    def __init__(self, message: str, *, conflict: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.conflict = conflict

@@ -115,6 +115,7 @@ async def serve(
             await database.stop()
             await pool.close()
             raise
+        alerts = await _start_alerts(settings, pool, dsn)
         sources = _sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None
@@ -169,6 +170,8 @@ async def serve(
             try:
                 incomplete = await _stop_pipeline(pipeline, database, stop_requested, settings.store.shutdown_wait)
             finally:
+                if alerts is not None:
+                    await alerts.stop()  # after the pipeline: the hits of its last batches become alerts
                 await pool.close()
                 await database.stop()
         if incomplete is not None:
@@ -213,6 +216,17 @@ async def _stop_pipeline(pipeline: Pipeline, database: DatabaseSupervisor, stop_
             await stopping
         pipeline.kill_workers()
         return ShutdownIncomplete.after(not_stored, waited, database.status().reason)
+
+
+async def _start_alerts(settings: Settings, pool: Any, dsn: str) -> Any:
+    """The alert manager (`alert/manager.py`), started; None when `alert.enabled` is off."""
+    if not settings.alert.enabled:
+        return None
+    from guetteur.alert.manager import AlertManager, risk_function
+
+    manager = AlertManager(settings.alert, pool, dsn, risk_of=risk_function(settings))
+    await manager.start()
+    return manager
 
 
 async def _first_admin(owner_dsn: str) -> None:

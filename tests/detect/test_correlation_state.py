@@ -10,8 +10,8 @@ import pytest
 from correlation_helpers import T0, engine, event, feed, ruleset
 from test_correlation import BRUTE_FORCE, ORDERED, VALUE_COUNT_LT, failed, proc
 
-from guetteur.detect import state
 from guetteur.detect.correlation import CorrelationEngine
+from guetteur.store import detection as state
 
 
 def test_snapshot_restore_round_trip_through_postgresql(app_dsn: str) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 from correlation_helpers import T0, engine, event, feed, ruleset
 
-from guetteur.detect import state
 from guetteur.detect.replay import replay_rule, rule_subset
+from guetteur.store import detection as state
 
 RULES = """
 title: Failed SSH login

@@ -13,10 +13,10 @@ import pytest
 from store_helpers import count
 
 from guetteur.detect.hits import Hit
-from guetteur.detect.state import insert_hits
 from guetteur.errors import QuarantineFailed, StoreUnavailable
 from guetteur.model import Event
 from guetteur.store.chain import verify
+from guetteur.store.detection import insert_hits
 from guetteur.store.ids import assign_event_ids
 from guetteur.store.writer import EventWriter
 

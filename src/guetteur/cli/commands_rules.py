@@ -392,7 +392,7 @@ def test_command(
     import psycopg
 
     from guetteur.detect.replay import replay_rule
-    from guetteur.detect.state import stored_events
+    from guetteur.store.detection import stored_events
 
     settings = settings_from(ctx)
     start = datetime.now(UTC) - window

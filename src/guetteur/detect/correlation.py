@@ -34,7 +34,7 @@ counted (`stats()`). Groups whose events can no longer fall in any window are re
 rising group's entries older than its own newest entry - lateness - timespan, idle groups
 older than watermark - timespan.
 
-State survives restarts: `snapshot()` -> bytes, `restore(bytes)`; `detect/state.py` keeps
+State survives restarts: `snapshot()` -> bytes, `restore(bytes)`; `store/detection.py` keeps
 them in PostgreSQL. `reload(correlations)` keeps the windows of rules whose semantics did not
 change (same `CorrelationSpec.fingerprint`).
 """

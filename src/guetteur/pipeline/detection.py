@@ -36,8 +36,14 @@ from guetteur.detect.engine import CompiledRule, Detector
 from guetteur.detect.hits import Hit
 from guetteur.detect.rule_catalogue import RuleCatalogue
 from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
-from guetteur.detect.state import DEFAULT_ENGINE, ainsert_hits, arestore_engine, asave_snapshot, insert_hits
 from guetteur.model import Event
+from guetteur.store.detection import (
+    DEFAULT_ENGINE,
+    ainsert_hits,
+    arestore_engine,
+    asave_snapshot,
+    insert_hits,
+)
 from guetteur.store.ids import assign_event_ids
 
 log = logging.getLogger(__name__)

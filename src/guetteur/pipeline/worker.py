@@ -74,7 +74,7 @@ def hits_writer(events: list[Event], hits: list[Hit]) -> Callable[[psycopg.Conne
     that a hit that cannot be stored is isolated with its event (None when there are none)."""
     if not hits:
         return None
-    from guetteur.detect.state import insert_hits
+    from guetteur.store.detection import insert_hits
 
     position = {(event.get("event") or {}).get("id"): i for i, event in enumerate(events)}
     by_position: dict[int, list[Hit]] = {}

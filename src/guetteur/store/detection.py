@@ -1,6 +1,6 @@
-"""Detection state in PostgreSQL: correlation window snapshots, hits, and event replay.
+"""Detection storage in PostgreSQL: correlation window snapshots, hits, and event replay.
 
-The only SQL of the detect area (tables from `store/migrations/0100_detect.sql`), every
+The SQL of the detect area (tables from `store/migrations/0100_detect.sql`), every
 statement parameterised. Sync functions take a `psycopg.Connection`, the `a`-prefixed ones an
 `psycopg.AsyncConnection`; none commits unless the connection is in autocommit mode — the
 caller owns the transaction.
@@ -22,6 +22,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
+from guetteur import ecs
 from guetteur.detect.correlation import SNAPSHOT_VERSION, CorrelationEngine, parse_timestamp
 from guetteur.detect.hits import Hit
 from guetteur.model import Event
@@ -104,6 +105,17 @@ _COPY_HITS = (
     "COPY hits (rule_id, rule_title, level, tags, event_ids, event_times, group_key, correlation, extra)"
     " FROM STDIN"
 )
+_NOTIFY_HITS = "SELECT pg_notify('guetteur_hits', '')"  # guetteur.store.alerts.HITS_CHANNEL
+
+
+def hit_entity(hit: Hit) -> dict[str, str]:
+    """The alert entity of a single-event hit: the event's host, user and source address
+    (a correlation's entity is its `group_key`)."""
+    if hit.event is None:
+        return {}
+    found = {"host.name": hit.host, "user.name": ecs.get(hit.event, "user.name"),
+             "source.ip": ecs.get(hit.event, "source.ip")}
+    return {name: str(value) for name, value in found.items() if value is not None and value != ""}
 
 
 def _hit_row(hit: Hit) -> tuple[Any, ...]:
@@ -115,6 +127,10 @@ def _hit_row(hit: Hit) -> tuple[Any, ...]:
         except (ValueError, OverflowError, OSError):  # outside years 1-9999 in UTC: not a usable time
             times.append(None)
     extra = orjson.loads(orjson.dumps(hit.extra, default=str)) if hit.extra else None
+    if hit.group_key is None:
+        entity = hit_entity(hit)
+        if entity:
+            extra = {**(extra or {}), "entity": entity}
     return (
         hit.rule_id,
         hit.rule_title,
@@ -129,21 +145,28 @@ def _hit_row(hit: Hit) -> tuple[Any, ...]:
 
 
 def insert_hits(conn: psycopg.Connection[Any], hits: Iterable[Hit]) -> int:
-    """Append hits with one COPY; returns the row count."""
+    """Append hits with one COPY and wake the alert manager (NOTIFY `guetteur_hits`, delivered
+    at commit); returns the row count."""
     count = 0
-    with conn.cursor() as cur, cur.copy(_COPY_HITS) as copy:
-        for hit in hits:
-            copy.write_row(_hit_row(hit))
-            count += 1
+    with conn.cursor() as cur:
+        with cur.copy(_COPY_HITS) as copy:
+            for hit in hits:
+                copy.write_row(_hit_row(hit))
+                count += 1
+        if count:
+            cur.execute(_NOTIFY_HITS)
     return count
 
 
 async def ainsert_hits(conn: psycopg.AsyncConnection[Any], hits: Iterable[Hit]) -> int:
     count = 0
-    async with conn.cursor() as cur, cur.copy(_COPY_HITS) as copy:
-        for hit in hits:
-            await copy.write_row(_hit_row(hit))
-            count += 1
+    async with conn.cursor() as cur:
+        async with cur.copy(_COPY_HITS) as copy:
+            for hit in hits:
+                await copy.write_row(_hit_row(hit))
+                count += 1
+        if count:
+            await cur.execute(_NOTIFY_HITS)
     return count
 
 
