@@ -206,11 +206,51 @@ def hit_risk(
     entity:   the alert entity (`host.name`, `user.name`, `source.ip` subset).
     anomaly:  an anomaly score 0-100 from a statistical detector, or None.
     """
-    base = LEVEL_SCORE.get(level.lower() if isinstance(level, str) else "", DEFAULT_LEVEL_SCORE)
-    multiplier = tactic_weight(tactics) * criticality.multiplier(entity)
-    if anomaly is not None and math.isfinite(anomaly):
-        multiplier *= 1.0 + min(100.0, max(0.0, anomaly)) / 100.0
-    return round_score(apply_odds(base, multiplier))
+    factors = hit_factors(level, tactics, entity, criticality, anomaly)
+    return round_score(apply_odds(factors["base"], factors["tactic"] * factors["asset"] * factors["anomaly"]))
+
+
+RISK_RULE_PREFIX = "guetteur.risk."
+SCORE_RULE = "guetteur.risk.score"
+TACTICS_RULE = "guetteur.risk.tactics"
+
+
+def is_risk_rule(rule_id: str) -> bool:
+    """A risk alert's own rule: its hits never feed entity risk again (no loop)."""
+    return rule_id.startswith(RISK_RULE_PREFIX)
+
+
+def hit_factors(
+    level: str,
+    tactics: Sequence[str],
+    entity: Mapping[str, str],
+    criticality: AssetCriticality,
+    anomaly: float | None = None,
+) -> dict[str, float]:
+    """The factors of `hit_risk`, to show how a score was made: base score and multipliers."""
+    return {
+        "base": float(LEVEL_SCORE.get(level.lower() if isinstance(level, str) else "", DEFAULT_LEVEL_SCORE)),
+        "tactic": tactic_weight(tactics),
+        "asset": criticality.multiplier(entity),
+        "anomaly": 1.0 if anomaly is None or not math.isfinite(anomaly) else 1.0 + min(100.0, max(0.0, anomaly)) / 100.0,
+    }
+
+
+def score_hit(
+    rule_id: str,
+    level: str,
+    tactics: Sequence[str],
+    entity: Mapping[str, str],
+    extra: Mapping[str, Any] | None,
+    criticality: AssetCriticality,
+) -> int:
+    """The score of a stored hit: `hit_risk` with the anomaly score of its `extra`; a risk alert's
+    hit (`guetteur.risk.*`) scores the entity score it reports (`extra.entity_score`)."""
+    if is_risk_rule(rule_id) and extra:
+        reported = extra.get("entity_score")
+        if isinstance(reported, int | float) and not isinstance(reported, bool):
+            return round_score(float(reported))
+    return hit_risk(level, tactics, entity, criticality, anomaly_score(extra))
 
 
 def entity_risk(scores: Iterable[float], multiplier: float = 1.0) -> float:
