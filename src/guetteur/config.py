@@ -88,6 +88,13 @@ class ParseSettings(BaseModel):
         },
         description="JSON key -> ECS field, for JSON lines that are not ECS already",
     )
+    # extraction patterns (docs/extractors.md), run after the built-in parsers
+    patterns_dirs: list[Path] = Field(default_factory=list, description="extra pattern folders or files")
+    builtin_patterns: bool = Field(True, description="load the shipped patterns (patterns/)")
+    patterns_reload_interval: float = Field(5.0, ge=0, description="seconds between checks of pattern files; "
+                                            "0 = never")
+    pattern_timeout: float = Field(0.05, gt=0, le=5, description="seconds one regex pattern may take on one "
+                                   "event; a pattern that times out 3 times is disabled until reloaded")
 
     @field_validator("timezone")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -101,13 +101,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command("parse")
     def parse(
+        ctx: typer.Context,
         paths: Annotated[list[Path] | None, typer.Argument(help="files or folders, or - for stdin")] = None,
         source: SourceOption = None,
         list_parsers: Annotated[bool, typer.Option("--list", help="list the parser names and exit")] = False,
+        explain: Annotated[bool, typer.Option(
+            "--explain", help="say, for each record, which parser and which patterns matched and what each set")] = False,
+        patterns: Annotated[list[Path] | None, typer.Option(
+            "--patterns", help="also load these pattern files or folders (docs/extractors.md)")] = None,
     ) -> None:
         """Print one ECS document per line (NDJSON) for each record; stores nothing."""
         from guetteur.collect.files import FileReader
-        from guetteur.parse import PARSERS, flush_pending, parse_batch
+        from guetteur.parse import PARSERS, extract, flush_pending, parse_batch
+        from guetteur.parse.context import configure
 
         if list_parsers:
             for name in sorted(PARSERS):
@@ -117,17 +123,57 @@ def register(app: typer.Typer) -> None:
         if not paths:
             console.print("[red]give at least one file (or - for stdin)[/red]")
             raise typer.Exit(2)
+        settings = settings_from(ctx)
+        settings.parse.patterns_dirs = [*settings.parse.patterns_dirs, *(patterns or ())]
+        configure(settings.parse)
+        for bad in extract.active().patterns.errors:
+            console.print(f"[yellow]pattern not loaded:[/yellow] {bad.location}: {bad.message}")
         reader = FileReader(paths, source, source="import")
         out = sys.stdout.buffer
         batch = []
         for record in reader:
             batch.append(record)
             if len(batch) >= 1000:
-                for event in parse_batch(batch).events:
-                    out.write(orjson.dumps(event) + b"\n")
+                _write_batch(out, batch, explain, parse_batch)
                 batch = []
-        for event in parse_batch(batch).events + flush_pending().events:
-            out.write(orjson.dumps(event) + b"\n")
+        _write_batch(out, batch, explain, parse_batch)
+        if not explain:
+            for event in flush_pending().events:
+                out.write(orjson.dumps(event) + b"\n")
         out.flush()
         for error in reader.errors:
             console.print(f"[yellow]warning:[/yellow] {error}")
+
+
+def _write_batch(out: Any, batch: list[Any], explain: bool, parse_batch: Any) -> None:
+    from guetteur.parse import extract
+
+    if not explain:
+        for event in parse_batch(batch).events:
+            out.write(orjson.dumps(event) + b"\n")
+        return
+    for found in extract.explain(batch):
+        out.write(explanation(found).encode("utf-8"))
+        out.write(orjson.dumps(found.event) + b"\n")
+
+
+def _values(fields: dict[str, Any]) -> str:
+    return "\n".join(f"      {name} = {orjson.dumps(value).decode()}" for name, value in fields.items())
+
+
+def explanation(found: Any) -> str:
+    """The text `guetteur parse --explain` prints before a record's event."""
+    original = found.event.get("event", {}).get("original", "")
+    lines = [f"# record: {original[:200]}{'...' if len(original) > 200 else ''}",
+             f"#   parser: {found.parser}"]
+    if found.parser_fields:
+        lines.append("#   it set:")
+        lines.append(_values(found.parser_fields).replace("      ", "#     "))
+    if not found.applied:
+        lines.append("#   patterns: none matched")
+    for applied in found.applied:
+        lines.append(f"#   pattern: {applied.pattern} ({applied.file})")
+        lines.append(_values(applied.fields).replace("      ", "#     "))
+        for failed in applied.failed:
+            lines.append(f"#     {failed}: conversion failed, not set")
+    return "\n".join(lines) + "\n"

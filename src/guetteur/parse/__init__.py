@@ -16,6 +16,8 @@ Auto-detection order (no hint, or the hinted parser said "not mine"):
    without both a host and a program: a PostgreSQL or MySQL line can look like
    "ISO-time word msg");
 4. the generic syslog event from step 2, else `unparsed`.
+
+After the built-in parser, the user's extraction patterns (`parse.extract`) add fields.
 """
 
 from __future__ import annotations
@@ -306,6 +308,7 @@ class BatchResult:
 
 
 from guetteur.parse.auditd import AuditAssembler, parse_audit_record  # noqa: E402
+from guetteur.parse.extract import apply_batch as apply_patterns  # noqa: E402
 from guetteur.parse.syslog import parse_envelope  # noqa: E402
 
 ASSEMBLER = AuditAssembler()
@@ -336,6 +339,7 @@ def parse_batch(records: Iterable[RawRecord]) -> BatchResult:
         gc.disable()
     try:
         _parse_into(result, records)
+        apply_patterns(result.events)
     finally:
         if paused:
             gc.enable()
@@ -364,6 +368,7 @@ def flush_pending() -> BatchResult:
     """Close every group the assemblers hold (shutdown, end of a one-shot import)."""
     result = BatchResult()
     _emit(result, ASSEMBLER.flush())
+    apply_patterns(result.events)
     result.pending = ASSEMBLER.pending
     return result
 

@@ -1,4 +1,4 @@
-"""Settings the parsers read (time zone for zone-less timestamps, JSON field mapping).
+"""Settings the parsers read (time zone for zone-less timestamps, JSON field mapping, patterns).
 
 Set once per process with `configure()` (the pipeline's parser workers and the CLI do);
 parsers read `CONTEXT`. Defaults suit tests: UTC and the default JSON field map.
@@ -36,9 +36,14 @@ def _changed() -> None:
 
 
 def configure(settings: ParseSettings) -> None:
+    """Apply `settings` to this process's parsers, extraction patterns included."""
+    from guetteur.parse import extract
+
     CONTEXT.tz = ZoneInfo(settings.timezone)
     CONTEXT.json_field_map = dict(settings.json_field_map)
     _changed()
+    extract.configure(settings.patterns_dirs, settings.builtin_patterns, settings.patterns_reload_interval,
+                      settings.pattern_timeout)
 
 
 def set_timezone(tz: tzinfo) -> None:
