@@ -116,6 +116,7 @@ async def serve(
             await pool.close()
             raise
         alerts = await _start_alerts(settings, pool, dsn)
+        risk = await _start_risk(settings, pool)
         sources = _sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None
@@ -172,6 +173,8 @@ async def serve(
             finally:
                 if alerts is not None:
                     await alerts.stop()  # after the pipeline: the hits of its last batches become alerts
+                if risk is not None:
+                    await risk.stop()  # mid-round work rolls back and is done again at the next start
                 await pool.close()
                 await database.stop()
         if incomplete is not None:
@@ -227,6 +230,17 @@ async def _start_alerts(settings: Settings, pool: Any, dsn: str) -> Any:
     manager = AlertManager(settings.alert, pool, dsn, risk_of=risk_function(settings))
     await manager.start()
     return manager
+
+
+async def _start_risk(settings: Settings, pool: Any) -> Any:
+    """The risk scorer (`alert/risk_scorer.py`), started; None when alerts or `risk.enabled` are off."""
+    if not (settings.alert.enabled and settings.risk.enabled):
+        return None
+    from guetteur.alert.risk_scorer import RiskScorer
+
+    scorer = RiskScorer(settings.risk, pool)
+    await scorer.start()
+    return scorer
 
 
 async def _first_admin(owner_dsn: str) -> None:
