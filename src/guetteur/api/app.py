@@ -7,7 +7,19 @@ from fastapi import APIRouter, FastAPI
 from guetteur import __version__
 from guetteur.api.deps import AuthRuntime
 from guetteur.api.docs import mount_docs
-from guetteur.api.routes import audit, auth, detection, events, health, ingest, keys, search, users
+from guetteur.api.routes import (
+    audit,
+    auth,
+    detection,
+    elastic,
+    events,
+    health,
+    ingest,
+    keys,
+    otlp,
+    search,
+    users,
+)
 from guetteur.api.state import AppState
 from guetteur.api.unavailable import DATABASE_ERRORS, database_unavailable
 
@@ -36,4 +48,6 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(audit.router)
     v1.include_router(search.router)
     app.include_router(v1)
+    app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers
+    app.include_router(otlp.router)  # /v1/logs: OTLP/HTTP's own path
     return app

@@ -9,7 +9,8 @@ Two kinds of callers send `Authorization: Bearer ...`:
 Every route declares what it needs with one of the `Annotated` dependencies below (they take an
 `HTTPConnection`, so WebSocket routes use them too): `Public`,
 `Person` (any logged-in user, even one who must still enrol a second factor), `Viewer`,
-`Analyst`, `Admin`, `IngestKey`. Each carries an `ACCESS` marker that
+`Analyst`, `Admin`, `IngestKey` (`ElasticIngestKey` for the same callers with the credentials
+Elasticsearch and OTLP clients send). Each carries an `ACCESS` marker that
 `tests/api/test_route_roles.py` reads: a route without one fails that test. A missing or
 invalid credential is a 401; a valid caller without the right a 403 that says what the route
 needs. Successful key look-ups are cached briefly so a busy sender costs no database round
@@ -19,6 +20,8 @@ caller also spends one token of its rate-limit bucket (429 when empty).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from starlette.requests import HTTPConnection
 from guetteur.api.state import AppState
 from guetteur.auth.throttle import LoginThrottle, TokenBuckets
 from guetteur.auth.tokens import decode_access, signing_key
-from guetteur.store.keys import KeyInfo, find_key
+from guetteur.store.keys import TOKEN_PREFIX, KeyInfo, find_key
 from guetteur.store.users import User, session_user
 
 KEY_CACHE_SECONDS = 30.0
@@ -226,9 +229,53 @@ async def ingest_key(request: HTTPConnection, _bearer: Bearer, _key: ApiKeyHeade
     return who.key
 
 
+def elastic_credential(request: HTTPConnection) -> str | None:
+    """The ingest key an Elasticsearch or OTLP client sends: `Authorization: ApiKey <key>` (the
+    key as is, as the official clients send a string key, or Elastic's base64 of `id:key`),
+    `Basic` (any user name, the key as password), `Bearer <key>`, or `X-API-Key`."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer" and value:
+        return value
+    if scheme in ("apikey", "basic") and value:
+        if scheme == "apikey" and value.startswith(TOKEN_PREFIX):
+            return value
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return value if scheme == "apikey" else None
+        user, colon, secret = decoded.partition(":")
+        return secret if colon else (decoded if scheme == "apikey" else None)
+    return request.headers.get("x-api-key") or None
+
+
+def _elastic_unauthorized(detail: str = "missing or invalid ingest key") -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail,
+                         headers={"WWW-Authenticate": 'ApiKey, Basic realm="guetteur", Bearer'})
+
+
+@_mark("ingest")
+async def elastic_ingest_key(request: HTTPConnection, _bearer: Bearer, _api_key: ApiKeyHeader) -> KeyInfo:
+    """An ingest key from an Elasticsearch or OTLP client's credential (`elastic_credential`)."""
+    token = elastic_credential(request)
+    if not token or len(token) > 4096:
+        raise _elastic_unauthorized()
+    if token.count(".") == 2 and not token.startswith(TOKEN_PREFIX):
+        raise _forbidden("this route needs an ingest key, not a user's access token")
+    try:
+        key = await _key(request, token)
+    except HTTPException:
+        raise _elastic_unauthorized() from None
+    if key.scope != "ingest":
+        raise _key_refused(Principal(key.name, key=key), "ingest")
+    return key
+
+
 Public = Annotated[None, Depends(public_route)]
 Person = Annotated[Principal, Depends(person)]
 Viewer = Annotated[Principal, Depends(viewer)]
 Analyst = Annotated[Principal, Depends(analyst)]
 Admin = Annotated[Principal, Depends(admin)]
 IngestKey = Annotated[KeyInfo, Depends(ingest_key)]
+# the same callers as `IngestKey`, with the credentials Elasticsearch and OTLP clients send
+ElasticIngestKey = Annotated[KeyInfo, Depends(elastic_ingest_key)]

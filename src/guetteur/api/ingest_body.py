@@ -23,6 +23,7 @@ import asyncio
 import logging
 import re
 import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -82,6 +83,12 @@ async def read_records(request: Request, limits: BodyLimits) -> list[bytes]:
         async for chunk in body_chunks(request, limits):
             document += chunk
         return await asyncio.to_thread(split_json, document, limits.max_records, limits.max_record_bytes)
+    return await read_lines(request, limits)
+
+
+async def read_lines(request: Request, limits: BodyLimits) -> list[bytes]:
+    """The non-empty lines of a body, whatever its content type, split as they arrive (413
+    past `limits.max_records` lines or `limits.max_bytes` bytes, 408 past `limits.timeout`)."""
     splitter = LineSplitter(limits.max_record_bytes)
     records: list[bytes] = []
     async for chunk in body_chunks(request, limits):
@@ -94,8 +101,63 @@ async def read_records(request: Request, limits: BodyLimits) -> list[bytes]:
     return records
 
 
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """The whole body (decompressed), within `limits.max_bytes` and `limits.timeout`."""
+    body = bytearray()
+    async for chunk in body_chunks(request, limits):
+        body += chunk
+    return bytes(body)
+
+
+def _decoder(request: Request) -> zlib._Decompress | None:
+    """A decompressor for the body's `Content-Encoding` (gzip or deflate), None for identity;
+    415 for any other encoding."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                        f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or none")
+
+
+def _inflate(decoder: zlib._Decompress, chunk: bytes, room: int) -> bytes:
+    """What `chunk` decompresses to, at most `room + 1` bytes (a bomb is stopped there, never
+    inflated whole); 400 when the stream is not valid."""
+    try:
+        return decoder.decompress(chunk, room + 1)
+    except zlib.error as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid compressed data: {exc}") from None
+
+
 async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[bytes]:
-    """The body's chunks as they arrive (an async iterator of bytes), within the byte cap and the deadline."""
+    """The body's chunks as they arrive (an async iterator of bytes), decompressed when it
+    has a `Content-Encoding` (gzip, deflate), within the byte cap (of the decompressed body:
+    a gzip bomb gets 413 once it passes the cap) and the deadline."""
+    decoder = _decoder(request)
+    if decoder is None:
+        async for chunk in _received_chunks(request, limits):
+            yield chunk
+        return
+    size = 0
+    async for chunk in _received_chunks(request, limits):
+        pending = chunk
+        while pending:
+            plain = _inflate(decoder, pending, limits.max_bytes - size)
+            size += len(plain)
+            if size > limits.max_bytes:
+                raise too_many_bytes(limits.max_bytes)
+            if plain:
+                yield plain
+            pending = decoder.unconsumed_tail
+    if not decoder.eof:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid compressed data: truncated stream")
+
+
+async def _received_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[bytes]:
+    """The body's chunks as received, within the byte cap and the deadline."""
     deadline = asyncio.get_running_loop().time() + limits.timeout
     started = time.monotonic()
     size = 0

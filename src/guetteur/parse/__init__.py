@@ -207,7 +207,8 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
         meta = event["event"] = {}
     if "kind" not in meta:
         meta["kind"] = "event"
-    meta["original"] = text
+    if "original" not in meta:  # a shipper's document parsed from its `message` keeps that line
+        meta["original"] = text
     received = record.received
     if int(received * 1000) == _last_ingested[0]:  # most records of a batch: same millisecond
         ingested = meta["ingested"] = _last_ingested[1]
@@ -288,6 +289,16 @@ def _keep_exact_bytes(event: Event, text: str, record: RawRecord) -> None:
         tags.append(tag)
     else:
         event["tags"] = [tag]
+
+
+def parse_message(text: str, record: RawRecord, hint: str | None = None) -> tuple[Event | None, Parser | None]:
+    """Parse `text` (a message a shipper sent inside its own document) as a record's text:
+    with the `hint` parser, else by auto-detection. (None, None) when no parser knows it.
+    The event is not finalised: the caller merges it into its document first."""
+    parser = PARSERS.get(hint) if hint else None
+    if parser is not None and (event := _parse_with(parser, text, record)) is not None:
+        return event, parser
+    return _autodetect(text, record)
 
 
 def parse_record(record: RawRecord) -> Event:

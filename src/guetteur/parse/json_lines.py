@@ -2,11 +2,14 @@
 
 - An object that already looks like ECS (`@timestamp` plus at least one ECS object such
   as `event`, `host`, `log`, `source`...) passes through unchanged, except `@timestamp`
-  normalised to UTC `Z` text.
+  normalised to UTC `Z` text and top-level dotted ECS keys (`"host.name"`) expanded into
+  their objects (ECS allows both spellings; detection reads the nested one).
 - Any other object is mapped with `CONTEXT.json_field_map` (configurable: JSON key ->
   ECS field), then a few well-known logger keys (`levelname`, `asctime`, `name`,
-  `@t/@l/@m`...); dotted keys whose first part is an ECS field set are placed as ECS;
-  every other key is kept under the `json` object, so nothing is lost.
+  `@t/@l/@m`...); ECS's own keys are ECS too: `@timestamp`, `tags`, a whole ECS object
+  (`"labels": {...}`) and dotted keys whose first part is an ECS field set
+  (`"event.action": "ssh_login"`) are placed as ECS, objects merged with dotted keys of the
+  same set; every other key is kept under the `json` object, so nothing is lost.
 - `@timestamp` accepts ISO 8601 text and epoch seconds/milliseconds numbers;
   `log.level` is normalised with `event.severity` (see severity.py).
 
@@ -32,6 +35,7 @@ ECS_OBJECTS = frozenset({
     "transaction",
 })
 _FALLBACK_MAP = {
+    "@timestamp": "@timestamp", "tags": "tags",
     "levelname": "log.level", "loglevel": "log.level", "lvl": "log.level", "@l": "log.level",
     "asctime": "@timestamp", "@t": "@timestamp", "datetime": "@timestamp", "date": "@timestamp",
     "created": "@timestamp", "message": "message", "@m": "message", "@mt": "message",
@@ -60,7 +64,7 @@ def _put(event: Event, parts: tuple[str, ...], value: Any) -> bool:
     return True
 
 
-def _timestamp(value: Any) -> str | None:
+def parse_timestamp(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -85,7 +89,7 @@ _Handler = Callable[[Event, dict, str, tuple[str, ...], Any], None]
 
 
 def _set_timestamp(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
-    stamp = _timestamp(value)
+    stamp = parse_timestamp(value)
     if stamp is None:
         extra[key] = value
     else:
@@ -120,9 +124,53 @@ def _set_message(event: Event, extra: dict, key: str, parts: tuple[str, ...], va
 
 
 def _set_object(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
-    """A whole ECS object (`"host": {...}`): only an object fits there."""
-    if not isinstance(value, dict) or not _put(event, parts, value):
+    """A whole ECS object (`"host": {...}`): only an object fits there; merged into what
+    dotted keys (`"host.ip"`) already placed."""
+    if not isinstance(value, dict):
         extra[key] = value
+        return
+    current = event.get(key)
+    if current is None:
+        event[key] = value
+    elif isinstance(current, dict):
+        _merge(current, value)
+    else:
+        extra[key] = value
+
+
+def _merge(into: dict, value: dict) -> None:
+    """`value`'s keys set in `into`, objects merged key by key (the later value wins)."""
+    for name, item in value.items():
+        current = into.get(name)
+        if isinstance(current, dict) and isinstance(item, dict):
+            _merge(current, item)
+        else:
+            into[name] = item
+
+
+def expand_dotted(obj: dict) -> dict:
+    """`obj` with its top-level dotted ECS keys (`"event.action": x`) placed in their objects
+    (`{"event": {"action": x}}`); `obj` itself when it has none. Any other key is unchanged."""
+    if not any("." in key and key.split(".", 1)[0] in ECS_OBJECTS for key in obj):
+        return obj
+    event: dict = {}
+    for key, value in obj.items():
+        parts = tuple(key.split(".")) if "." in key and key.split(".", 1)[0] in ECS_OBJECTS else (key,)
+        node = event
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = node[part] = {} if nxt is None else {"value": nxt}
+            node = nxt
+        last = parts[-1]
+        current = node.get(last)
+        if isinstance(current, dict) and isinstance(value, dict):
+            _merge(current, value)
+        elif isinstance(current, dict):
+            current["value"] = value  # `"a.b": 1` beside `"a.b.c": 2`: ECS has no such field
+        else:
+            node[last] = value
+    return event
 
 
 def _set_value(event: Event, extra: dict, key: str, parts: tuple[str, ...], value: Any) -> None:
@@ -172,8 +220,8 @@ def _key_target(key: str) -> tuple[str | None, bool]:
 
 def parse_json(obj: dict, text: str, record: RawRecord) -> Event | None:
     if looks_like_ecs(obj):
-        event: Event = dict(obj)
-        stamp = _timestamp(obj["@timestamp"])
+        event: Event = dict(expand_dotted(obj))
+        stamp = parse_timestamp(obj["@timestamp"])
         if stamp is not None:
             event["@timestamp"] = stamp
         return event
@@ -183,7 +231,9 @@ def parse_json(obj: dict, text: str, record: RawRecord) -> Event | None:
     for key, value in obj.items():
         fallback, dotted = _key_target(key)
         target = field_map.get(key) or fallback
-        if target is None and dotted and not isinstance(value, dict):
+        if isinstance(value, dict) and key in ECS_OBJECTS:
+            target = key  # a whole ECS object (`"event": {...}`), whatever the logger-key map says
+        elif target is None and dotted and not isinstance(value, dict):
             target = key
         if target is None or value is None or target in event and target in ("@timestamp", "message"):
             extra[key] = value

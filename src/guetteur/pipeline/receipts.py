@@ -39,6 +39,12 @@ class Receipt:
         if self.remaining <= 0:
             self._done.set()
 
+    def release(self, count: int) -> None:
+        """`count` of its records were not taken by the buffer (`offer_upto` accepted a
+        prefix): nothing to wait for on their behalf."""
+        self.count -= count
+        self.settle(count)
+
     async def wait(self, timeout: float | None = None) -> bool:
         """True once every record is committed; False when `timeout` passes first
         (the records stay in the pipeline and will still be stored)."""
