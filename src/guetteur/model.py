@@ -13,6 +13,10 @@ from typing import Any
 
 Event = dict[str, Any]
 
+# The ECS field a record's `peer` is stored in, as its source declares (`peer_field`).
+PEER_ADDRESS = "log.source.address"  # a network sender
+PEER_FILE = "log.file.path"  # a file read or tailed
+
 
 @dataclass(slots=True)
 class RawRecord:
@@ -20,10 +24,14 @@ class RawRecord:
 
     data:     the record itself, bytes as received (framing removed) or already-decoded text.
     received: reception time, epoch seconds (float).
-    source:   the input that produced it: "syslog-udp", "syslog-tcp", "http", "file", "import".
+    source:   the input type that produced it ("syslog-udp", "syslog-tcp", "http", "file",
+              "import"...): the source's `name`, stored as `input.type`.
     hint:     parser name to use (see `guetteur.parse.PARSERS`), or None to auto-detect.
     peer:     remote address ("203.0.113.5:51234") or file path, when known.
     meta:     small transport facts worth keeping (file offset, HTTP key name...), or None.
+    peer_field: the ECS field `peer` is stored in (`PEER_ADDRESS`, `PEER_FILE`), declared by
+              the source (`guetteur.collect.source.Source.peer_field`); the same for every
+              record of one source.
     """
 
     data: bytes | str
@@ -32,6 +40,7 @@ class RawRecord:
     hint: str | None = None
     peer: str | None = None
     meta: dict[str, Any] | None = field(default=None)
+    peer_field: str = PEER_ADDRESS
 
     def text(self) -> str:
         """The record as text; invalid UTF-8 bytes become U+FFFD, never an error."""

@@ -29,6 +29,7 @@ from guetteur.api.app import create_app
 from guetteur.api.connections import guarded_h11_protocol
 from guetteur.api.state import AppState
 from guetteur.api.unavailable import DATABASE_ERRORS
+from guetteur.collect.source import build_sources, describe_sources
 from guetteur.config import Settings
 from guetteur.errors import StoreError
 from guetteur.parse.context import configure as configure_parsers
@@ -69,16 +70,6 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
-def _sources(settings: Settings, pipeline: Pipeline) -> list[Any]:
-    from guetteur.collect.files import FileTailSource
-    from guetteur.collect.syslog import SyslogTcpSource, SyslogUdpSource
-
-    sources: list[Any] = [SyslogUdpSource(settings, pipeline), SyslogTcpSource(settings, pipeline)]
-    if settings.file_inputs:
-        sources.append(FileTailSource(settings, pipeline))
-    return sources
-
-
 async def serve(
     settings: Settings,
     *,
@@ -117,7 +108,7 @@ async def serve(
             raise
         alerts = await _start_alerts(settings, pool, dsn)
         risk = await _start_risk(settings, pool)
-        sources = _sources(settings, pipeline)
+        sources = build_sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None
         server: uvicorn.Server | None = None
@@ -139,12 +130,10 @@ async def serve(
                 await asyncio.sleep(0.05)
             info = {
                 "api": f"http://{settings.api.host}:{settings.api.port}",
-                "syslog_udp": sources[0].bound_port,
-                "syslog_tcp": sources[1].bound_port,
+                **describe_sources(sources),
                 "database": "embedded" if embedded else "external",
             }
-            log.info("Guetteur is up: API %s, syslog UDP %s / TCP %s, database %s", info["api"],
-                     info["syslog_udp"], info["syslog_tcp"], info["database"])
+            log.info("Guetteur is up: %s", ", ".join(f"{key} {value}" for key, value in info.items()))
             if demo:
                 demo_task = asyncio.create_task(_run_demo(settings, owner_dsn, info, stop), name="demo")
             if on_ready is not None:

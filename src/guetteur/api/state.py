@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from guetteur.collect.source import Source
 from guetteur.config import Settings
 from guetteur.pipeline.runtime import Pipeline
 from guetteur.store.supervisor import DatabaseSupervisor
@@ -15,5 +16,5 @@ class AppState:
     settings: Settings
     pipeline: Pipeline | None
     pool: Any  # psycopg_pool.AsyncConnectionPool
-    sources: list[Any] = field(default_factory=list)  # running listeners (their transport counters)
+    sources: list[Source] = field(default_factory=list)  # running sources (their transport counters)
     database: DatabaseSupervisor | None = None  # whether PostgreSQL answers (health, ingest's 503)

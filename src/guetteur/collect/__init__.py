@@ -1,7 +1,8 @@
 """Collection: the sources that turn bytes from the outside into `RawRecord`s.
 
-Live sources (asyncio objects with `start()` / `stop()` / `bound_port` / `counters`)
-hand records to a `RecordSink` the pipeline provides:
+Live sources keep the `Source` protocol (`collect/source.py`: `start()` / `stop()` /
+`counters` / `settings` / `describe()`, registered by name in `SOURCE_TYPES`) and hand
+records to a `RecordSink` the pipeline provides:
 
 * `SyslogUdpSource`  — syslog over UDP, one datagram per record, drops counted;
 * `SyslogTcpSource`  — syslog over TCP/TLS, RFC 6587 framing, backpressure;
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from guetteur.collect.file_tail import FileTailSource, offsets_path
     from guetteur.collect.files import FileReader, iter_file_records
     from guetteur.collect.sink import MemorySink, RecordSink
+    from guetteur.collect.source import Source, build_sources
     from guetteur.collect.syslog_tcp import SyslogTcpSource
     from guetteur.collect.syslog_udp import SyslogUdpSource
 
@@ -31,6 +33,8 @@ _WHERE = {
     "iter_file_records": "files",
     "MemorySink": "sink",
     "RecordSink": "sink",
+    "Source": "source",
+    "build_sources": "source",
     "SyslogTcpSource": "syslog_tcp",
     "SyslogUdpSource": "syslog_udp",
     "offsets_path": "file_tail",
@@ -41,9 +45,11 @@ __all__ = [
     "FileTailSource",
     "MemorySink",
     "RecordSink",
+    "Source",
     "SourceCounters",
     "SyslogTcpSource",
     "SyslogUdpSource",
+    "build_sources",
     "iter_file_records",
     "offsets_path",
 ]

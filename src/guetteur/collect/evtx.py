@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from guetteur.model import RawRecord
+from guetteur.model import PEER_FILE, RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def iter_evtx_records(path: Path | str, stats: EvtxStats | None = None,
                     stats.note_error(f"record {item.get('event_record_id')}: no data")
                     continue
                 stats.records += 1
-                yield RawRecord(data, now(), source, hint, name)
+                yield RawRecord(data, now(), source, hint, name, None, PEER_FILE)
             break
         except (RuntimeError, ValueError, OSError) as exc:
             # e.g. "Failed to parse record number 211: ..." or a chunk header error

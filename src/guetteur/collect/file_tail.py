@@ -39,7 +39,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from guetteur.collect.counters import SourceCounters
+from guetteur.collect.counters import ERROR_INTERNAL, ERROR_IO, SourceCounters
 from guetteur.collect.framing import Line, LineFramer
 from guetteur.collect.offsets import (
     FINGERPRINT_BYTES,
@@ -51,7 +51,7 @@ from guetteur.collect.offsets import (
 )
 from guetteur.collect.sink import AcknowledgingSink, RecordSink
 from guetteur.config import FileInput, Settings
-from guetteur.model import RawRecord
+from guetteur.model import PEER_FILE, RawRecord
 from guetteur.pipeline.receipts import Receipt
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class FileTailSource:
     """
 
     name = "file"
+    peer_field = PEER_FILE
 
     def __init__(
         self,
@@ -140,6 +141,18 @@ class FileTailSource:
         self._stopping = False
         self._dirty = False
         self._last_save = 0.0
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        """Started when `file_inputs` lists at least one glob."""
+        return bool(settings.file_inputs)
+
+    @property
+    def settings(self) -> list[FileInput]:
+        return self.inputs
+
+    def describe(self) -> dict[str, object]:
+        return {"file_inputs": [spec.path for spec in self.inputs]}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -205,7 +218,7 @@ class FileTailSource:
             except asyncio.CancelledError:
                 raise
             except Exception:  # one bad round must not end tailing
-                self.counters.errors += 1
+                self.counters.error(ERROR_INTERNAL)
                 log.exception("file tail poll failed")
             if self._stopping:
                 break
@@ -246,7 +259,7 @@ class FileTailSource:
         except OSError as exc:
             if path not in self._failing:
                 self._failing.add(path)
-                self.counters.errors += 1
+                self.counters.error(ERROR_IO)
                 log.warning("cannot read %s: %s", path, exc)
             return None
         self._failing.discard(path)
@@ -266,7 +279,7 @@ class FileTailSource:
             digest, length = fingerprint(fd, opened.st_size)
         except OSError as exc:
             os.close(fd)
-            self.counters.errors += 1
+            self.counters.error(ERROR_IO)
             log.warning("cannot read %s: %s", path, exc)
             return None
         tailed = _Tailed(
@@ -318,7 +331,7 @@ class FileTailSource:
             before = tailed.framer.position
             more = await self._read_new(tailed, st.st_size)
         except OSError as exc:
-            self.counters.errors += 1
+            self.counters.error(ERROR_IO)
             log.warning("error reading %s: %s", tailed.path, exc)
             await self._close(tailed, emit_partial=False)
             return False
@@ -372,7 +385,7 @@ class FileTailSource:
         try:
             for data, offset, cut in lines:
                 meta: dict[str, object] = {"offset": offset, "truncated": True} if cut else {"offset": offset}
-                await put(RawRecord(data, now, source, hint, path, meta))
+                await put(RawRecord(data, now, source, hint, path, meta, PEER_FILE))
                 done += 1
                 counters.received += 1
                 counters.bytes += len(data)
@@ -389,7 +402,7 @@ class FileTailSource:
         path, hint, source = tailed.path, tailed.hint, self.name
         now = time.time()
         records = [RawRecord(data, now, source, hint, path,
-                             {"offset": offset, "truncated": True} if cut else {"offset": offset})
+                             {"offset": offset, "truncated": True} if cut else {"offset": offset}, PEER_FILE)
                    for data, offset, cut in lines]
         receipt = Receipt(len(records), waiting=False)
         tailed.uncommitted.append((receipt, lines[0][1]))
@@ -424,7 +437,7 @@ class FileTailSource:
         try:
             self.store.save(offsets)
         except OSError as exc:
-            self.counters.errors += 1
+            self.counters.error(ERROR_IO)
             log.warning("cannot save file offsets to %s: %s", self.store.path, exc)
             return
         self._dirty = False

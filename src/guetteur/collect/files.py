@@ -34,7 +34,7 @@ from typing import BinaryIO
 
 from guetteur.collect.file_tail import FileTailSource
 from guetteur.collect.framing import Line, LineFramer
-from guetteur.model import RawRecord
+from guetteur.model import PEER_FILE, RawRecord
 
 # Reading files once (here) and following them (`file_tail`) are reached from one place.
 __all__ = ["FileReader", "FileTailSource", "expand_paths", "iter_file_records"]
@@ -203,7 +203,8 @@ class FileReader:
         source, hint = self.source, self.hint
         for data, offset, cut in lines:
             self.records += 1
-            yield RawRecord(data, now, source, hint, name, {"offset": offset, "truncated": True} if cut else {"offset": offset})
+            yield RawRecord(data, now, source, hint, name,
+                            {"offset": offset, "truncated": True} if cut else {"offset": offset}, PEER_FILE)
 
     def _evtx(self, name: str) -> Iterator[RawRecord]:
         try:

@@ -26,12 +26,12 @@ import time
 from typing import Any
 
 from guetteur.collect.connections import ConnectionTable, TcpConnection
-from guetteur.collect.counters import SourceCounters
+from guetteur.collect.counters import ERROR_INTERNAL, ERROR_IO, SourceCounters
 from guetteur.collect.framing import Frame, StreamFramer
 from guetteur.collect.peer import format_peer
 from guetteur.collect.sink import RecordSink
-from guetteur.config import Settings
-from guetteur.model import RawRecord
+from guetteur.config import Settings, SyslogSettings
+from guetteur.model import PEER_ADDRESS, RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class SyslogTcpSource:
     """
 
     name = "syslog-tcp"
+    peer_field = PEER_ADDRESS
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class SyslogTcpSource:
         max_connections_per_address, idle_timeout, frame_timeout) and
         `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
         syslog = settings.syslog
+        self.settings: SyslogSettings = syslog
         self.sink = sink
         self.host = syslog.host if host is None else host
         self.port = syslog.tcp_port if port is None else port
@@ -113,6 +115,14 @@ class SyslogTcpSource:
         self._sweeper: asyncio.Task[None] | None = None
         self._connections: dict[asyncio.Task[None], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self._stopping = False
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        """Always on (port 0 picks a free port)."""
+        return True
+
+    def describe(self) -> dict[str, object]:
+        return {"syslog_tcp": self.bound_port}
 
     async def start(self) -> None:
         """Listen. Raises OSError when the address cannot be bound."""
@@ -221,10 +231,10 @@ class SyslogTcpSource:
             if connection.closing is not None:  # our own close (idle, evicted...): no error
                 log.debug("syslog TCP connection closed (%s): %r", connection.closing, exc)
             elif isinstance(exc, (ConnectionError, OSError, ssl.SSLError)):
-                counters.errors += 1
+                counters.error(ERROR_IO)
                 log.debug("syslog TCP connection error: %s", exc)
             else:  # e.g. the pipeline refusing records while it shuts down
-                counters.errors += 1
+                counters.error(ERROR_INTERNAL)
                 log.exception("syslog TCP connection ended by an error")
         finally:
             counters.connections_open -= 1

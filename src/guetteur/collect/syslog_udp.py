@@ -20,11 +20,11 @@ import socket
 import time
 from typing import Any
 
-from guetteur.collect.counters import SourceCounters
+from guetteur.collect.counters import ERROR_IO, SourceCounters
 from guetteur.collect.peer import format_peer
 from guetteur.collect.sink import RecordSink
-from guetteur.config import Settings
-from guetteur.model import RawRecord
+from guetteur.config import Settings, SyslogSettings
+from guetteur.model import PEER_ADDRESS, RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class SyslogUdpSource:
     """
 
     name = "syslog-udp"
+    peer_field = PEER_ADDRESS
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class SyslogUdpSource:
         """Configured from `settings.syslog` (host, udp_port) and
         `settings.pipeline.max_record_bytes`; a keyword given here wins over the setting."""
         self.sink = sink
+        self.settings: SyslogSettings = settings.syslog
         self.host = settings.syslog.host if host is None else host
         self.port = settings.syslog.udp_port if port is None else port
         self.max_record_bytes = settings.pipeline.max_record_bytes if max_record_bytes is None else max_record_bytes
@@ -65,6 +67,14 @@ class SyslogUdpSource:
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._peers: dict[Any, str | None] = {}  # formatted addresses, reused per sender
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        """Always on (port 0 picks a free port)."""
+        return True
+
+    def describe(self) -> dict[str, object]:
+        return {"syslog_udp": self.bound_port}
 
     async def start(self) -> None:
         """Bind the socket. Raises OSError when the address cannot be bound."""
@@ -105,7 +115,7 @@ class SyslogUdpSource:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. an ICMP error reported on the socket
-                self.counters.errors += 1
+                self.counters.error(ERROR_IO)
                 log.debug("syslog UDP error: %s", exc)
                 return
             received(data, addr)

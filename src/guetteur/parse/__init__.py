@@ -224,14 +224,8 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
         event["@timestamp"] = ingested
     event["input"] = {"type": record.source}  # the pipeline counts stored events per input
     peer = record.peer
-    if peer:
-        log_obj = event.get("log")
-        if not isinstance(log_obj, dict):
-            log_obj = event["log"] = {}
-        if record.source == "file" or record.source == "import":
-            log_obj["file"] = {"path": peer}
-        else:
-            log_obj["source"] = {"address": peer}
+    if peer:  # where the source says (`log.source.address`, `log.file.path`)
+        ecs.put(event, record.peer_field, peer)
     if record.meta:
         if "offset" in record.meta:
             ecs.put(event, "log.offset", record.meta["offset"])

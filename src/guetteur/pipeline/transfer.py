@@ -11,7 +11,8 @@ from typing import Any
 
 from guetteur.model import RawRecord
 
-PackedBatch = tuple[str, list[Any], list[float], list[str | None] | None, list[str | None] | None,
+# (source, peer_field, datas, receiveds, hints, peers, metas): the first two are the batch's
+PackedBatch = tuple[str, str, list[Any], list[float], list[str | None] | None, list[str | None] | None,
                     list[dict[str, Any] | None] | None]
 
 
@@ -23,6 +24,7 @@ def _column(values: list[Any]) -> list[Any] | None:
 def pack(records: list[RawRecord]) -> PackedBatch:
     return (
         records[0].source,
+        records[0].peer_field,
         [r.data for r in records],
         [r.received for r in records],
         _column([r.hint for r in records]),
@@ -32,15 +34,15 @@ def pack(records: list[RawRecord]) -> PackedBatch:
 
 
 def unpack(batch: PackedBatch) -> list[RawRecord]:
-    source, datas, receiveds, hints, peers, metas = batch
+    source, peer_field, datas, receiveds, hints, peers, metas = batch
     count = len(datas)
     hints = hints or [None] * count
     peers = peers or [None] * count
     metas = metas or [None] * count
-    return [RawRecord(datas[i], receiveds[i], source, hints[i], peers[i], metas[i]) for i in range(count)]
+    return [RawRecord(datas[i], receiveds[i], source, hints[i], peers[i], metas[i], peer_field) for i in range(count)]
 
 
 def first_record(batch: PackedBatch) -> RawRecord:
-    source, datas, receiveds, hints, peers, metas = batch
+    source, peer_field, datas, receiveds, hints, peers, metas = batch
     return RawRecord(datas[0], receiveds[0], source, hints[0] if hints else None,
-                     peers[0] if peers else None, metas[0] if metas else None)
+                     peers[0] if peers else None, metas[0] if metas else None, peer_field)
