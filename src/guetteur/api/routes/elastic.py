@@ -84,6 +84,7 @@ async def root_head(request: Request, key: ElasticIngestKey) -> Response:
     return Response(status_code=200, headers=PRODUCT_HEADERS)
 
 
+_INTO_INDEX = "bulk-index documents into an index (its name gives `event.dataset`)"
 _BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "one result per item: 201 stored (committed), 400 malformed, 429 pipeline full "
                          "(retry those items)"},
@@ -92,14 +93,15 @@ _BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.api_route("/_bulk", methods=["POST", "PUT"], responses=_BULK_RESPONSES, summary="bulk-index documents")
+@router.post("/_bulk", responses=_BULK_RESPONSES, summary="bulk-index documents")
+@router.put("/_bulk", responses=_BULK_RESPONSES, summary="bulk-index documents")
 async def bulk(request: Request, state: State, key: ElasticIngestKey,
                source: str | None = Query(None, max_length=64, description="parser for raw lines")) -> Response:
     return await _bulk(request, state, key.name, None, source)
 
 
-@router.api_route("/{index}/_bulk", methods=["POST", "PUT"], responses=_BULK_RESPONSES,
-                  summary="bulk-index documents into an index (its name gives `event.dataset`)")
+@router.post("/{index}/_bulk", responses=_BULK_RESPONSES, summary=_INTO_INDEX)
+@router.put("/{index}/_bulk", responses=_BULK_RESPONSES, summary=_INTO_INDEX)
 async def bulk_into(request: Request, state: State, key: ElasticIngestKey, index: str,
                     source: str | None = Query(None, max_length=64, description="parser for raw lines")) -> Response:
     return await _bulk(request, state, key.name, index, source)
@@ -177,6 +179,9 @@ _INGEST_PROCESSORS = ("append", "convert", "date", "dissect", "dot_expander", "d
                       "registered_domain", "network_direction")
 
 
+_SET_UP = "the set-up calls of shippers (license, templates, ILM, pipelines...), answered as done"
+
+
 def _named(parts: list[str], position: int) -> str:
     return parts[position] if len(parts) > position else "guetteur"
 
@@ -220,8 +225,11 @@ def management_answer(method: str, parts: list[str], key_name: str) -> Any:
     return answer() if answer is not None else {name or first: {"aliases": {}, "mappings": {}, "settings": {}}}
 
 
-@router.api_route("/{target:path}", methods=["GET", "HEAD", "PUT", "POST", "DELETE"],
-                  summary="the set-up calls of shippers (license, templates, ILM, pipelines...), answered as done")
+@router.get("/{target:path}", summary=_SET_UP)
+@router.head("/{target:path}", summary=_SET_UP)
+@router.put("/{target:path}", summary=_SET_UP)
+@router.post("/{target:path}", summary=_SET_UP)
+@router.delete("/{target:path}", summary=_SET_UP)
 async def management(request: Request, key: ElasticIngestKey, target: str) -> Response:
     parts = [part for part in target.split("/") if part]
     if request.method == "HEAD":
