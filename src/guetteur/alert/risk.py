@@ -210,6 +210,16 @@ def hit_risk(
     return round_score(apply_odds(factors["base"], factors["tactic"] * factors["asset"] * factors["anomaly"]))
 
 
+# Elastic's entity risk levels: (lowest score, name), highest first.
+RISK_LEVELS: tuple[tuple[float, str], ...] = ((90.0, "critical"), (70.0, "high"), (40.0, "moderate"),
+                                              (20.0, "low"), (0.0, "unknown"))
+
+
+def risk_level(score: float) -> str:
+    """Elastic's name for an entity score: unknown < 20 <= low < 40 <= moderate < 70 <= high < 90 <= critical."""
+    return next(name for floor, name in RISK_LEVELS if score >= floor or floor == 0.0)
+
+
 RISK_RULE_PREFIX = "guetteur.risk."
 SCORE_RULE = "guetteur.risk.score"
 TACTICS_RULE = "guetteur.risk.tactics"

@@ -98,6 +98,19 @@ class EntityVerdict:
         }
 
 
+async def entity_verdict(conn: Any, settings: RiskSettings, criticality: AssetCriticality, field: str, value: str,
+                         at: datetime) -> EntityVerdict:
+    """An entity's score, tactics and contributions over (at - window, at]."""
+    since = at - timedelta(hours=settings.window_hours)
+    contributions = await store.window_contributions(conn, field, value, since, at, settings.max_contributions)
+    tactics, rules = await store.window_spread(conn, field, value, since, at)
+    multiplier = criticality.multiplier({field: value})
+    scores = [c.score for c in contributions]
+    raw = sum(s / i**DECAY for i, s in enumerate(scores, start=1))
+    return EntityVerdict(field, value, at, entity_risk(scores, multiplier), raw, multiplier,
+                         criticality.level(field, value), contributions, sorted(tactics), rules)
+
+
 class RiskScorer:
     def __init__(self, settings: RiskSettings, pool: Any, *, name: str = "main", batch_size: int = BATCH_SIZE) -> None:
         self.settings = settings
@@ -161,17 +174,7 @@ class RiskScorer:
         return touched
 
     async def verdict(self, conn: Any, field: str, value: str, at: datetime) -> EntityVerdict:
-        """An entity's score, tactics and contributions over (at - window, at]."""
-        since = at - self.window
-        contributions = await store.window_contributions(conn, field, value, since, at,
-                                                         self.settings.max_contributions)
-        tactics, rules = await store.window_spread(conn, field, value, since, at)
-        level = self.criticality.level(field, value)
-        multiplier = self.criticality.multiplier({field: value})
-        scores = [c.score for c in contributions]
-        raw = sum(s / i**DECAY for i, s in enumerate(scores, start=1))
-        return EntityVerdict(field, value, at, entity_risk(scores, multiplier), raw, multiplier, level,
-                             contributions, sorted(tactics), rules)
+        return await entity_verdict(conn, self.settings, self.criticality, field, value, at)
 
     async def _evaluate(self, conn: Any, touched: dict[tuple[str, str], datetime]) -> list[Hit]:
         if not self.settings.enabled or not touched:

@@ -17,6 +17,7 @@ from guetteur.api.routes import (
     ingest,
     keys,
     otlp,
+    risk,
     search,
     users,
 )
@@ -47,6 +48,7 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(keys.router)
     v1.include_router(audit.router)
     v1.include_router(search.router)
+    v1.include_router(risk.router)
     app.include_router(v1)
     app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers
     app.include_router(otlp.router)  # /v1/logs: OTLP/HTTP's own path

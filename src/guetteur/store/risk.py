@@ -207,7 +207,7 @@ async def top_entities(conn: AsyncConnection[Any], since: datetime, until: datet
         "WITH c AS (SELECT c.entity_field AS f, c.entity_value AS v, c.score, c.at, c.tactics,"
         " row_number() OVER (PARTITION BY c.entity_field, c.entity_value ORDER BY c.score DESC, c.at DESC) AS i"
         " FROM risk_contributions c WHERE c.at > %s AND c.at <= %s AND (%s::text IS NULL OR c.entity_field = %s)"
-        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = c.alert_id AND (a.silenced OR a.close_reason = ANY(%s))))"
+        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = c.alert_id AND (a.silenced OR a.close_reason = ANY(%s)))),"
         " t AS (SELECT f, v, array_agg(DISTINCT tactic ORDER BY tactic) AS tactics FROM c, unnest(c.tactics) AS tactic"
         " GROUP BY f, v)"
         " SELECT c.f, c.v, sum(c.score / power(c.i, 1.5)) FILTER (WHERE c.i <= %s), count(*),"
