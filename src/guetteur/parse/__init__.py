@@ -12,6 +12,9 @@ Auto-detection order (no hint, or the hinted parser said "not mine"):
 1. text starting with `{`: JSON parsers (by priority, each `sniff(obj)`);
 2. a syslog envelope: the parsers registered for the program name (exact, then the base
    name before `(` or `/`), then the syslog parsers whose `sniff(message)` accepts MSG;
+   then, for a full envelope (host and program), a MSG that is JSON, Python logging or a web
+   access line is parsed by that format's parser and keeps the envelope's host, program and
+   `log.syslog` (an application logging through rsyslog);
 3. line parsers whose `sniff(text)` accepts the text (also for syslog-looking lines
    without both a host and a program: a PostgreSQL or MySQL line can look like
    "ISO-time word msg");
@@ -145,16 +148,73 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
         return None
 
 
+def _json_event(text: str, record: RawRecord) -> tuple[Event, Parser] | None:
+    """The JSON parsers (by priority, each `sniff(obj)`) on a text holding one object."""
+    obj = decode_json_object(text.strip())
+    if obj is not None:
+        for parser in _JSON:
+            if parser.sniff is None or parser.sniff(obj):
+                if (event := _try(parser, obj, text, record)) is not None:
+                    return event, parser
+    return None
+
+
+# the syslog MSG formats of applications that log through syslog (see `_body_event`)
+_BODY_SNIFFERS = tuple((p.sniff, p) for p in _LINE_SNIFFED
+                       if p.sniff is not None and p.name in ("uvicorn_access", "web_access", "python_logging"))
+_LEVEL_STARTS = frozenset(("DEB", "INF", "WAR", "ERR", "CRI", "FAT"))
+
+
+def _body_event(message: str, record: RawRecord, base: Event) -> tuple[Event, Parser] | None:
+    """A syslog MSG no program parser claimed, in a format of its own: JSON, Python logging,
+    a web access line (an application logging through rsyslog). Tried only on cheap signals
+    (the MSG's first characters), so ordinary syslog noise pays two character tests."""
+    first = message[:1]
+    if first == "{":
+        found = _json_event(message, record)
+    elif first.isdigit() or first == "[" or message[:3] in _LEVEL_STARTS:
+        found = None
+        for sniff, parser in _BODY_SNIFFERS:
+            if sniff(message):
+                if (event := _try(parser, message, record)) is not None:
+                    found = event, parser
+                    break
+    else:
+        return None
+    if found is None:
+        return None
+    return _with_envelope(found[0], base), found[1]
+
+
+def _with_envelope(body: Event, base: Event) -> Event:
+    """The MSG's own event, with what only the envelope knows: the sending host and program,
+    `log.syslog.*`, and the time and level when the MSG has none."""
+    for key in ("host", "process", "@timestamp"):
+        if key in base and key not in body:
+            body[key] = base[key]
+    envelope_log = base.get("log")
+    if isinstance(envelope_log, dict) and "syslog" in envelope_log:
+        body_log = body.get("log")
+        if not isinstance(body_log, dict):
+            body_log = body["log"] = {}
+        body_log["syslog"] = envelope_log["syslog"]
+        if "level" not in body_log:
+            body_log["level"] = envelope_log["level"]
+            meta = body.get("event")
+            if not isinstance(meta, dict):
+                meta = body["event"] = {}
+            if "severity" not in meta:
+                meta["severity"] = base["event"]["severity"]
+    return body
+
+
 def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | None]:
     """See the module docstring for the order."""
     first = text[:1]
     if first == "{" or (first.isspace() and text.lstrip()[:1] == "{"):
-        obj = decode_json_object(text.strip())
-        if obj is not None:
-            for parser in _JSON:
-                if parser.sniff is None or parser.sniff(obj):
-                    if (event := _try(parser, obj, text, record)) is not None:
-                        return event, parser
+        found = _json_event(text, record)
+        if found is not None:
+            return found
     envelope = parse_envelope(text, record)
     if envelope is not None:
         base, message, program = envelope
@@ -174,8 +234,10 @@ def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | No
                 if (event := _try(parser, message, record, base)) is not None:
                     return event, parser
         if program is not None and "host" in base:
-            # a well-formed "time host program: msg" line: no other format looks like that
-            return base, _GENERIC
+            # a well-formed "time host program: msg" line: no other format looks like that;
+            # its MSG may be an application's own format
+            body = _body_event(message, record, base)
+            return (base, _GENERIC) if body is None else body
     for sniff, parser in _LINE_SNIFFERS:
         if sniff(text):
             if (event := _try(parser, text, record)) is not None:
