@@ -109,6 +109,7 @@ def start_guetteur(args: argparse.Namespace) -> Target:
     syslog_port, api_port = free_port(), free_port()
     env = {**os.environ, "GUETTEUR_DATA_DIR": str(workdir / "data"), "GUETTEUR_SYSLOG__HOST": "127.0.0.1",
            "GUETTEUR_SYSLOG__TCP_PORT": str(syslog_port), "GUETTEUR_SYSLOG__UDP_PORT": str(syslog_port),
+           "GUETTEUR_SYSLOG__TLS_PORT": "0",
            "GUETTEUR_API__HOST": "127.0.0.1", "GUETTEUR_API__PORT": str(api_port)}
     env.pop("GUETTEUR_CONFIG", None)
     if args.database_url:

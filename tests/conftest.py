@@ -142,6 +142,6 @@ def settings(tmp_path: Path, pg_dsn: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=pg_dsn,
-        syslog=SyslogSettings(host="127.0.0.1", udp_port=port, tcp_port=port),
+        syslog=SyslogSettings(host="127.0.0.1", udp_port=port, tcp_port=port, tls_port=0),
         api=ApiSettings(host="127.0.0.1", port=free_port()),
     )

@@ -26,17 +26,56 @@ def default_data_dir() -> Path:
     return Path(base) / "guetteur"
 
 
+class MultilineSettings(BaseModel):
+    """How continuation lines join into one record (collect/multiline.py)."""
+
+    enabled: bool = Field(True, description="join continuation lines (false: one line, one record)")
+    first_line: str | None = Field(
+        None, description="regex a record's first line matches (other lines continue it); unset = the built-in "
+                          "rules: Python tracebacks, Java stack traces, indented continuation lines")
+    max_lines: int = Field(500, ge=1, description="lines in one record; more start a new record")
+    max_bytes: int = Field(1_048_576, ge=1024, description="bytes in one record (capped by pipeline.max_record_bytes)")
+    timeout: float = Field(2.0, gt=0, description="seconds a record is held waiting for its next line (a file "
+                                                  "being written)")
+
+    @field_validator("first_line")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            import re
+
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid multiline first_line regex {value!r}: {exc}") from exc
+        return value
+
+
 class FileInput(BaseModel):
     """A file input: a glob tailed continuously, with an optional parser hint."""
 
     path: str
     hint: str | None = None
+    multiline: MultilineSettings = Field(default_factory=lambda: MultilineSettings())
+
+
+class TlsSettings(BaseModel):
+    """A TLS server identity (syslog over TLS, HTTPS): unset files = a self-signed pair generated on first
+    start into `data_dir/tls/` (key mode 0600), its SHA-256 fingerprint printed (`guetteur tls fingerprint`)."""
+
+    cert_file: Path | None = Field(None, description="PEM certificate (chain) of the server")
+    key_file: Path | None = Field(None, description="PEM private key of `cert_file`")
+    client_ca_file: Path | None = Field(
+        None, description="PEM CA bundle: when set, clients must present a certificate it signed (mTLS)")
+    handshake_timeout: float = Field(10.0, gt=0, description="seconds a client has to complete its handshake")
 
 
 class SyslogSettings(BaseModel):
     host: str = "0.0.0.0"
     udp_port: int = Field(5514, ge=0, le=65535)
     tcp_port: int = Field(5514, ge=0, le=65535)
+    tls_port: int | None = Field(6514, ge=0, le=65535, description="syslog over TLS (RFC 5425); unset = off")
+    tls: TlsSettings = Field(default_factory=lambda: TlsSettings())
     max_connections: int = Field(1000, ge=1)
     max_connections_per_address: int = Field(100, ge=1, description="TCP connections one remote address may hold")
     idle_timeout: float = Field(300.0, gt=0, description="seconds a TCP connection may send nothing")
@@ -46,6 +85,10 @@ class SyslogSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    https: Literal["auto", "on", "off"] = Field(
+        "auto", description="serve HTTPS: auto = on unless `host` is a loopback address (the quick start on "
+                            "127.0.0.1 stays plain HTTP, anything reachable from the network is TLS)")
+    tls: TlsSettings = Field(default_factory=lambda: TlsSettings())
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     max_records_per_request: int = Field(
         100_000, ge=1, description="records in one ingest request, more get 413 (capped by pipeline.queue_size)")

@@ -21,6 +21,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -38,6 +39,7 @@ from guetteur.store.database import app_dsn, resolve_dsn
 from guetteur.store.migrate import migrate
 from guetteur.store.pool import open_pool
 from guetteur.store.supervisor import DatabaseSupervisor
+from guetteur.tls import api_tls_options, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +120,10 @@ async def serve(
             for source in sources:
                 await source.start()
             state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources, database=database)
+            https = api_tls_options(settings)  # {} when the API serves plain HTTP
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,
-                                    http=guarded_h11_protocol(settings.api))
+                                    http=guarded_h11_protocol(settings.api), **https)
             server = _ApiServer(config)
             api_task = asyncio.create_task(server.serve(), name="api")
             while not server.started:
@@ -129,7 +132,8 @@ async def serve(
                     raise RuntimeError("API server stopped during start-up")
                 await asyncio.sleep(0.05)
             info = {
-                "api": f"http://{settings.api.host}:{settings.api.port}",
+                "api": f"{'https' if https else 'http'}://{settings.api.host}:{settings.api.port}",
+                **({"api_sha256": fingerprint(Path(https["ssl_certfile"]))} if https else {}),
                 **describe_sources(sources),
                 "database": "embedded" if embedded else "external",
             }

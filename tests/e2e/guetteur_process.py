@@ -38,6 +38,7 @@ def guetteur_env(data_dir: Path, database_url: str, api_port: int, syslog_port: 
         "GUETTEUR_SYSLOG__HOST": "127.0.0.1",
         "GUETTEUR_SYSLOG__TCP_PORT": str(syslog_port),
         "GUETTEUR_SYSLOG__UDP_PORT": str(syslog_port),
+        "GUETTEUR_SYSLOG__TLS_PORT": "0",
         "GUETTEUR_API__PORT": str(api_port),
         **extra,
     }

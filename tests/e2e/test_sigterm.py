@@ -27,6 +27,7 @@ def test_sigterm_under_load_loses_nothing_accepted(settings: Settings, fresh_dsn
         "GUETTEUR_SYSLOG__HOST": "127.0.0.1",
         "GUETTEUR_SYSLOG__TCP_PORT": str(settings.syslog.tcp_port),
         "GUETTEUR_SYSLOG__UDP_PORT": str(settings.syslog.udp_port),
+        "GUETTEUR_SYSLOG__TLS_PORT": "0",
         "GUETTEUR_API__PORT": str(settings.api.port),
         "GUETTEUR_PIPELINE__WORKERS": "1",
     }

@@ -15,6 +15,7 @@ from guetteur.cli import (
     commands_search,
     commands_server,
     commands_store,
+    commands_tls,
     commands_users,
 )
 
@@ -44,7 +45,7 @@ def _root(
 
 
 for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users,
-                commands_search):
+                commands_search, commands_tls):
     _module.register(app)
 
 

@@ -17,12 +17,13 @@ def register(app: typer.Typer) -> None:
         demo: Annotated[bool, typer.Option("--demo", help="also send demo traffic (normal use and attacks)")] = False,
     ) -> None:
         """Start everything: database, parser workers, syslog listeners, file inputs, API."""
+        from guetteur.errors import ConfigError
         from guetteur.server import ShutdownIncomplete, serve
 
         settings = settings_from(ctx)
         try:
             asyncio.run(serve(settings, demo=demo))
-        except OSError as exc:
+        except (OSError, ConfigError) as exc:
             console.print(f"[red]cannot start:[/red] {exc}")
             raise typer.Exit(1) from None
         except ShutdownIncomplete as exc:

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 ERROR_IO = "io"  # connection reset, unreadable file, socket error
 ERROR_TLS_HANDSHAKE = "tls_handshake"  # a TLS handshake failed (plain text, wrong certificate...)
 ERROR_TLS_TIMEOUT = "tls_handshake_timeout"  # no complete handshake within the deadline
+ERROR_TLS_ON_PLAIN = "tls_on_plain_port"  # a TLS client on a plain TCP port (closed at its first bytes)
 ERROR_INTERNAL = "internal"  # an unexpected exception (a bug, or the pipeline refusing at shutdown)
 
 

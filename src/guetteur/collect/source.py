@@ -78,6 +78,7 @@ class SourceType(Protocol):
 SOURCE_TYPES: dict[str, str] = {
     "syslog_udp": "guetteur.collect.syslog_udp:SyslogUdpSource",
     "syslog_tcp": "guetteur.collect.syslog_tcp:SyslogTcpSource",
+    "syslog_tls": "guetteur.collect.syslog_tls:SyslogTlsSource",
     "file": "guetteur.collect.file_tail:FileTailSource",
 }
 

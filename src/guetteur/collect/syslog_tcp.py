@@ -26,7 +26,14 @@ import time
 from typing import Any
 
 from guetteur.collect.connections import ConnectionTable, TcpConnection
-from guetteur.collect.counters import ERROR_INTERNAL, ERROR_IO, SourceCounters
+from guetteur.collect.counters import (
+    ERROR_INTERNAL,
+    ERROR_IO,
+    ERROR_TLS_HANDSHAKE,
+    ERROR_TLS_ON_PLAIN,
+    ERROR_TLS_TIMEOUT,
+    SourceCounters,
+)
 from guetteur.collect.framing import Frame, StreamFramer
 from guetteur.collect.peer import format_peer
 from guetteur.collect.sink import RecordSink
@@ -36,6 +43,8 @@ from guetteur.model import PEER_ADDRESS, RawRecord
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65_536
+LOG_EVERY = 10.0  # seconds between two log lines about failing clients (they are all counted)
+TLS_HANDSHAKE_START = b"\x16\x03"  # a TLS record of type handshake, version 3.x
 _TRUNCATED = {"truncated": True}  # shared: the pipeline only reads record metadata
 
 
@@ -115,6 +124,7 @@ class SyslogTcpSource:
         self._sweeper: asyncio.Task[None] | None = None
         self._connections: dict[asyncio.Task[None], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self._stopping = False
+        self._last_logged = -LOG_EVERY
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:
@@ -218,12 +228,18 @@ class SyslogTcpSource:
                 handshake = asyncio.ensure_future(
                     writer.start_tls(self.ssl_context, ssl_handshake_timeout=self.handshake_timeout)
                 )
+                started = asyncio.get_running_loop().time()
                 try:
                     await handshake
                 except asyncio.CancelledError:
                     if task.cancelling() or connection.closing is None:
                         raise
                     return  # evicted or timed out before its handshake ended
+                except (ConnectionError, OSError, ssl.SSLError) as exc:
+                    if connection.closing is None:
+                        took = asyncio.get_running_loop().time() - started
+                        self._handshake_failed(peername, exc, took >= self.handshake_timeout)
+                    return
             await self._read(reader, format_peer(peername), connection)
         except asyncio.CancelledError:
             raise
@@ -247,6 +263,16 @@ class SyslogTcpSource:
             else:
                 writer.close()
 
+    def _handshake_failed(self, peername: Any, exc: BaseException, timed_out: bool) -> None:
+        """Count a failed TLS handshake; log it, at most one line per `LOG_EVERY` seconds."""
+        self.counters.error(ERROR_TLS_TIMEOUT if timed_out else ERROR_TLS_HANDSHAKE)
+        now = time.monotonic()
+        if now - self._last_logged >= LOG_EVERY:
+            self._last_logged = now
+            log.warning("%s: TLS handshake with %s %s: %s (counted in errors_by_type; further failures within "
+                        "%ss are only counted)", self.name, format_peer(peername),
+                        "timed out" if timed_out else "failed", exc, LOG_EVERY)
+
     async def _read(self, reader: asyncio.StreamReader, peer: str | None, connection: TcpConnection) -> None:
         framer = StreamFramer(self.max_record_bytes)
         clock = asyncio.get_running_loop().time
@@ -261,11 +287,17 @@ class SyslogTcpSource:
         source = self.name
         frames: list[Frame] = []
         done = 0  # frames of the current chunk already handed over
+        first = self.ssl_context is None  # a plain listener checks the first bytes for a TLS hello
         try:
             while True:
                 data = await reader.read(READ_SIZE)
                 if not data:
                     break
+                if first:
+                    first = False
+                    if data[:2] == TLS_HANDSHAKE_START:  # no syslog record starts with 0x16
+                        self._tls_on_plain_port(peer)
+                        return
                 frames = framer.feed(data)
                 done = 0
                 table.received(connection, clock(), len(frames), framer.pending_bytes)
@@ -313,6 +345,14 @@ class SyslogTcpSource:
             raise
         table.wait(connection, clock())  # the stream has ended: only the sink can hold it now
         await self._flush(framer, peer)
+
+    def _tls_on_plain_port(self, peer: str | None) -> None:
+        self.counters.error(ERROR_TLS_ON_PLAIN)
+        now = time.monotonic()
+        if now - self._last_logged >= LOG_EVERY:
+            self._last_logged = now
+            log.warning("%s: %s opened TLS on this plain port: closed (syslog over TLS listens on syslog.tls_port)",
+                        self.name, peer)
 
     async def _flush(self, framer: StreamFramer, peer: str | None) -> None:
         """Emit what the stream left: a last record without newline, a short octet frame."""
