@@ -78,6 +78,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
     demo: bool = False,
+    demo_mail: bool = False,
     handle_signals: bool = True,
 ) -> dict[str, Any]:
     """Run Guetteur until `stop` is set or SIGTERM/SIGINT; returns the final health counters."""
@@ -110,6 +111,7 @@ async def serve(
             raise
         alerts = await _start_alerts(settings, pool, dsn)
         risk = await _start_risk(settings, pool)
+        notifications = await _start_notifications(settings, pool, dsn, owner_dsn, demo_mail=demo and demo_mail)
         sources = build_sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
         demo_task: asyncio.Task[Any] | None = None
@@ -120,6 +122,7 @@ async def serve(
             for source in sources:
                 await source.start()
             state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources, database=database)
+            state.notifier = notifications.notifier
             https = api_tls_options(settings)  # {} when the API serves plain HTTP
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,
@@ -168,6 +171,7 @@ async def serve(
                     await alerts.stop()  # after the pipeline: the hits of its last batches become alerts
                 if risk is not None:
                     await risk.stop()  # mid-round work rolls back and is done again at the next start
+                await notifications.stop()  # what it did not deliver stays in the outbox for the next start
                 await pool.close()
                 await database.stop()
         if incomplete is not None:
@@ -234,6 +238,14 @@ async def _start_risk(settings: Settings, pool: Any) -> Any:
     scorer = RiskScorer(settings.risk, pool)
     await scorer.start()
     return scorer
+
+
+
+async def _start_notifications(settings: Settings, pool: Any, dsn: str, owner_dsn: str, *, demo_mail: bool) -> Any:
+    """The notifier (`notify/service.py`) and, with `--demo --mail`, the demo mailbox."""
+    from guetteur.notify.runtime import start_notifications
+
+    return await start_notifications(settings, pool, dsn, owner_dsn, demo_mail=demo_mail)
 
 
 async def _first_admin(owner_dsn: str) -> None:

@@ -16,6 +16,7 @@ from guetteur.api.routes import (
     health,
     ingest,
     keys,
+    notify,
     otlp,
     risk,
     search,
@@ -49,6 +50,7 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(audit.router)
     v1.include_router(search.router)
     v1.include_router(risk.router)
+    v1.include_router(notify.router)
     app.include_router(v1)
     app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers
     app.include_router(otlp.router)  # /v1/logs: OTLP/HTTP's own path

@@ -18,3 +18,4 @@ class AppState:
     pool: Any  # psycopg_pool.AsyncConnectionPool
     sources: list[Source] = field(default_factory=list)  # running sources (their transport counters)
     database: DatabaseSupervisor | None = None  # whether PostgreSQL answers (health, ingest's 503)
+    notifier: Any = None  # guetteur.notify.Notifier: its health (outbox, dead letters)

@@ -12,6 +12,7 @@ from guetteur.cli import (
     commands_config,
     commands_detect,
     commands_ingest,
+    commands_notify,
     commands_search,
     commands_server,
     commands_store,
@@ -45,7 +46,7 @@ def _root(
 
 
 for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users,
-                commands_search, commands_tls):
+                commands_search, commands_notify, commands_tls):
     _module.register(app)
 
 

@@ -15,14 +15,20 @@ def register(app: typer.Typer) -> None:
     def up(
         ctx: typer.Context,
         demo: Annotated[bool, typer.Option("--demo", help="also send demo traffic (normal use and attacks)")] = False,
+        mail: Annotated[bool, typer.Option(
+            "--mail", help="with --demo: a local catch-all mail server receives the alert mails "
+                           "(read them with `guetteur notify mailbox`)")] = False,
     ) -> None:
         """Start everything: database, parser workers, syslog listeners, file inputs, API."""
         from guetteur.errors import ConfigError
         from guetteur.server import ShutdownIncomplete, serve
 
         settings = settings_from(ctx)
+        if mail and not demo:
+            console.print("[red]--mail goes with --demo[/red]")
+            raise typer.Exit(2)
         try:
-            asyncio.run(serve(settings, demo=demo))
+            asyncio.run(serve(settings, demo=demo, demo_mail=mail))
         except (OSError, ConfigError) as exc:
             console.print(f"[red]cannot start:[/red] {exc}")
             raise typer.Exit(1) from None

@@ -85,6 +85,23 @@ class DetectionHealth(BaseModel):
     engine: dict[str, Any] = Field(default_factory=dict, description="correlation windows: counters and sizes")
 
 
+class NotifyHealth(BaseModel):
+    """Notifications (docs/notifications.md): the outbox and what this process delivered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool
+    pending: int = Field(description="messages waiting for delivery (first try or a retry)")
+    oldest_pending_seconds: float | None = Field(description="age of the oldest pending message")
+    dead: int = Field(description="dead letters: undelivered after every try (POST .../notify/outbox/{id}/retry)")
+    dead_by_channel: dict[str, dict[str, Any]] = Field(description="dead letters and the last error, per channel")
+    routed: int = Field(0, description="alert changes routed since start")
+    sent: int = Field(0, description="messages delivered since start")
+    failed_tries: int = Field(0, description="failed delivery tries since start")
+    dead_lettered: int = Field(0, description="messages dead-lettered since start")
+    last_error: str | None = None
+
+
 class HealthDetails(HealthPublic):
     database: DatabaseHealth | None = Field(description="absent when Guetteur runs without a database supervisor")
     sources: dict[str, FlowHealth] = Field(default_factory=dict, description="per source (`input.type`)")
@@ -93,6 +110,7 @@ class HealthDetails(HealthPublic):
     detection: DetectionHealth | None = None
     transports: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per listener: bytes, connections open, refused, closed, errors")
+    notify: NotifyHealth | None = Field(None, description="notifications: outbox and dead letters")
 
 
 def _status(state: AppState) -> HealthPublic:
@@ -123,4 +141,6 @@ async def health_details(state: State, key: Viewer) -> HealthDetails:
         body.update(state.pipeline.health())
     # transport facts the pipeline cannot see: bytes, connections open/refused, errors
     body["transports"] = {str(c["source"]): c for c in (s.counters.as_dict() for s in state.sources)}
+    if state.notifier is not None:
+        body["notify"] = state.notifier.health()
     return HealthDetails.model_validate(body)
