@@ -40,6 +40,7 @@ from guetteur.alert.risk import (
     TACTICS_RULE,
     AssetCriticality,
     anomaly_score,
+    apply_odds,
     entity_risk,
     hit_factors,
     is_risk_rule,
@@ -109,6 +110,33 @@ async def entity_verdict(conn: Any, settings: RiskSettings, criticality: AssetCr
     raw = sum(s / i**DECAY for i, s in enumerate(scores, start=1))
     return EntityVerdict(field, value, at, entity_risk(scores, multiplier), raw, multiplier,
                          criticality.level(field, value), contributions, sorted(tactics), rules)
+
+
+MAX_ENTITIES_READ = 10_000  # entities scored for one ranking (criticality can reorder them)
+
+
+@dataclass(frozen=True, slots=True)
+class RankedEntity:
+    """An entity in a ranking: its window totals, its criticality and its score."""
+
+    total: store.EntityTotal
+    score: float
+    criticality: str
+    multiplier: float
+
+
+async def riskiest_entities(conn: Any, settings: RiskSettings, criticality: AssetCriticality, at: datetime,
+                            field: str | None, limit: int) -> list[RankedEntity]:
+    """The `limit` riskiest entities (of one field, or all) over (at - window, at], highest first."""
+    totals = await store.top_entities(conn, at - timedelta(hours=settings.window_hours), at,
+                                      settings.max_contributions, field, MAX_ENTITIES_READ)
+    ranked = []
+    for t in totals:
+        multiplier = criticality.multiplier({t.field: t.value})
+        ranked.append(RankedEntity(t, apply_odds(100.0 * t.raw / MAX_RAW, multiplier),
+                                   criticality.level(t.field, t.value), multiplier))
+    ranked.sort(key=lambda e: (-e.score, e.total.field, e.total.value))
+    return ranked[:limit]
 
 
 class RiskScorer:

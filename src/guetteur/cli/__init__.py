@@ -13,6 +13,7 @@ from guetteur.cli import (
     commands_detect,
     commands_ingest,
     commands_notify,
+    commands_risk,
     commands_search,
     commands_server,
     commands_store,
@@ -46,7 +47,7 @@ def _root(
 
 
 for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users,
-                commands_search, commands_notify, commands_tls):
+                commands_search, commands_risk, commands_notify, commands_tls):
     _module.register(app)
 
 

@@ -19,17 +19,15 @@ from guetteur.alert.risk import (
     MAX_RAW,
     TACTIC_WEIGHT,
     AssetCriticality,
-    apply_odds,
     risk_level,
 )
-from guetteur.alert.risk_scorer import entity_verdict
+from guetteur.alert.risk_scorer import entity_verdict, riskiest_entities
 from guetteur.api.deps import State, Viewer
 from guetteur.store import risk as store
 
 router = APIRouter(prefix="/risk", tags=["risk"])
 
 EntityField = Literal["host.name", "user.name", "source.ip"]
-MAX_ENTITIES_READ = 10_000  # entities scored for one list (criticality can reorder them)
 
 
 class EntityRiskPublic(BaseModel):
@@ -128,21 +126,14 @@ async def top_entities(
 ) -> EntitiesPublic:
     del key
     settings = state.settings.risk
-    since, end = _window(at, settings.window_hours)
-    criticality = AssetCriticality.from_settings(settings)
+    _, end = _window(at, settings.window_hours)
     async with state.pool.connection() as conn:
-        totals = await store.top_entities(conn, since, end,
-                                          settings.max_contributions, field, MAX_ENTITIES_READ)
-    found = []
-    for t in totals:
-        multiplier = criticality.multiplier({t.field: t.value})
-        score = apply_odds(100.0 * t.raw / MAX_RAW, multiplier)
-        found.append(EntityRiskPublic(
-            field=t.field, value=t.value, score=round(score, 2), level=risk_level(score), raw=round(t.raw, 4),
-            criticality=criticality.level(t.field, t.value), multiplier=multiplier, contributions=t.contributions,
-            tactics=t.tactics, last_seen=t.last_at))
-    found.sort(key=lambda e: (-e.score, e.field, e.value))
-    return EntitiesPublic(data=found[:limit], count=min(limit, len(found)), at=end,
+        ranked = await riskiest_entities(conn, settings, AssetCriticality.from_settings(settings), end, field, limit)
+    found = [EntityRiskPublic(
+        field=e.total.field, value=e.total.value, score=round(e.score, 2), level=risk_level(e.score),
+        raw=round(e.total.raw, 4), criticality=e.criticality, multiplier=e.multiplier,
+        contributions=e.total.contributions, tactics=e.total.tactics, last_seen=e.total.last_at) for e in ranked]
+    return EntitiesPublic(data=found, count=len(found), at=end,
                           window_hours=settings.window_hours)
 
 
