@@ -26,3 +26,14 @@ extra=""
 # The hot modules are compiled with mypyc when a C compiler is found (setup.py);
 # GUETTEUR_PURE_PYTHON=1 skips it. Say which build this is, and why when it is pure Python.
 .venv/bin/python -m guetteur.compiled
+# The official Node Elasticsearch client for the /es tests (tests/e2e/test_es_clients_sigkill.py;
+# skipped without it): test-only, in its own folder, at the versions of its package-lock.json.
+if [ "${1:-}" = "--test" ]; then
+  if command -v npm >/dev/null; then
+    if [ ! tests/clients/node/node_modules/.package-lock.json -nt tests/clients/node/package-lock.json ]; then
+      (cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  else
+    echo "npm not found: the Node Elasticsearch client test will be skipped" >&2
+  fi
+fi

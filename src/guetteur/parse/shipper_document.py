@@ -45,7 +45,7 @@ _ENVELOPE_KEYS = frozenset({
 })
 _ENVELOPE_EVENT_KEYS = frozenset({"dataset", "module", "timezone", "created", "ingested", "agent_id_status",
                                   "original", "kind"})
-_ENVELOPE_LOG_KEYS = frozenset({"file", "offset", "flags", "source"})
+_ENVELOPE_LOG_KEYS = frozenset({"file", "offset", "flags", "source", "logger"})
 _DATA_STREAM_INDEX = re.compile(r"^(?:logs|metrics|traces|synthetics)-(.+)-[^-]+$")
 _INDEX_SUFFIX = re.compile(r"(?:-\d+\.\d+\.\d+.*|-\d{4}\.\d{2}\.\d{2}.*|-\d{6,})$")
 
