@@ -26,6 +26,26 @@ extra=""
 # The hot modules are compiled with mypyc when a C compiler is found (setup.py);
 # GUETTEUR_PURE_PYTHON=1 skips it. Say which build this is, and why when it is pure Python.
 .venv/bin/python -m guetteur.compiled
+
+# The web console (web/): built into the package (guetteur/console) when npm is here; without
+# npm the API still runs and / says how to build it (docs/console.md).
+if command -v npm >/dev/null; then
+  # npm ci only when package-lock.json changed since the last install (idempotent, fast)
+  if [ ! web/node_modules/.package-lock.json -nt web/package-lock.json ]; then
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  (cd web && npm run build --silent >/dev/null) && echo "web console built (served at /)"
+else
+  echo "npm not found: the web console is NOT built (the API works; install Node.js 20+ and npm, then run this again)" >&2
+fi
+# The browser tests (tests/web) drive Debian's Chromium; Playwright's own download is not used.
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: the browser tests (tests/web) will be skipped; install Debian's chromium package" >&2
+  fi
+fi
 # The official Node Elasticsearch client for the /es tests (tests/e2e/test_es_clients_sigkill.py;
 # skipped without it): test-only, in its own folder, at the versions of its package-lock.json.
 if [ "${1:-}" = "--test" ]; then

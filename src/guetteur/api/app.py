@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
+from guetteur.api.console import mount_console
 from guetteur.api.deps import AuthRuntime
 from guetteur.api.docs import mount_docs
 from guetteur.api.routes import (
+    alerts,
     audit,
     auth,
     detection,
@@ -20,6 +22,7 @@ from guetteur.api.routes import (
     otlp,
     risk,
     search,
+    silences,
     users,
 )
 from guetteur.api.state import AppState
@@ -49,9 +52,12 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(keys.router)
     v1.include_router(audit.router)
     v1.include_router(search.router)
+    v1.include_router(alerts.router)
+    v1.include_router(silences.router)
     v1.include_router(risk.router)
     v1.include_router(notify.router)
     app.include_router(v1)
     app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers
     app.include_router(otlp.router)  # /v1/logs: OTLP/HTTP's own path
+    mount_console(app)  # last: the console's fallback never shadows a route
     return app

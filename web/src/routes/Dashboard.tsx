@@ -1,0 +1,158 @@
+import { Anchor, Badge, Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { useCallback, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useNavigate } from "react-router-dom";
+import { api, unwrap } from "../api/client";
+import { Chart } from "../components/Chart";
+import { type StreamMessage, useStream } from "../hooks/useStream";
+import { formatNumber, formatTime } from "../i18n";
+import { display } from "../lib/event";
+import { quoteValue } from "../lib/kql";
+import { LEVEL_COLOURS } from "../theme";
+import { AlertTiles } from "./alertTiles";
+
+const RANGE = { start: "now-24h", end: "now" };
+const POINTS = 120;
+// The dashboard wants the stream's counters and detections, not its events: a query no event matches.
+const NO_EVENTS = 'event.dataset:"guetteur.console.none"';
+
+export function explorerLink(query: string, start = RANGE.start): string {
+  return `/explorer?${new URLSearchParams({ q: query, start, end: "now" })}`;
+}
+
+function TopTile({ field, title }: { field: string; title: string }) {
+  const { t } = useTranslation();
+  const top = useQuery({
+    queryKey: ["top", field, "", RANGE.start, RANGE.end],
+    queryFn: async () => unwrap(await api.GET("/api/v1/search/top", { params: { query: { field, start: RANGE.start, end: RANGE.end, size: 8 } } })),
+    refetchInterval: 30_000,
+  });
+  return (
+    <Card withBorder data-testid={`tile-${field}`}>
+      <Title order={3} size="h5" mb="xs">{title}</Title>
+      {top.data?.values.length === 0 && <Text c="dimmed" fz="sm">{t("dashboard.nothing")}</Text>}
+      <Table fz="sm" verticalSpacing={2}>
+        <Table.Tbody>
+          {(top.data?.values ?? []).map((v) => (
+            <Table.Tr key={display(v.value)}>
+              <Table.Td><Anchor component={Link} to={explorerLink(`${field}:${quoteValue(v.value)}`)} ff="monospace" fz="sm">{display(v.value)}</Anchor></Table.Td>
+              <Table.Td ta="right">{formatNumber(v.count)}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Card>
+  );
+}
+
+interface Point { at: number; in: number; stored: number }
+type Detection = Extract<StreamMessage, { type: "detection" }>["detection"];
+
+/** The live dashboard: the stream's counters and detections, batched once a second. */
+export default function Dashboard() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [points, setPoints] = useState<Point[]>([]);
+  const [detections, setDetections] = useState<Detection[]>([]);
+  const onBatch = useCallback((messages: StreamMessage[]) => {
+    const fresh: Point[] = [];
+    const found: Detection[] = [];
+    for (const m of messages) {
+      if (m.type === "counters") fresh.push({ at: Date.now(), in: m.counters.in ?? 0, stored: m.counters.stored });
+      if (m.type === "detection") found.push(m.detection);
+    }
+    if (fresh.length) setPoints((p) => [...p, ...fresh].slice(-POINTS));
+    if (found.length) setDetections((d) => [...found.reverse(), ...d].slice(0, 50));
+  }, []);
+  const streamState = useStream(true, NO_EVENTS, onBatch, 1000);
+
+  const histogram = useQuery({
+    queryKey: ["histogram", "", RANGE.start, RANGE.end, "dashboard"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/search/histogram", { params: { query: { start: RANGE.start, end: RANGE.end, buckets: 48 } } })),
+    refetchInterval: 30_000,
+  });
+  const rules = useQuery({
+    queryKey: ["rules"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/detection/rules")),
+    refetchInterval: 30_000,
+  });
+  const last = points[points.length - 1];
+  const rateOption = useMemo(() => ({
+    grid: { left: 45, right: 10, top: 30, bottom: 25 },
+    tooltip: { trigger: "axis" },
+    legend: { data: [t("dashboard.in"), t("dashboard.stored")] },
+    xAxis: { type: "time" },
+    yAxis: { type: "value", minInterval: 1 },
+    series: [
+      { type: "line", name: t("dashboard.in"), showSymbol: false, data: points.map((p) => [p.at, p.in]) },
+      { type: "line", name: t("dashboard.stored"), showSymbol: false, data: points.map((p) => [p.at, p.stored]) },
+    ],
+  }), [points, t]);
+  const histogramOption = useMemo(() => ({
+    grid: { left: 50, right: 10, top: 10, bottom: 25 },
+    tooltip: { trigger: "axis" },
+    xAxis: { type: "time" },
+    yAxis: { type: "value", minInterval: 1 },
+    series: [{ type: "bar", name: t("explorer.events"), data: (histogram.data?.buckets ?? []).map((b) => [Date.parse(b.start), b.count]) }],
+  }), [histogram.data, t]);
+  const busiest = (rules.data?.data ?? []).filter((r) => r.hits > 0).slice(0, 8);
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2} size="h3">{t("nav.dashboard")}</Title>
+        <Badge color={streamState === "live" ? "green" : "gray"} data-testid="stream-state">{t(`stream.${streamState}`)}</Badge>
+      </Group>
+      <AlertTiles />
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <Card withBorder>
+          <Group justify="space-between">
+            <Title order={3} size="h5">{t("dashboard.rate")}</Title>
+            <Text fz="sm" data-testid="rate">{t("dashboard.rateNow", { in: formatNumber(last?.in ?? 0), stored: formatNumber(last?.stored ?? 0) })}</Text>
+          </Group>
+          <Chart option={rateOption} height={180} label={t("dashboard.rate")} />
+        </Card>
+        <Card withBorder>
+          <Title order={3} size="h5">{t("dashboard.overTime")}</Title>
+          <Chart option={histogramOption} height={180} label={t("dashboard.overTime")} onClick={() => navigate(explorerLink(""))} />
+          <Anchor component={Link} to={explorerLink("")} fz="sm">{t("dashboard.openExplorer")}</Anchor>
+        </Card>
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, sm: 2, lg: 4 }}>
+        <TopTile field="host.name" title={t("dashboard.topHosts")} />
+        <TopTile field="user.name" title={t("dashboard.topUsers")} />
+        <TopTile field="source.ip" title={t("dashboard.topSources")} />
+        <Card withBorder data-testid="tile-rules">
+          <Title order={3} size="h5" mb="xs">{t("dashboard.topRules")}</Title>
+          {busiest.length === 0 && <Text c="dimmed" fz="sm">{t("dashboard.nothing")}</Text>}
+          <Table fz="sm" verticalSpacing={2}>
+            <Table.Tbody>
+              {busiest.map((r) => (
+                <Table.Tr key={r.rule_id}>
+                  <Table.Td><Anchor component={Link} to={`/rules?q=${encodeURIComponent(r.title ?? r.rule_id)}`} fz="sm">{r.title ?? r.rule_id}</Anchor></Table.Td>
+                  <Table.Td ta="right">{formatNumber(r.hits)}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Card>
+      </SimpleGrid>
+      <Card withBorder data-testid="tile-detections">
+        <Title order={3} size="h5" mb="xs">{t("dashboard.detections")}</Title>
+        {detections.length === 0 && <Text c="dimmed" fz="sm">{t("dashboard.noDetections")}</Text>}
+        <Table fz="sm" verticalSpacing={2}>
+          <Table.Tbody>
+            {detections.map((d) => (
+              <Table.Tr key={d.id}>
+                <Table.Td w={170}>{formatTime(d.created)}</Table.Td>
+                <Table.Td w={100}><Badge color={LEVEL_COLOURS[d.level] ?? "gray"}>{t(`levels.${d.level}`, { defaultValue: d.level })}</Badge></Table.Td>
+                <Table.Td>{d.title}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Card>
+    </Stack>
+  );
+}
