@@ -205,27 +205,37 @@ class RiskScorer:
         return await entity_verdict(conn, self.settings, self.criticality, field, value, at)
 
     async def _evaluate(self, conn: Any, touched: dict[tuple[str, str], datetime]) -> list[Hit]:
+        """Totals of every touched entity in one statement; the full list of contributions only
+        for the entities that raise a risk alert."""
         if not self.settings.enabled or not touched:
             return []
         keys = sorted(touched)
+        totals = await store.window_totals(conn, keys, self.window, self.settings.max_contributions)
         states = await store.entity_states(conn, keys)
         raised: list[Hit] = []
-        for field, value in keys:
-            at = await store.latest_at(conn, field, value) or touched[(field, value)]
+        for key in keys:
+            total = totals.get(key)
+            if total is None:
+                continue
+            field, value = key
+            at = total.at
+            score = apply_odds(100.0 * total.raw / MAX_RAW, self.criticality.multiplier({field: value}))
+            state = states.get(key, store.EntityState())
+            crossed = score >= self.settings.score_threshold and self._due(state.score_alert_at, at)
+            spread = (len(total.tactics) >= self.settings.tactics_threshold
+                      and total.rules >= self.settings.tactics_min_rules and self._due(state.tactics_alert_at, at))
+            if not (crossed or spread):
+                continue
             verdict = await self.verdict(conn, field, value, at)
-            state = states.get((field, value), store.EntityState())
             new_state = state
-            if verdict.score >= self.settings.score_threshold and self._due(state.score_alert_at, at):
+            if crossed:
                 raised.append(self._score_hit(verdict))
-                new_state = store.EntityState(at, round(verdict.score, 2), new_state.tactics_alert_at,
-                                              new_state.tactics_alerted)
-            if (len(verdict.tactics) >= self.settings.tactics_threshold
-                    and verdict.rules >= self.settings.tactics_min_rules and self._due(state.tactics_alert_at, at)):
+                new_state = store.EntityState(at, round(verdict.score, 2), state.tactics_alert_at, state.tactics_alerted)
+            if spread:
                 raised.append(self._tactics_hit(verdict))
                 new_state = store.EntityState(new_state.score_alert_at, new_state.score_alerted, at,
                                               tuple(verdict.tactics))
-            if new_state is not state:
-                await store.save_entity_state(conn, field, value, new_state)
+            await store.save_entity_state(conn, field, value, new_state)
         return raised
 
     def _due(self, last: datetime | None, at: datetime) -> bool:

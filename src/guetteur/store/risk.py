@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -151,12 +151,42 @@ async def window_spread(conn: AsyncConnection[Any], field: str, value: str, sinc
     return (list(row[0] or ()), int(row[1])) if row else ([], 0)
 
 
-async def latest_at(conn: AsyncConnection[Any], field: str, value: str) -> datetime | None:
-    """The event time of an entity's newest contribution."""
-    row = await (await conn.execute(
-        "SELECT max(at) FROM risk_contributions WHERE entity_field = %s AND entity_value = %s",
-        (field, value[:MAX_VALUE]))).fetchone()
-    return row[0] if row else None
+@dataclass(frozen=True, slots=True)
+class WindowTotal:
+    """An entity's window ending at its newest contribution: raw sum, counts, tactics."""
+
+    at: datetime
+    raw: float
+    contributions: int
+    rules: int
+    tactics: list[str]
+
+
+async def window_totals(conn: AsyncConnection[Any], keys: Sequence[tuple[str, str]], window: timedelta,
+                        per_entity: int) -> dict[tuple[str, str], WindowTotal]:
+    """For each entity, its window (at - window, at] ending at its newest contribution `at`: the
+    raw sum of its highest `per_entity` counted scores, how many, from how many rules, which tactics.
+    One statement for every entity of a round."""
+    if not keys:
+        return {}
+    cur = await conn.execute(
+        "SELECT k.f, k.v, last.at, w.raw, w.n, w.rules, tt.tactics FROM unnest(%s::text[], %s::text[]) AS k(f, v)"
+        " CROSS JOIN LATERAL (SELECT max(c.at) AS at FROM risk_contributions c"
+        "  WHERE c.entity_field = k.f AND c.entity_value = k.v) AS last"
+        " CROSS JOIN LATERAL (SELECT coalesce(sum(x.score / power(x.i, 1.5)) FILTER (WHERE x.i <= %s), 0) AS raw,"
+        "  count(*) AS n, count(DISTINCT x.rule_id) AS rules FROM (SELECT c.score, c.rule_id,"
+        "  row_number() OVER (ORDER BY c.score DESC, c.at DESC) AS i FROM risk_contributions c"
+        "  WHERE c.entity_field = k.f AND c.entity_value = k.v AND c.at > last.at - %s AND c.at <= last.at AND"
+        "  NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = c.alert_id AND (a.silenced OR a.close_reason = ANY(%s)))"
+        "  ) AS x) AS w"
+        " CROSS JOIN LATERAL (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') AS tactics"
+        "  FROM risk_contributions c CROSS JOIN LATERAL unnest(c.tactics) AS t"
+        "  WHERE c.entity_field = k.f AND c.entity_value = k.v AND c.at > last.at - %s AND c.at <= last.at AND"
+        "  NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = c.alert_id AND (a.silenced OR a.close_reason = ANY(%s)))"
+        " ) AS tt WHERE last.at IS NOT NULL",
+        ([k[0] for k in keys], [k[1][:MAX_VALUE] for k in keys], per_entity, window, DISMISSED, window, DISMISSED))
+    return {(r[0], r[1]): WindowTotal(r[2], float(r[3] or 0.0), int(r[4]), int(r[5]), list(r[6] or ()))
+            for r in await cur.fetchall()}
 
 
 async def entity_states(conn: AsyncConnection[Any], keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], EntityState]:
