@@ -125,10 +125,11 @@ def test_hostile_entity_values() -> None:
 
 
 def test_anomaly_score_from_extra() -> None:
-    assert anomaly_score({"anomaly_score": 73.5}) == 73.5
-    assert anomaly_score({"anomaly_score": 1e9}) == 100.0
-    assert anomaly_score({"anomaly_score": -3}) == 0.0
-    for bad in (None, {}, {"anomaly_score": "90"}, {"anomaly_score": True}, {"anomaly_score": math.nan}):
+    """`stats/` writes `extra.anomaly` as 0-1; the score is 0-100."""
+    assert anomaly_score({"anomaly": 0.735}) == pytest.approx(73.5)
+    assert anomaly_score({"anomaly": 1e9}) == 100.0
+    assert anomaly_score({"anomaly": -3}) == 0.0
+    for bad in (None, {}, {"anomaly": "0.9"}, {"anomaly": True}, {"anomaly": math.nan}, {"anomaly_score": 90}):
         assert anomaly_score(bad) is None  # type: ignore[arg-type]
 
 

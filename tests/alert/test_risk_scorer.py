@@ -35,7 +35,7 @@ async def test_each_alert_hit_gets_a_score_and_one_contribution_per_entity_field
 async def test_anomaly_and_criticality_change_the_hit_score(fresh_app_dsn: str) -> None:
     """low 21 on an `extreme` host (x2) with anomaly 50 (x1.5): odds 0.2658 x3 = 0.7975 -> 44."""
     async with rig(fresh_app_dsn, hosts={"pacs-*": "extreme"}) as r:
-        await r.feed(hit("guetteur.frequency", "low", [], entity={"host.name": "PACS-02"}, extra={"anomaly_score": 50}))
+        await r.feed(hit("guetteur.frequency", "low", [], entity={"host.name": "PACS-02"}, extra={"anomaly": 0.5}))
     assert rows(fresh_app_dsn, "SELECT score FROM hit_risk") == [(44,)]
 
 

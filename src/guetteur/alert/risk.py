@@ -15,8 +15,8 @@ Hit score (0-100), `hit_risk`:
 - `asset`:  the largest criticality multiplier among the entity's `host.name` and `user.name`
   present (`AssetCriticality`: low 0.5, medium 1, high 1.5, extreme 2; an unmatched name is
   medium; an entity with neither, e.g. only `source.ip`, gets 1);
-- `anomaly`: a statistical detector's anomaly score 0-100 (`extra.anomaly_score` of its hit), or
-  none (factor 1).
+- `anomaly`: a statistical detector's anomaly score 0-100 (`extra.anomaly` of its hit, 0-1, x100),
+  or none (factor 1).
 
 Entity score (0-100), `entity_risk`: Elastic's entity risk. The window's contribution scores,
 highest first, s1 >= s2 >= ..., give S = sum(s_i / i^1.5); S is normalised by its limit when every
@@ -183,13 +183,14 @@ NO_CRITICALITY = AssetCriticality()
 
 
 def anomaly_score(extra: Mapping[str, Any] | None) -> float | None:
-    """A statistical detector's anomaly score (0-100) from a hit's `extra.anomaly_score`, if any."""
+    """A statistical detector's anomaly score, 0-100, from its hit's `extra.anomaly` (0-1: how
+    improbable the observation was, as `stats/` writes it), if any."""
     if not extra:
         return None
-    value = extra.get("anomaly_score")
+    value = extra.get("anomaly")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return min(100.0, max(0.0, float(value)))
+    return 100.0 * min(1.0, max(0.0, float(value)))
 
 
 def hit_risk(
