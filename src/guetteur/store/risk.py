@@ -255,3 +255,13 @@ async def alert_scores(conn: AsyncConnection[Any], alert_id: int) -> list[tuple[
         " WHERE r.alert_id = %s ORDER BY r.hit_id LIMIT 10000", (alert_id,))
     return [(int(r[0]), int(r[1]), dict(r[2] or {}), [e for e in (r[3] or ()) if e is not None])
             for r in await cur.fetchall()]
+
+
+async def event_risk_scores(conn: AsyncConnection[Any], alert_id: int) -> dict[str, int]:
+    """`event.risk_score` of an alert's events: event id -> the score of its hit (the highest
+    when several hits of the alert share an event). Events are append-only: the score lives here."""
+    scores: dict[str, int] = {}
+    for _, score, _, event_ids in await alert_scores(conn, alert_id):
+        for event_id in event_ids:
+            scores[event_id] = max(score, scores.get(event_id, 0))
+    return scores

@@ -175,10 +175,7 @@ async def alert_risk(
         if exists is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
         scored = await store.alert_scores(conn, alert_id)
-    events: dict[str, int] = {}
-    for _, score, _, event_ids in scored:
-        for event_id in event_ids:
-            events[event_id] = max(score, events.get(event_id, 0))
+        events = await store.event_risk_scores(conn, alert_id)
     return AlertRiskPublic(alert_id=alert_id, events=events, hits=[
         HitRiskPublic(hit_id=hit_id, score=score, factors=_numbers(factors), event_ids=event_ids)
         for hit_id, score, factors, event_ids in scored])
