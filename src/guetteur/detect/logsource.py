@@ -212,6 +212,8 @@ DATASET_SOURCES: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] 
     "squid": (None, ("proxy",), ()),
     # application logs (the medical API and friends): `category: application`
     "json_lines": (None, ("application",), ()),
+    # Guetteur's own audit trail (api/audit_trail.py): logins and changes on the SIEM itself
+    "guetteur.audit": (None, ("application",), ()),
     "python_logging": ("python", ("application",), ()),
     "uvicorn_access": (None, ("webserver", "application"), ("uvicorn",)),
     "gunicorn_access": (None, ("webserver", "application"), ("gunicorn",)),
