@@ -35,7 +35,7 @@ class MultilineSettings(BaseModel):
                           "rules: Python tracebacks, Java stack traces, indented continuation lines")
     max_lines: int = Field(500, ge=1, description="lines in one record; more start a new record")
     max_bytes: int = Field(1_048_576, ge=1024, description="bytes in one record (capped by pipeline.max_record_bytes)")
-    timeout: float = Field(2.0, gt=0, description="seconds a record is held waiting for its next line (a file "
+    timeout: float = Field(1.0, gt=0, description="seconds a record is held waiting for its next line (a file "
                                                   "being written)")
 
     @field_validator("first_line")
@@ -280,7 +280,7 @@ class StatsSettings(BaseModel):
     frequency_p_value: float = Field(
         1e-6, gt=0, lt=1, description="Poisson upper-tail probability of the count below which it fires")
     frequency_learning_minutes: int = Field(
-        120, ge=1, description="minutes a series is observed before it may fire")
+        1440, ge=1, description="minutes a series is observed before it may fire (a day: its daily cycle)")
     frequency_half_life_days: float = Field(
         7.0, gt=0, description="half-life of the baselines (per hour of the day), in days of observations")
     frequency_lateness: float = Field(

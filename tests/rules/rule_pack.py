@@ -1,7 +1,8 @@
 """The built-in rule pack as test data: its files, their test cases, and how a case is run.
 
 A rule file `rules/<platform>/<tactic>_<what>.yml` holds one Sigma rule, or a correlation and
-the base rules it references (multi-document YAML, base rules first, the alerting rule last).
+the base rules it references (multi-document YAML, base rules first, the alerting rule last),
+or one first-seen rule of ours (`type: first_seen`, docs/statistics.md).
 Its tests are `<tactic>_<what>.tests` beside it (YAML; the suffix keeps rule loaders from
 reading it as a rule):
 
@@ -43,6 +44,8 @@ from guetteur.detect.hits import Hit
 from guetteur.detect.rules import RuleSet
 from guetteur.model import Event, RawRecord
 from guetteur.parse import flush_pending, parse_batch
+from guetteur.stats.batch import collect_batch
+from guetteur.stats.first_seen import FirstSeenState
 
 PACK = Path(__file__).resolve().parents[2] / "rules"
 PLATFORMS = ("linux", "windows", "web", "application", "database", "network")
@@ -154,13 +157,20 @@ def parse_lines(lines: Iterable[str], received: float, hint: str | None = None,
 
 
 def detect(detector: Detector, ruleset: RuleSet, events: Iterable[Event], clock: float) -> list[Hit]:
-    """Every hit (stateless and correlation, alerting or not) of the pack on `events`, in order."""
+    """Every hit (stateless, correlation and first-seen, alerting or not) of the pack on
+    `events`, in order. First-seen rules see each event as a batch of its own, through the
+    worker's collector and the main process's state, as the pipeline runs them."""
     engine = CorrelationEngine(ruleset.correlations, lateness=LATENESS, clock=lambda: clock)
+    first_seen = [FirstSeenState(rule, max_values=100_000) for rule in ruleset.first_seen]
     hits: list[Hit] = []
     for event in events:
         base = detector.match(event)
         hits.extend(base)
         hits.extend(engine.process(event, base))
+        if first_seen:
+            found = collect_batch([event], [state.rule for state in first_seen]).first_seen
+            for state in first_seen:
+                hits.extend(state.observe(found.get(state.rule.id, {})))
     hits.extend(engine.flush())
     return hits
 

@@ -24,9 +24,10 @@ that this page is up to date). How the pack is organised and tested: `docs/rule-
 section "The built-in pack".
 
 Levels follow Sigma: `informational` < `low` < `medium` < `high` < `critical`. "Kind" says how
-a rule decides: one event (`single event`), or a Sigma correlation over a time window
+a rule decides: one event (`single event`), a Sigma correlation over a time window
 (`event_count`, `value_count`, `value_sum`, `temporal_ordered`) of base rules that are not
-alerts by themselves. The triage note is the rule's `description`: what it means and what
+alerts by themselves, or a first-seen rule (`first seen of` fields in a history window, after
+a learning period: docs/statistics.md). The triage note is the rule's `description`: what it means and what
 to check first.
 """
 
@@ -41,6 +42,10 @@ def _attack(tags: list[str]) -> str:
 
 
 def _kind(doc: dict[str, Any]) -> str:
+    if doc.get("type") == "first_seen":
+        spec = doc["first_seen"]
+        fields = ", ".join(f"`{f}`" for f in spec["fields"])
+        return f"first seen of {fields} in {spec['history']} (learning {spec.get('learning', '0s')})"
     if "correlation" in doc:
         corr = doc["correlation"]
         cond = corr.get("condition") or {}
@@ -60,6 +65,9 @@ def _logsource(rule_file: RuleFile) -> str:
             text = "/".join(str(ls[k]) for k in ("product", "category", "service") if ls.get(k))
             if text not in sources:
                 sources.append(text)
+        where = (doc.get("first_seen") or {}).get("where")
+        if where:
+            sources.append(" and ".join(f"{k}: {v}" for k, v in where.items()))
     return ", ".join(f"`{s}`" for s in sources)
 
 

@@ -23,6 +23,7 @@ from guetteur.api.routes import (
     risk,
     search,
     silences,
+    stats,
     users,
 )
 from guetteur.api.state import AppState
@@ -55,6 +56,7 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(alerts.router)
     v1.include_router(silences.router)
     v1.include_router(risk.router)
+    v1.include_router(stats.router)
     v1.include_router(notify.router)
     app.include_router(v1)
     app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers

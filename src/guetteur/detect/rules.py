@@ -10,6 +10,9 @@ A bad file never stops the load: each problem becomes a `RuleError(file, reason)
 `RuleSet.errors`, and the rest loads. pySigma's ATT&CK/D3FEND tag validators would download
 MITRE data, so `validate_rules` runs only the validators that need no data (the bundled
 catalogue in `detect/attack.py` checks ATT&CK tags instead).
+
+Documents with `type: first_seen` are our first-seen rules, not Sigma: they are routed to
+`stats/first_seen_rule.py` (`RuleSet.first_seen`), with their errors collected the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
+
+from guetteur.stats.first_seen_rule import FirstSeenRule, FirstSeenRuleError, is_first_seen
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +94,14 @@ class RuleSet:
                   `SigmaRule` when it was loaded in the same set.
     filters:      Sigma global filters (applied by the detector as exceptions).
     errors:       every rule/file that could not be used, with the reason.
+    first_seen:   our first-seen rules (`type: first_seen`), run by the statistical detectors.
     """
 
     rules: list[LoadedRule] = field(default_factory=list)
     correlations: list[LoadedCorrelation] = field(default_factory=list)
     filters: list[LoadedFilter] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
+    first_seen: list[FirstSeenRule] = field(default_factory=list)
 
     def by_id(self) -> dict[str, LoadedRule]:
         return {r.id: r for r in self.rules}
@@ -157,6 +164,7 @@ def parse_rule_text(text: str, source: str, into: RuleSet) -> None:
         # pySigma's `from_yaml` is `yaml.safe_load_all` + `from_dicts`; libyaml's C loader
         # builds the same documents (same safe constructors) about eight times faster.
         documents = list(yaml.load_all(text, Loader=_YAML_LOADER))
+        documents = _route_first_seen(documents, source, into)
         collection = SigmaCollection.from_dicts(
             documents, collect_errors=True, collect_filters=True, resolve_references=False
         )
@@ -183,6 +191,21 @@ def parse_rule_text(text: str, source: str, into: RuleSet) -> None:
                 into.errors.append(RuleError(source, _error_text(error)))
             continue
         into.filters.append(LoadedFilter(sigma_filter, source))
+
+
+def _route_first_seen(documents: list[Any], source: str, into: RuleSet) -> list[Any]:
+    """Take our first-seen rules (`type: first_seen`, `stats/first_seen_rule.py`) out of the
+    documents; the rest is Sigma's."""
+    sigma: list[Any] = []
+    for document in documents:
+        if not is_first_seen(document):
+            sigma.append(document)
+            continue
+        try:
+            into.first_seen.append(FirstSeenRule.from_dict(document, source))
+        except FirstSeenRuleError as exc:
+            into.errors.append(RuleError(source, _error_text(exc)))
+    return sigma
 
 
 def load_rule_texts(texts: Iterable[tuple[str, str]], into: RuleSet | None = None) -> RuleSet:
@@ -230,6 +253,8 @@ def _finish(ruleset: RuleSet) -> RuleSet:
             log.info("rule %s in %s replaces the one in %s", key, loaded.source, earlier.source)
         seen[key] = index
     ruleset.rules = [r for i, r in enumerate(ruleset.rules) if seen[r.id] == i]
+    if ruleset.first_seen:  # the later rule with an id wins, as for Sigma rules
+        ruleset.first_seen = list({r.id: r for r in ruleset.first_seen}.values())
     if ruleset.correlations:
         items: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [r.rule for r in ruleset.rules]
         items.extend(c.rule for c in ruleset.correlations)

@@ -37,6 +37,7 @@ from guetteur.detect.hits import Hit
 from guetteur.detect.rule_catalogue import RuleCatalogue
 from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
 from guetteur.model import Event
+from guetteur.stats.batch import StatsBatch, collect_batch
 from guetteur.store.detection import (
     DEFAULT_ENGINE,
     ainsert_hits,
@@ -159,6 +160,8 @@ class WorkerDetection:
         self.detector.reload(ruleset)
         for rule_id in self.settings.disabled_rules:
             self.detector.enable(rule_id, False)
+        off = set(self.settings.disabled_rules)
+        self.first_seen = [rule for rule in ruleset.first_seen if rule.id not in off]
         # only used to know which hits feed a correlation (the stage in the main process
         # holds the windows)
         self._router = CorrelationEngine(ruleset.correlations, lateness=self.settings.correlation_lateness)
@@ -216,6 +219,10 @@ class WorkerDetection:
             if feeding:
                 for_correlation.append((project(event, fields), feeding))
         return BatchDetection(ids, alerts, for_correlation, per_rule)
+
+    def statistics(self, events: list[Event]) -> StatsBatch:
+        """What the statistical detectors need of the batch (after `run`: events have ids)."""
+        return collect_batch(events, self.first_seen)
 
     def stats_due(self) -> dict[str, Any] | None:
         """Per-rule counters (hits, errors, time) at most every STATS_SECONDS."""

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from guetteur.pipeline.detection import CorrelationStage
 from guetteur.pipeline.receipts import Receipt, ReceiptRun, settle_runs
 from guetteur.pipeline.transfer import PackedBatch, first_record, pack
 from guetteur.pipeline.worker import worker_main
+from guetteur.stats.stage import StatsStage
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ class Pipeline:
         self.correlation_snapshot = correlation_snapshot  # None: windows of its own (an import)
         self._pool: Any = None
         self._correlation_task: asyncio.Task[None] | None = None
+        self.statistics: StatsStage | None = None  # the live server's statistical detectors
+        self._statistics_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -105,6 +109,10 @@ class Pipeline:
             await self.correlation.restore(pool)
             self.correlation.start_thread()
             self._correlation_task = asyncio.create_task(self._correlate(), name="pipeline-correlation")
+            if self.settings.stats.enabled and self.correlation_snapshot is not None:
+                self.statistics = await asyncio.to_thread(StatsStage, self.settings, time.time())
+                await self.statistics.restore(pool)
+                self._statistics_task = asyncio.create_task(self._judge_statistics(), name="pipeline-statistics")
         count = worker_count(self.settings)
         self._executor = ThreadPoolExecutor(max_workers=count + 1, thread_name_prefix="dispatch")
         self._reader = threading.Thread(target=self._read_results, name="pipeline-results", daemon=True)
@@ -140,6 +148,12 @@ class Pipeline:
             await self._store_fired()
             if self.correlation is not None:
                 await self.correlation.close(self._pool)
+        if self._statistics_task is not None and self.statistics is not None:
+            self._statistics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._statistics_task
+            await self.statistics.store(self._pool, self.statistics.judge(time.time()))
+            await self.statistics.save(self._pool, time.time())
         for worker in self._workers.values():
             await asyncio.to_thread(worker.process.join, 30)
         self._results.put(("exit", -1, None, None))
@@ -181,7 +195,8 @@ class Pipeline:
         detection = self.detection.snapshot()
         if self.correlation is not None:
             detection.update(self.correlation.health())
-        return {
+        statistics = {} if self.statistics is None else {"statistics": self.statistics.health()}
+        return {**statistics,
             "sources": self.counters.snapshot(),
             "totals": self.counters.totals(),
             "detection": detection,
@@ -219,7 +234,7 @@ class Pipeline:
             target=worker_main,
             args=(worker_id, self.dsn, self.settings.parse.model_dump(mode="json"),
                   self.settings.detect.model_dump(mode="json"), self.settings.store.partitions_ahead_days,
-                  tasks, self._results),
+                  tasks, self._results, self.statistics is not None),
             name=f"guetteur-worker-{worker_id}",
             daemon=True,
         )
@@ -328,6 +343,25 @@ class Pipeline:
                     log.info("correlation stage: storing works again")
                 failing = False
 
+    async def _judge_statistics(self) -> None:
+        """Once a second: the statistical detectors judge, store their hits, save now and then."""
+        assert self.statistics is not None
+        failing = False
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.statistics.tick(self._pool, time.time())
+            except Exception as exc:  # the database may be restarting: the hits wait, retried
+                if not failing:
+                    log.exception("statistics: storing hits or saving failed; retrying every second")
+                else:
+                    log.debug("statistics still failing: %s", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("statistics: storing works again")
+                failing = False
+
     async def _store_fired(self) -> None:
         if self.correlation is None:
             return
@@ -348,6 +382,9 @@ class Pipeline:
             counters.merged += counts["merged"]
             counters.quarantined += counts.get("quarantined", 0)
         self.detection.count(stats, worker_id)
+        batch = stats.get("stats")
+        if batch and self.statistics is not None:
+            self.statistics.observe(batch, time.time())
         items = stats.get("correlation")
         if items and self.correlation is not None and self.correlation.active:
             # queued for the correlation thread (in order); the alerts wait for `_correlate`

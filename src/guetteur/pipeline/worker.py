@@ -116,13 +116,14 @@ def retry_recoverable(attempt: Callable[[], T], what: str, keep_trying: Callable
 
 
 def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect_settings: dict[str, Any],
-                partitions_ahead: int, tasks: Any, results: Any) -> None:
+                partitions_ahead: int, tasks: Any, results: Any, statistics: bool = False) -> None:
     """Entry point of a worker process (multiprocessing target).
 
     SIGINT and SIGTERM are ignored: Ctrl-C or a service manager signals the whole process
     group, and a worker that died then would lose its batch. The main process stops
     workers with the `None` sentinel after the last batch; a worker whose parent is gone
-    (killed hard) is killed by the kernel (Linux) or exits on its own.
+    (killed hard) is killed by the kernel (Linux) or exits on its own. With `statistics`, each
+    acknowledgement carries the batch's `StatsBatch` for the statistical detectors.
     """
     parent = expected_parent()
     tie_to_parent(parent)
@@ -156,7 +157,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
                                     f"storing a batch of {len(events)} events", keep_trying)
         return {"sources": batch_stats(events, result.merged_by_source, receipt.quarantined),
                 "correlation": found.correlation, "hits": dict(found.per_rule), "alerts": len(found.alerts),
-                "rule_stats": detection.stats_due()}
+                "rule_stats": detection.stats_due(), "stats": detection.statistics(events) if statistics else None}
 
     # Batches allocate many short-lived dicts; the default collector thresholds spend a
     # large share of parse time re-scanning the long-lived modules and rule tables.

@@ -7,7 +7,8 @@
 - `GET /api/v1/health/details` (`read` key): the same status, the database (`state`,
   `since`, `reason`, `restarts`, `outages`), the pipeline's counters per source and in
   total, its queues, detection (each counter says what it counts, see the models) and the
-  listeners' transport counters.
+  listeners' transport counters, and the statistical detectors (`statistics`, with the list
+  of silent sources).
 """
 
 from __future__ import annotations
@@ -102,12 +103,31 @@ class NotifyHealth(BaseModel):
     last_error: str | None = None
 
 
+class SilentSource(BaseModel):
+    entity: dict[str, str] = Field(description="`{\"host.name\": ...}` or `{\"event.dataset\": ...}`")
+    last_seen: str = Field(description="when its last event arrived")
+    since: str = Field(description="when it was declared silent")
+    usual_gap_s: float = Field(description="its learnt usual gap between arrivals, seconds")
+
+
+class StatisticsHealth(BaseModel):
+    """The statistical detectors (docs/statistics.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    silent: list[SilentSource] = Field(description="sources silent now, longest silent first (at most 100)")
+    frequency: dict[str, Any] = Field(description="series tracked, minutes judged, late/dropped counts, hits")
+    sources: dict[str, Any] = Field(description="hosts and source types watched, silent now, hits")
+    first_seen: dict[str, dict[str, Any]] = Field(description="per first-seen rule: values kept, learning, hits")
+
+
 class HealthDetails(HealthPublic):
     database: DatabaseHealth | None = Field(description="absent when Guetteur runs without a database supervisor")
     sources: dict[str, FlowHealth] = Field(default_factory=dict, description="per source (`input.type`)")
     totals: FlowHealth | None = None
     queues: QueuesHealth | None = None
     detection: DetectionHealth | None = None
+    statistics: StatisticsHealth | None = Field(None, description="absent when the statistical detectors are off")
     transports: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per listener: bytes, connections open, refused, closed, errors")
     notify: NotifyHealth | None = Field(None, description="notifications: outbox and dead letters")
