@@ -6,6 +6,7 @@ read it. Local only: it listens on the loopback address and relays nothing."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import mailbox
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -54,6 +55,7 @@ class DemoMailServer:
 
     @classmethod
     async def start(cls, path: Path, host: str = "127.0.0.1", port: int = 0) -> DemoMailServer:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         handler = MaildirHandler(path)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
