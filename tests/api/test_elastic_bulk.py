@@ -11,19 +11,10 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
 from elasticsearch import Elasticsearch, helpers
+from tests.api.stored_events import stored
 
 FILEBEAT_LINE = "Apr  6 16:21:41 web1 sshd[{n}]: Failed password for root from 203.0.113.{m} port 2222 ssh2"
-
-
-def stored(dsn: str) -> list[dict[str, Any]]:
-    """Every stored event, `event.original` (kept in its own column) put back."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT doc, original FROM events").fetchall()
-    for doc, original in rows:
-        doc.setdefault("event", {})["original"] = original
-    return [doc for doc, _ in rows]
 
 
 def client(running: Any, **auth: Any) -> Elasticsearch:

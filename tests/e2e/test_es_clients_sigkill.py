@@ -121,10 +121,10 @@ def node_client_ready() -> bool:
     return shutil.which("node") is not None and (NODE_CLIENT / "node_modules" / "@elastic" / "elasticsearch").is_dir()
 
 
-def _wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
+def _wait_for_acks(acked: list[str], count: int, what: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"no progress: {what}"
+    while len(acked) < count:
+        assert time.monotonic() < deadline, f"no acknowledgements: {what}"
         time.sleep(0.05)
 
 
@@ -149,10 +149,9 @@ def test_sigkill_under_es_client_load_loses_no_acknowledged_document(settings: S
             python.start()
             if use_node:
                 node_loads.append(NodeLoad(url, key, f"node{round_no}"))
-            _wait_for(lambda: len(python.acked) >= BATCH * rng.randint(1, 4), "python acknowledgements")
+            _wait_for_acks(python.acked, BATCH * rng.randint(1, 4), "python")
             if use_node:
-                node = node_loads[-1]
-                _wait_for(lambda: len(node.acked) >= BATCH, f"node acknowledgements {node.other[-5:]}")
+                _wait_for_acks(node_loads[-1].acked, BATCH, f"node {node_loads[-1].other[-5:]}")
             if round_no == 0:
                 time.sleep(rng.uniform(0.0, 1.0))
                 os.killpg(running.pid, signal.SIGKILL)
