@@ -22,6 +22,7 @@ import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from guetteur.api.alert_stream import AlertChanges, wake_on_alerts
 from guetteur.api.state import AppState
 from guetteur.search import evaluate, plan
 from guetteur.store.events import row_to_event
@@ -59,6 +60,8 @@ class StreamHub:
         self._last_seq: int | None = None
         self._last_hit: int | None = None
         self._previous_totals: dict[str, int] = {}
+        self._alerts = AlertChanges()  # new and changed alerts
+        self._wake = asyncio.Event()  # set by the alert manager's NOTIFY: an alert to push now
 
     @property
     def listeners(self) -> int:
@@ -77,17 +80,29 @@ class StreamHub:
             self._task.cancel()
             self._task = None
             self._last_seq = self._last_hit = None
+            self._alerts.reset()
 
     async def _run(self) -> None:
         pool: AsyncConnectionPool = self._state.pool
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else None
+        waking = asyncio.create_task(wake_on_alerts(conninfo, self._wake), name="stream-alerts") if conninfo else None
+        try:
+            await self._loop(pool)
+        finally:
+            if waking is not None:
+                waking.cancel()
+
+    async def _loop(self, pool: AsyncConnectionPool) -> None:
         while self._listeners:
+            self._wake.clear()
             try:
                 await self._tick(pool)
             except (psycopg.Error, OSError) as exc:  # the database went away: try again next second
                 log.debug("stream: %s", exc)
             except Exception:  # pragma: no cover - never let the hub die silently
                 log.exception("stream hub tick failed")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
 
     async def _tick(self, pool: AsyncConnectionPool) -> None:
         async with pool.connection() as conn:
@@ -123,9 +138,11 @@ class StreamHub:
                 " ORDER BY id LIMIT %s", (self._last_hit, MAX_HITS))).fetchall()
             if hits:
                 self._last_hit = int(hits[-1][0])
-        self._publish(events, hits, skipped)
+            alerts = await self._alerts.read(conn)
+        self._publish(events, hits, skipped, alerts)
 
-    def _publish(self, events: list[tuple[Any, ...]], hits: list[tuple[Any, ...]], skipped: int) -> None:
+    def _publish(self, events: list[tuple[Any, ...]], hits: list[tuple[Any, ...]], skipped: int,
+                 alerts: list[bytes]) -> None:
         decoded = []
         for ts, ingested, text, original in events:
             doc = orjson.loads(text)
@@ -138,6 +155,9 @@ class StreamHub:
             message = orjson.dumps({"type": "detection", "detection": {
                 "id": hit[0], "created": hit[1], "rule_id": hit[2], "title": hit[3], "level": hit[4],
                 "tags": hit[5], "event_ids": hit[6]}})
+            for listener in list(self._listeners):
+                listener.offer(message)
+        for message in alerts:
             for listener in list(self._listeners):
                 listener.offer(message)
         counters = orjson.dumps({"type": "counters", "counters": self._counters(len(events), len(hits), skipped)})

@@ -220,3 +220,26 @@ async def rule_statistics(pool: AsyncConnectionPool, days: int = 30,
             (days, rule_id, rule_id))
         return [RuleStatistics(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]),
                                {str(k): int(v) for k, v in dict(r[7]).items()}) for r in await cur.fetchall()]
+
+
+_CHANGES = (
+    "SELECT h.id, h.at, h.actor, h.action, h.details, a.id, a.rule_id, a.rule_title, a.severity, a.status, a.entity,"
+    " a.techniques, a.tactics, a.first_seen, a.last_seen, a.count, a.event_total, a.risk_score, a.silenced,"
+    " a.close_reason FROM alert_history h JOIN alerts a ON a.id = h.alert_id"
+    " WHERE h.id > %s OR h.id = ANY(%s) ORDER BY h.id LIMIT %s")
+
+
+async def last_alert_change(conn: psycopg.AsyncConnection[Any]) -> int:
+    row = await (await conn.execute("SELECT coalesce(max(id), 0) FROM alert_history")).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def alert_changes(conn: psycopg.AsyncConnection[Any], after: int, among: Sequence[int],
+                        limit: int) -> list[dict[str, Any]]:
+    """History rows with id above `after` (or among `among`), each with its alert as it is now,
+    in id order: what the live stream pushes."""
+    cur = await conn.execute(_CHANGES, (after, list(among), limit))
+    keys = ("rule_id", "rule_title", "severity", "status", "entity", "techniques", "tactics", "first_seen",
+            "last_seen", "count", "event_total", "risk_score", "silenced", "close_reason")
+    return [{"change": int(r[0]), "at": r[1], "actor": r[2], "action": r[3], "details": r[4],
+             "alert": {"id": int(r[5]), **dict(zip(keys, r[6:], strict=True))}} for r in await cur.fetchall()]
