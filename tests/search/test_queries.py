@@ -133,6 +133,7 @@ CASES: list[tuple[str, frozenset[str], str]] = [
     (r"file.path:C\:\\Windows\\x \(1\).txt", docs(6), "escaped specials"),
     (r'file.path:"C:\\Windows\\x (1).txt"', docs(6), "escapes in quotes"),
     (r'message:"\"quoted\""', docs(6), "escaped quote in a phrase"),
+    (r'file.path:"C:\\Windows\\" or process.name:"a*b"', docs(6), "escaped backslash before the closing quote"),
     ("url.path:/index.html", docs(4), "slash needs no escape"),
     ("host.*:web-1", docs(1), "field wildcard"),
     ("nosuchfield:x", docs(), "unknown field matches nothing"),

@@ -85,6 +85,9 @@ async def test_filters(app_pool: AsyncConnectionPool, stored: list[Event]) -> No
                      source_type="linux.auth", action="ssh_login") == expected(lambda e: True)
     assert await ids(category="network") == set()
     assert await ids(host="web-3' OR '1'='1") == set()
+    # values are exact, through the KQL compiler: quotes, wildcards and KQL syntax are literal
+    for hostile in ('web-3" or *:* or "', "web-*", "*", "web-3\\", "(web-3)", "host.name:web-3"):
+        assert await ids(host=hostile) == set(), hostile
 
 
 async def test_time_bounds(app_pool: AsyncConnectionPool, stored: list[Event]) -> None:

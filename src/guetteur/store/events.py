@@ -1,7 +1,8 @@
 """Reading events back: filtered, newest first, keyset-paginated (async, through the pool).
 
-There is no B-tree on `ts` (it would tax every insert); `events` has BRIN indexes on `ts` and
-`ingested`. To serve "newest first" cheaply, `query_events` searches backwards in growing time
+The filters are exact matches compiled by the KQL compiler (`search.filters`), as the search
+bar's queries are. To serve "newest first" cheaply, also where only the BRIN indexes on `ts` and
+`ingested` exist, `query_events` searches backwards in growing time
 windows (1 h, 1 day, 7 days, 30 days, then everything older) and stops as soon as the page is
 full, so a page of recent events reads only recent block ranges.
 
@@ -14,7 +15,6 @@ put back and `event.ingested` set to the storage time.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,15 +26,12 @@ from psycopg_pool import AsyncConnectionPool
 from guetteur.ecs import iso_utc
 from guetteur.errors import QueryError, StoreInconsistent
 from guetteur.model import Event
+from guetteur.search.filters import compile_filters
 from guetteur.store.encoding import pg_micros
 from guetteur.store.failures import one_row
 from guetteur.store.ids import id_millis
 
 MAX_LIMIT = 10_000
-FILTERS = ("host", "user", "source_ip", "destination_ip", "category", "action", "outcome", "severity",
-           "source_type")
-_TEXT_COLUMNS = {"host": "host", "user": "user_name", "action": "action", "outcome": "outcome",
-                 "source_type": "source_type"}
 _WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30))
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _SELECT = sql.SQL("SELECT ts, id, batch_id, ingested, doc::text, original FROM events WHERE ")
@@ -56,43 +53,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
         raise QueryError("invalid cursor") from exc
 
 
-def _filter_clauses(filters: dict[str, str]) -> tuple[list[sql.Composable], list[Any]]:
-    """SQL conditions and their parameters; QueryError (a ValueError) for an unknown filter or a bad value."""
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
-    for key, value in filters.items():
-        if key in _TEXT_COLUMNS:
-            clauses.append(sql.SQL("{} = %s").format(sql.Identifier(_TEXT_COLUMNS[key])))
-            params.append(str(value))
-        elif key in ("source_ip", "destination_ip"):
-            column = sql.Identifier(key)
-            text = str(value).strip()
-            try:
-                if "/" in text:
-                    clauses.append(sql.SQL("{} <<= %s::inet").format(column))
-                    params.append(str(ipaddress.ip_network(text, strict=False)))
-                else:
-                    clauses.append(sql.SQL("{} = %s::inet").format(column))
-                    params.append(str(ipaddress.ip_address(text)))
-            except ValueError as exc:
-                raise QueryError(f"{key}: not an IP address or network: {text!r}") from exc
-        elif key == "category":
-            clauses.append(sql.SQL("category @> ARRAY[%s]::text[]"))
-            params.append(str(value))
-        elif key == "severity":
-            try:
-                level = int(str(value))
-            except ValueError as exc:
-                raise QueryError(f"severity: not an integer: {value!r}") from exc
-            if not -32768 <= level <= 32767:
-                raise QueryError(f"severity out of range: {level}")
-            clauses.append(sql.SQL("severity = %s"))
-            params.append(level)
-        else:
-            raise QueryError(f"unknown filter {key!r} (known: {', '.join(FILTERS)})")
-    return clauses, params
-
-
 def row_to_event(ingested: datetime, doc_text: str, original: str | None) -> Event:
     """A stored row back to its ECS document."""
     event = orjson.loads(doc_text)
@@ -108,13 +68,16 @@ def row_to_event(ingested: datetime, doc_text: str, original: str | None) -> Eve
 
 async def query_events(pool: AsyncConnectionPool, *, start: datetime | None, end: datetime | None,
                        filters: dict[str, str], limit: int, after: str | None) -> tuple[list[Event], str | None]:
-    """Events with `start <= @timestamp < end` matching every filter (exact match; `category`
-    is contained; IP filters take an address or a CIDR network), newest first, at most `limit`.
+    """Events with `start <= @timestamp < end` matching every filter (`search.filters`: exact
+    matches compiled by the KQL compiler; IP filters take an address or a CIDR network), newest
+    first, at most `limit`.
     Returns the events and the cursor of the next page (None on the last page).
     Raises QueryError (a ValueError) for an unknown filter, a bad filter value, a bad cursor or limit."""
     if not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
-    clauses, params = _filter_clauses(filters)
+    compiled = compile_filters(filters)
+    clauses: list[sql.Composable] = [compiled.where]
+    params: list[Any] = list(compiled.params)
     if start is not None:
         clauses.append(sql.SQL("ts >= %s"))
         params.append(start)
