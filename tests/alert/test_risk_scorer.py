@@ -10,8 +10,10 @@ Scores used below (hand-computed, see test_risk_score.py for the formula):
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from risk_helpers import HOST, execute, hit, rig, risk_hits, rows, store_hits
+from risk_helpers import HOST, T0, execute, hit, rig, risk_hits, rows, store_hits
 
 from guetteur.alert.risk import MAX_RAW
 
@@ -142,3 +144,17 @@ async def test_hostile_entity_values(fresh_app_dsn: str, value: str) -> None:
         await r.feed(hit(*CRITICAL, entity=entity), hit(*DISCOVERY, hours=1, entity=entity))
     found = risk_hits(fresh_app_dsn)
     assert {tuple(g.items()) for _, g, _ in found} == {(("host.name", value[:512]),), (("user.name", value[:512]),)}
+
+
+async def test_old_contributions_are_pruned_but_a_far_future_time_prunes_nothing_recent(
+        fresh_app_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pruning keeps two windows before the newest event time, and that time is never later than now."""
+    monkeypatch.setattr("guetteur.alert.risk_scorer.PRUNE_EVERY", 1)
+    now = datetime.now(UTC)
+    recent = (now - T0).total_seconds() / 3600 - 1  # an hour ago, in hours after T0
+    async with rig(fresh_app_dsn) as r:
+        await r.feed(hit("r-old", "low", [], hours=recent - 72, entity={"host.name": "a"}))
+        await r.feed(hit("r-new", "low", [], hours=recent, entity={"host.name": "a"}))
+        await r.feed(hit("r-skew", "low", [], hours=24 * 365 * 900, entity={"host.name": "b"}))  # year 2926
+        await r.feed(hit("r-new", "low", [], hours=recent, entity={"host.name": "c"}))
+    assert sorted(rows(fresh_app_dsn, "SELECT rule_id FROM risk_contributions")) == [("r-new",), ("r-new",), ("r-skew",)]

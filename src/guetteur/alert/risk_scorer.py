@@ -17,7 +17,8 @@ It never touches the per-event path: it reads what the alert manager already lin
    kept in `risk_entities`), each listing every contribution (`extra.contributions`);
 4. the cursor moves on. A round cut short rolls back whole and is done again.
 
-Contributions older than two windows before the newest event seen are deleted now and then.
+Contributions older than two windows before the newest event seen (never later than now) are
+deleted now and then.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -147,7 +148,7 @@ class RiskScorer:
         self.batch_size = batch_size
         self.criticality = AssetCriticality.from_settings(settings)
         self.window = timedelta(hours=settings.window_hours)
-        self.newest: datetime | None = None  # newest event time scored (for pruning)
+        self.newest: datetime | None = None  # newest event time scored, at most now (for pruning)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -189,7 +190,7 @@ class RiskScorer:
                                                   anomaly_score(hit.extra))
             scores.append((hit.hit_id, hit.alert_id, score, factors))
             if self.newest is None or hit.at > self.newest:
-                self.newest = hit.at
+                self.newest = min(hit.at, datetime.now(UTC))  # a skewed far-future time must not prune the present
             if is_risk_rule(hit.rule_id):
                 continue
             for field in ENTITY_FIELDS:
