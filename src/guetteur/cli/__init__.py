@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from guetteur.cli import (
+    commands_alerts,
     commands_config,
     commands_detect,
     commands_ingest,
@@ -47,7 +48,7 @@ def _root(
 
 
 for _module in (commands_config, commands_server, commands_store, commands_ingest, commands_detect, commands_users,
-                commands_search, commands_risk, commands_notify, commands_tls):
+                commands_search, commands_alerts, commands_risk, commands_notify, commands_tls):
     _module.register(app)
 
 
