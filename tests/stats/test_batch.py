@@ -44,3 +44,41 @@ def test_first_seen_keeps_the_first_occurrence_per_combination() -> None:
               event(T0 + 9, user=["x"]), event(T0 + 9, user=None)]
     found = collect_batch(events, [rule]).first_seen
     assert found == {"r1": {("web-01", "alice"): (iso(T0 + 5), "b")}}
+
+
+def test_the_rule_index_finds_what_testing_every_rule_finds() -> None:
+    """The worker looks rules up by their first `where` field; on random events (lists, numbers,
+    missing fields) it remembers exactly what testing every rule on every event remembers."""
+    import random
+
+    from guetteur.stats.batch import _holds, _lookup
+
+    def rule(rule_id: str, where: dict[str, Any] | None, fields: list[str]) -> FirstSeenRule:
+        spec: dict[str, Any] = {"fields": fields, "history": "1d"}
+        if where is not None:
+            spec["where"] = where
+        return FirstSeenRule.from_dict({"title": rule_id, "id": rule_id, "type": "first_seen", "first_seen": spec}, "t")
+
+    rules = [rule("a", {"event.category": "process", "event.outcome": ["success", 1]}, ["host.name", "user.name"]),
+             rule("b", {"event.code": [4672, "4624"]}, ["user.name"]),
+             rule("c", None, ["source.ip"]),
+             rule("d", {"event.category": ["authentication", "process"]}, ["host.name"])]
+    rng = random.Random(7)
+    pick = lambda *values: rng.choice(values)  # noqa: E731
+    events: list[dict[str, Any]] = []
+    for i in range(3000):
+        doc = event(T0 + i, host=pick("h1", "h2", None), user=pick("u1", "u2", None, ["x"]), ip=pick("1.1.1.1", None),
+                    category=pick("process", "authentication", "network"), outcome=pick("success", "failure"))
+        doc["event"]["code"] = pick(4672, "4672", 4624, None)
+        doc["event"]["category"] = pick(doc["event"]["category"], ["process", "authentication"], [], "process", 1)
+        doc["event"]["outcome"] = pick(doc["event"]["outcome"], 1, None)
+        events.append(doc)
+    expected: dict[str, dict[tuple[Any, ...], Any]] = {}
+    for doc in events:
+        for r in rules:
+            combo = tuple(_lookup(doc, p) for p in r.paths)
+            if _holds(doc, r) and all(type(v) in (str, int, float) for v in combo):
+                expected.setdefault(r.id, {}).setdefault(tuple(str(v) for v in combo), doc["@timestamp"])
+    found = collect_batch(events, rules).first_seen
+    assert {k: {c: t for c, (t, _) in v.items()} for k, v in found.items()} == expected
+    assert set(expected) == {"a", "b", "c", "d"}

@@ -56,30 +56,56 @@ def _holds(event: Event, rule: FirstSeenRule) -> bool:
     for path, accepted in rule.where:
         value = _lookup(event, path)
         if type(value) is list:
-            if not any(str(v) in accepted for v in value if type(v) in _SCALARS):
+            for item in value:
+                if type(item) in _SCALARS and str(item) in accepted:
+                    break
+            else:
                 return False
         elif type(value) not in _SCALARS or str(value) not in accepted:
             return False
     return True
 
 
-def _first_seen(events: list[Event], rule: FirstSeenRule, found: dict[tuple[Any, ...], tuple[Any, Any]]) -> None:
-    paths = rule.paths
-    for event in events:
-        if rule.where and not _holds(event, rule):
-            continue
-        combo = tuple(_lookup(event, p) for p in paths)
-        if any(type(v) not in _SCALARS for v in combo):
-            continue  # a field missing, a list or an object: not a value to remember
-        combo = tuple(_clean(v) for v in combo)
-        if combo not in found:
-            meta = event.get("event")
-            found[combo] = (event.get("@timestamp"), meta.get("id") if type(meta) is dict else None)
+class FirstSeenIndex:
+    """The first-seen rules indexed by the value of their first `where` field, so an event costs
+    one lookup per distinct first field (usually `event.action` or `event.category`), not a
+    test per rule; rules without `where` are candidates for every event."""
+
+    def __init__(self, rules: Sequence[FirstSeenRule]) -> None:
+        self.rules = tuple(rules)
+        self.always = tuple(r for r in rules if not r.where)
+        by_path: dict[tuple[str, ...], dict[str, list[FirstSeenRule]]] = {}
+        for rule in rules:
+            if rule.where:
+                path, accepted = rule.where[0]
+                index = by_path.setdefault(path, {})
+                for value in accepted:
+                    index.setdefault(value, []).append(rule)
+        self.by_path = tuple((path, {v: tuple(rs) for v, rs in index.items()}) for path, index in by_path.items())
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
 
 
-def collect_batch(events: list[Event], rules: Sequence[FirstSeenRule] = ()) -> StatsBatch:
+def _remember(event: Event, rule: FirstSeenRule, found: FirstSeenFound) -> None:
+    if len(rule.where) > 1 and not _holds(event, rule):
+        return
+    combo = tuple(_lookup(event, p) for p in rule.paths)
+    for value in combo:
+        if type(value) not in _SCALARS:
+            return  # a field missing, a list or an object: not a value to remember
+    combo = tuple(_clean(v) for v in combo)
+    per_rule = found.setdefault(rule.id, {})
+    if combo not in per_rule:
+        meta = event.get("event")
+        per_rule[combo] = (event.get("@timestamp"), meta.get("id") if type(meta) is dict else None)
+
+
+def collect_batch(events: list[Event], rules: FirstSeenIndex | Sequence[FirstSeenRule] = ()) -> StatsBatch:
     """Count the batch's events per `CountKey` and find each first-seen rule's combinations."""
+    index = rules if isinstance(rules, FirstSeenIndex) else FirstSeenIndex(rules)
     counts: dict[CountKey, int] = {}
+    found: FirstSeenFound = {}
     get = counts.get
     for event in events:
         ts = event.get("@timestamp")
@@ -106,10 +132,17 @@ def collect_batch(events: list[Event], rules: Sequence[FirstSeenRule] = ()) -> S
         except TypeError:  # an unhashable value (a list or an object where text belongs): its text
             key = (key[0] if type(key[0]) is str else None, *(_clean(v) for v in key[1:]))
             counts[key] = get(key, 0) + 1
-    found: FirstSeenFound = {}
-    for rule in rules:
-        per_rule: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-        _first_seen(events, rule, per_rule)
-        if per_rule:
-            found[rule.id] = per_rule
+        if not index:
+            continue
+        for rule in index.always:
+            _remember(event, rule, found)
+        for path, by_value in index.by_path:
+            value = _lookup(event, path)
+            if type(value) is list:
+                for item in value:
+                    for rule in by_value.get(item if type(item) is str else str(item), ()):
+                        _remember(event, rule, found)
+            elif value is not None:
+                for rule in by_value.get(value if type(value) is str else str(value), ()):
+                    _remember(event, rule, found)
     return StatsBatch(counts, found)
