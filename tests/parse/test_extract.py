@@ -273,7 +273,7 @@ regex: '(?P<labels__a>.*)x(?P<labels__b>.*)y(?P<labels__c>.*)z(?P<labels__d>.*)!
 """)
     reload_now()
     extract.active().timeout = 0.001
-    hostile = "xyz" * 20_000
+    hostile = "!" + "xyz" * 20_000  # holds every literal of the pattern: the cheap gates let it through
     events = parse(*[hostile] * 5)
     tagged = ["extract_timeout" in (e.get("tags") or []) for e in events]
     assert tagged == [True, True, True, False, False]
@@ -363,3 +363,33 @@ def test_shipped_patterns_all_load() -> None:
     assert {p.name for p in loaded.patterns} >= {"java_logback", "java_log4j", "java_spring_boot", "node_winston_text",
                                                  "node_pino_pretty", "php_monolog", "python_django_verbose",
                                                  "python_cookbook", "medical_api_soc_access"}
+
+
+# ---- the cheap gates are exact --------------------------------------------------------------------
+
+_SHIPPED_REGEXES = [p for p in load_patterns(extract.pattern_paths([])).patterns if p.regex is not None]
+
+
+@pytest.mark.parametrize("pattern", _SHIPPED_REGEXES, ids=[p.name for p in _SHIPPED_REGEXES])
+def test_gates_never_refuse_a_text_the_regex_matches(pattern: extract.Pattern) -> None:
+    """Texts generated from each shipped regex (hypothesis' `from_regex`): the first-character,
+    literal and alternative gates let every one through, and the regex matches it."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(r"\A(?:" + pattern.regex.pattern + ")", fullmatch=False))
+    def check(text: str) -> None:
+        if pattern.regex.match(text[:pattern.max_bytes]) is not None:
+            assert pattern.may_match(text)
+
+    check()
+
+
+def test_gates_of_a_users_regex() -> None:
+    p = compile_pattern({"name": "x", "regex": r"(?:GET|POST) (?P<url__path>/\S+) took (?P<labels__ms>\d+)ms"})
+    assert p.first == frozenset("GP")
+    assert " took " in p.literals and ("GET", "POST") in p.alternatives
+    assert p.may_match("GET /a took 5ms") and not p.may_match("PUT /a took 5ms")
+    assert not p.may_match("GET /a needed 5ms") and not p.may_match("DELETE /a took 5ms")
+    assert compile_pattern({"name": "y", "regex": r"(?i)get (?P<url__path>\S+)"}).first is None

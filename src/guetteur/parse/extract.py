@@ -148,11 +148,39 @@ class Pattern:
     programs: frozenset[str] | None
     dissect: Dissect | None = None
     regex: Any = None  # a compiled `regex` pattern
+    # cheap, exact tests before the match: the text's possible first characters (None: any)
+    # and literals every match contains (see `_gates`)
+    first: frozenset[str] | None = None
+    literals: tuple[str, ...] = ()
+    alternatives: tuple[tuple[str, ...], ...] = ()  # one of each tuple is in every match
     timeouts: int = 0
     disabled: bool = False
+    selective: bool = True  # any `when` beyond `parser` (the index already chose by parser)
+
+    def __post_init__(self) -> None:
+        self.selective = self.inputs is not None or bool(self.paths) or self.programs is not None
+
+    def may_match(self, text: str) -> bool:
+        """False only when the pattern certainly cannot match `text` (a non-ASCII first
+        character always passes: Python's \\d and \\w also match non-ASCII digits and letters)."""
+        if self.first is not None:
+            head = text[:1]
+            if head not in self.first and (not head or head.isascii()):
+                return False
+        if self.literals or self.alternatives:
+            window = text[:self.max_bytes]
+            for literal in self.literals:
+                if literal not in window:
+                    return False
+            for choices in self.alternatives:
+                if not any(choice in window for choice in choices):
+                    return False
+        return True
 
     def applies(self, event: Event, dataset: str) -> bool:
         """Whether `when` holds for `event` (its built-in parser's dataset is `dataset`)."""
+        if self.selective is False:
+            return True
         if self.parsers is not None and dataset not in self.parsers:
             return False
         if self.inputs is not None and (event.get("input") or {}).get("type") not in self.inputs:
@@ -169,6 +197,8 @@ class Pattern:
 
     def captures_of(self, text: str, timeout: float) -> dict[str, str] | None:
         """The captured texts by capture name, or None. Raises TimeoutError (regex only)."""
+        if not self.may_match(text):
+            return None
         text = text[:self.max_bytes]
         if self.dissect is not None:
             return self.dissect.match(text)
@@ -186,6 +216,7 @@ class PatternSet:
     errors: list[PatternError] = field(default_factory=list)
     _by_parser: dict[str, list[Pattern]] = field(default_factory=dict)
     _any_parser: list[Pattern] = field(default_factory=list)
+    _gates: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
     def index(self) -> None:
         """Index patterns by the parser they follow: most events find no candidate at once."""
@@ -204,6 +235,19 @@ class PatternSet:
     def candidates(self, dataset: str) -> list[Pattern]:
         found = self._by_parser.get(dataset)
         return self._any_parser if found is None else found
+
+    def first_chars(self, dataset: str) -> frozenset[str] | None:
+        """The first characters any candidate of `dataset` could match on, when every one reads
+        `message` (and the original line) and knows its first characters; else None."""
+        if dataset not in self._gates:
+            union: set[str] | None = set()
+            for pattern in self.candidates(dataset):
+                if pattern.first is None or pattern.field != "message" or union is None:
+                    union = None
+                    break
+                union |= pattern.first
+            self._gates[dataset] = None if union is None else frozenset(union)
+        return self._gates[dataset]
 
 
 def builtin_patterns_dir() -> Path | None:
@@ -356,7 +400,14 @@ def compile_pattern(document: Any, where: str = "<pattern>") -> Pattern:
     tags = document.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise _fail(where, name, "tags: is a list of texts")
+    if dissect is not None:
+        first = frozenset(dissect.prefix[:1]) if dissect.prefix else None
+        literals = tuple(d for d in (dissect.prefix[1:], *dissect.delimiters) if len(d) > 1)
+        alternatives: tuple[tuple[str, ...], ...] = ()
+    else:
+        first, literals, alternatives = _gates(document["regex"], compiled.flags)
     return Pattern(
+        first=first, literals=literals, alternatives=alternatives,
         name=name, file=where, field=source, captures=captures, convert=convert, constants=dict(constants),
         tags=list(tags), max_bytes=max_bytes, whole_line=bool(document.get("whole_line", False)),
         parsers=frozenset(_strings(when["parser"], where, name, "parser")) if "parser" in when else None,
@@ -421,6 +472,95 @@ def _walk(items: list[Any], inside: bool) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def _gates(text: str, flags: int) -> tuple[frozenset[str] | None, tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The possible first characters of a match, literal runs every match holds, and sets of
+    words one of which every match holds (`(?P<level>INFO|WARN)`), read on CPython's parse
+    tree; nothing when the pattern is case-insensitive or not CPython's syntax. All exact:
+    they never refuse a text the pattern could match."""
+    if flags & regex.IGNORECASE:
+        return None, (), ()
+    try:
+        tree = list(_sre.parse(text))
+    except Exception:  # regex-only syntax
+        return None, (), ()
+    if tree and str(tree[0][0]) == "SUBPATTERN" and (tree[0][1][1] or tree[0][1][2]):
+        return None, (), ()  # inline flags
+    runs: list[str] = []
+    choices: list[tuple[str, ...]] = []
+    _mandatory_literals(tree, runs, choices)
+    # the longest runs, and single characters rarer than separators (a "," in a time)
+    literals = tuple(sorted(set(runs), key=lambda r: (len(r), r.strip(" -:./T") != ""), reverse=True)[:3])
+    return _first_chars(tree), literals, tuple(choices[:2])
+
+
+def _first_chars(items: list[Any]) -> frozenset[str] | None:
+    if not items:
+        return None
+    op, arg = items[0]
+    name = str(op)
+    if name == "LITERAL":
+        return frozenset(chr(arg))
+    if name == "IN":
+        chars: set[str] = set()
+        for member, value in arg:
+            kind = str(member)
+            if kind == "LITERAL":
+                chars.add(chr(value))
+            elif kind == "RANGE" and value[1] - value[0] <= 256:
+                chars.update(chr(c) for c in range(value[0], value[1] + 1))
+            elif kind == "CATEGORY" and str(value) == "CATEGORY_DIGIT":
+                chars.update("0123456789")  # non-ASCII digits pass `may_match` anyway
+            else:
+                return None
+        return frozenset(chars)
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return _first_chars(list(arg[2])) if arg[0] >= 1 else None
+    if name == "SUBPATTERN":
+        return None if (arg[1] or arg[2]) else _first_chars(list(arg[3]))
+    if name == "ATOMIC_GROUP":
+        return _first_chars(list(arg))
+    if name == "BRANCH":
+        union: set[str] = set()
+        for branch in arg[1]:
+            found = _first_chars(list(branch))
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if name == "AT" and str(arg) == "AT_BEGINNING":
+        return _first_chars(items[1:])
+    return None
+
+
+def _mandatory_literals(items: list[Any], runs: list[str], choices: list[tuple[str, ...]]) -> None:
+    """Append to `runs` the runs of consecutive literal characters every match contains
+    (in sequences and in groups that must match once; not in branches or optional parts),
+    and to `choices` the branches made of literals only, one of which every match contains."""
+    current: list[str] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            current.append(chr(arg))
+            continue
+        if current:
+            runs.append("".join(current))
+            current = []
+        if name == "SUBPATTERN" and not (arg[1] or arg[2]):
+            _mandatory_literals(list(arg[3]), runs, choices)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
+            _mandatory_literals(list(arg[2]), runs, choices)
+        elif name == "BRANCH":
+            words = []
+            for branch in arg[1]:
+                if not branch or not all(str(o) == "LITERAL" for o, _ in branch):
+                    break
+                words.append("".join(chr(a) for _, a in branch))
+            else:
+                choices.append(tuple(words))
+    if current:
+        runs.append("".join(current))
 
 
 @dataclass(slots=True)
@@ -539,16 +679,20 @@ def apply_pattern(pattern: Pattern, event: Event, text: str, timeout: float) -> 
     return Applied(pattern.name, pattern.file, fields, failed)
 
 
-def _texts(pattern: Pattern, event: Event) -> Iterator[str]:
-    """The texts a pattern reads: its field; a whole-line pattern then also the original line
-    (a line a built-in parser misread keeps its true shape only there)."""
-    value = ecs.get(event, pattern.field)
-    if isinstance(value, str):
-        yield value
-    if pattern.whole_line:
-        original = ecs.get(event, "event.original")
-        if isinstance(original, str) and original is not value and original != value:
-            yield original
+def _head_ok(text: str, first: frozenset[str] | None) -> bool:
+    """The first-character test of `Pattern.may_match`, inlined where every event passes."""
+    if first is None or not text:
+        return True
+    head = text[0]
+    return head in first or not head.isascii()
+
+
+def _starts_in(text: Any, first: frozenset[str]) -> bool:
+    """Whether `text` starts with one of `first` or a non-ASCII character."""
+    if type(text) is not str or not text:
+        return False
+    head = text[0]
+    return head in first or not head.isascii()
 
 
 def dataset_of(event: Event) -> str:
@@ -606,26 +750,56 @@ class Extraction:
 
     def apply(self, event: Event) -> list[Applied]:
         """Run the patterns whose `when` holds on `event`; what each one that matched set."""
-        dataset = dataset_of(event)
-        candidates = self.patterns.candidates(dataset)
+        # the path of every event: a few dict lookups and, mostly, an early return
+        meta = event.get("event")
+        if not isinstance(meta, dict):
+            meta = {}
+        tags = event.get("tags")
+        dataset = meta.get("dataset") if not (tags and UNPARSED in tags) else UNPARSED
+        if not isinstance(dataset, str):
+            dataset = UNPARSED
+        patterns = self.patterns
+        candidates = patterns.candidates(dataset)
         if not candidates:
             return []
+        gate = patterns.first_chars(dataset)
+        if gate is not None and not (_starts_in(event.get("message"), gate) or _starts_in(meta.get("original"), gate)):
+            return []
         done: list[Applied] = []
+        message = event.get("message")
+        original = meta.get("original")
         for pattern in candidates:
-            if pattern.disabled or not pattern.applies(event, dataset):
+            if pattern.disabled or (pattern.selective and not pattern.applies(event, dataset)):
                 continue
-            for text in _texts(pattern, event):
+            text = message if pattern.field == "message" else ecs.get(event, pattern.field)
+            applied = None
+            if type(text) is str and _head_ok(text, pattern.first) and pattern.may_match(text):
                 applied = apply_pattern(pattern, event, text, self.timeout)
-                if applied is not None:
-                    done.append(applied)
-                    break
+            # a whole-line pattern also reads the original line: a line a built-in parser
+            # misread keeps its true shape only there
+            if (applied is None and pattern.whole_line and type(original) is str and original is not text
+                    and _head_ok(original, pattern.first) and original != text and pattern.may_match(original)):
+                applied = apply_pattern(pattern, event, original, self.timeout)
+            if applied is not None:
+                done.append(applied)
+                message = event.get("message")
         return done
 
     def apply_batch(self, events: list[Event]) -> None:
-        if not self.patterns.patterns:
+        patterns = self.patterns
+        if not patterns.patterns:
             return
+        by_parser = patterns._by_parser
+        any_parser = bool(patterns._any_parser)
+        apply = self.apply
         for event in events:
-            self.apply(event)
+            # most events come from a parser no pattern follows: skip them in three lookups
+            meta = event.get("event")
+            if not any_parser and type(meta) is dict:
+                dataset = meta.get("dataset")
+                if dataset is not None and dataset not in by_parser and not event.get("tags"):
+                    continue
+            apply(event)
 
 
 _ACTIVE: list[Extraction | None] = [None]
