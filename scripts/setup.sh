@@ -56,4 +56,12 @@ if [ "${1:-}" = "--test" ]; then
   else
     echo "npm not found: the Node Elasticsearch client test will be skipped" >&2
   fi
+  # a real shipper's Elasticsearch output (tests/e2e/test_rsyslog_elasticsearch.py)
+  if [ ! -e /usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq rsyslog-elasticsearch >/dev/null
+    else
+      echo "rsyslog-elasticsearch is missing: its /es test will be skipped" >&2
+    fi
+  fi
 fi
