@@ -99,6 +99,10 @@ class ApiSettings(BaseModel):
     max_connections: int = Field(
         1000, ge=1, description="open HTTP connections; past it the one waiting longest for its headers is closed")
     page_size_max: int = Field(1000, ge=1)
+    elasticsearch_version: str = Field(
+        "9.5.0", pattern=r"^\d+\.\d+\.\d+$",
+        description="the Elasticsearch version /es announces: Beats and Elastic Agent refuse one older than "
+                    "themselves (docs/shippers.md)")
 
 
 class PipelineSettings(BaseModel):

@@ -37,9 +37,6 @@ from guetteur.pipeline.receipts import Receipt
 
 router = APIRouter(prefix="/es", tags=["elasticsearch"])
 
-# The version announced: Beats and Elastic Agent refuse an Elasticsearch older than themselves,
-# clients of every major version since 7.14 accept a newer one.
-VERSION = "9.1.0"
 SOURCE = "es_bulk"
 PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
 RETRY_AFTER_SECONDS = 1
@@ -63,10 +60,12 @@ def es_error(request: Request, status_code: int, error_type: str, reason: str, *
                                  "status": status_code}, status_code, **headers)
 
 
-def cluster_info() -> dict[str, Any]:
+def cluster_info(version: str) -> dict[str, Any]:
+    """`GET /`: the version is `api.elasticsearch_version` (Beats and Elastic Agent refuse an
+    Elasticsearch older than themselves; the clients of every major since 7.14 accept a newer one)."""
     return {
         "name": "guetteur", "cluster_name": "guetteur", "cluster_uuid": "Z3VldHRldXItZXMtY29tcGF0",
-        "version": {"number": VERSION, "build_flavor": "default", "build_type": "tar",
+        "version": {"number": version, "build_flavor": "default", "build_type": "tar",
                     "build_hash": "guetteur", "build_date": "2025-07-17T00:00:00.000Z", "build_snapshot": False,
                     "lucene_version": "10.2.2", "minimum_wire_compatibility_version": "8.19.0",
                     "minimum_index_compatibility_version": "8.0.0"},
@@ -75,8 +74,8 @@ def cluster_info() -> dict[str, Any]:
 
 
 @router.get("/", summary="cluster information (Elasticsearch clients check it first)")
-async def root(request: Request, key: ElasticIngestKey) -> Response:
-    return es_response(request, cluster_info())
+async def root(request: Request, state: State, key: ElasticIngestKey) -> Response:
+    return es_response(request, cluster_info(state.settings.api.elasticsearch_version))
 
 
 @router.head("/", summary="cluster is up")
@@ -186,7 +185,7 @@ def _named(parts: list[str], position: int) -> str:
     return parts[position] if len(parts) > position else "guetteur"
 
 
-def management_answer(method: str, parts: list[str], key_name: str) -> Any:
+def management_answer(method: str, parts: list[str], key_name: str, version: str) -> Any:
     """The body Elasticsearch would give for a set-up call to `/{parts}` when all is in place."""
     if method in ("PUT", "POST", "DELETE"):
         return {"acknowledged": True}
@@ -199,7 +198,7 @@ def management_answer(method: str, parts: list[str], key_name: str) -> Any:
                            "features": {feature: {"available": True, "enabled": True}
                                         for feature in ("ilm", "security", "monitoring", "slm")}},
         "_nodes": lambda: {"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "guetteur",
-                           "nodes": {"guetteur": {"name": "guetteur", "version": VERSION, "roles": ["ingest"],
+                           "nodes": {"guetteur": {"name": "guetteur", "version": version, "roles": ["ingest"],
                                                   "ingest": {"processors": [{"type": t} for t in _INGEST_PROCESSORS]},
                                                   "modules": [], "plugins": []}}},
         "_cluster": lambda: {"cluster_name": "guetteur", "status": "green", "timed_out": False,
@@ -230,7 +229,7 @@ def management_answer(method: str, parts: list[str], key_name: str) -> Any:
 @router.put("/{target:path}", summary=_SET_UP)
 @router.post("/{target:path}", summary=_SET_UP)
 @router.delete("/{target:path}", summary=_SET_UP)
-async def management(request: Request, key: ElasticIngestKey, target: str) -> Response:
+async def management(request: Request, state: State, key: ElasticIngestKey, target: str) -> Response:
     parts = [part for part in target.split("/") if part]
     if request.method == "HEAD":
         return Response(status_code=200, headers=PRODUCT_HEADERS)
@@ -240,4 +239,5 @@ async def management(request: Request, key: ElasticIngestKey, target: str) -> Re
     if parts and parts[-1] in ("_doc", "_create", "_update", "_search", "_delete_by_query", "_update_by_query"):
         return es_error(request, 400, "illegal_argument_exception",
                         f"/{target} is not supported: send documents with _bulk")
-    return es_response(request, management_answer(request.method, parts, key.name))
+    return es_response(request, management_answer(request.method, parts, key.name,
+                                                  state.settings.api.elasticsearch_version))
