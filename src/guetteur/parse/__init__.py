@@ -159,31 +159,36 @@ def _json_event(text: str, record: RawRecord) -> tuple[Event, Parser] | None:
     return None
 
 
-# the syslog MSG formats of applications that log through syslog (see `_body_event`)
-_BODY_SNIFFERS = tuple((p.sniff, p) for p in _LINE_SNIFFED
-                       if p.sniff is not None and p.name in ("uvicorn_access", "web_access", "python_logging"))
+# the syslog MSG formats of applications that log through syslog (see `_body_event`), by the
+# MSG's shape: an ISO date or a level word starts Python logging, an address a web access line
+_BODY_PYTHON = tuple((p.sniff, p) for p in _LINE_SNIFFED if p.sniff is not None and p.name == "python_logging")
+_BODY_WEB = tuple((p.sniff, p) for p in _LINE_SNIFFED
+                  if p.sniff is not None and p.name in ("uvicorn_access", "web_access"))
+_BODY_BRACKET = _BODY_PYTHON + _BODY_WEB  # gunicorn's "[time] [pid]", a vhost access line "[host] ..."
 _LEVEL_STARTS = frozenset(("DEB", "INF", "WAR", "ERR", "CRI", "FAT"))
 
 
 def _body_event(message: str, record: RawRecord, base: Event) -> tuple[Event, Parser] | None:
     """A syslog MSG no program parser claimed, in a format of its own: JSON, Python logging,
     a web access line (an application logging through rsyslog). Tried only on cheap signals
-    (the MSG's first characters), so ordinary syslog noise pays two character tests."""
+    (the MSG's first characters), so ordinary syslog noise pays a few character tests."""
     first = message[:1]
     if first == "{":
         found = _json_event(message, record)
-    elif first.isdigit() or first == "[" or message[:3] in _LEVEL_STARTS:
-        found = None
-        for sniff, parser in _BODY_SNIFFERS:
-            if sniff(message):
-                if (event := _try(parser, message, record)) is not None:
-                    found = event, parser
-                    break
+        return None if found is None else (_with_envelope(found[0], base), found[1])
+    if first.isdigit():
+        sniffers = _BODY_PYTHON if message[4:5] == "-" else _BODY_WEB
+    elif first == "[":
+        sniffers = _BODY_BRACKET
+    elif message[:3] in _LEVEL_STARTS:
+        sniffers = _BODY_PYTHON
     else:
         return None
-    if found is None:
-        return None
-    return _with_envelope(found[0], base), found[1]
+    for sniff, parser in sniffers:
+        if sniff(message):
+            if (event := _try(parser, message, record)) is not None:
+                return _with_envelope(event, base), parser
+    return None
 
 
 def _with_envelope(body: Event, base: Event) -> Event:
@@ -235,9 +240,13 @@ def _autodetect(text: str, record: RawRecord) -> tuple[Event | None, Parser | No
                     return event, parser
         if program is not None and "host" in base:
             # a well-formed "time host program: msg" line: no other format looks like that;
-            # its MSG may be an application's own format
-            body = _body_event(message, record, base)
-            return (base, _GENERIC) if body is None else body
+            # its MSG may be an application's own format (the first characters say when to look)
+            head = message[:1]
+            if head == "{" or head == "[" or head.isdigit() or message[:3] in _LEVEL_STARTS:
+                body = _body_event(message, record, base)
+                if body is not None:
+                    return body
+            return base, _GENERIC
     for sniff, parser in _LINE_SNIFFERS:
         if sniff(text):
             if (event := _try(parser, text, record)) is not None:
