@@ -119,3 +119,13 @@ def test_baselines_survive_a_snapshot() -> None:
     assert restored.restore(detector.snapshot(), now=T0 + 3 * 3600 + 300) == 1
     assert restored.series[HOST].to_list() == detector.series[HOST].to_list()
     assert len(_run(restored, [{HOST: 400}], start=T0 + 3 * 3600 + 600)) == 1  # no new learning needed
+
+
+def test_an_earlier_minute_before_the_first_judgement_is_not_late() -> None:
+    """A sender a few minutes behind the others, first heard after them, is counted."""
+    detector = FrequencyDetector(stats_settings())
+    detector.observe({HOST: 5}, T0 + 600, now=T0 + 601)
+    detector.observe({("host.name", "behind"): 3}, T0 + 420, now=T0 + 601)
+    assert detector.counters["late"] == 0
+    detector.advance(now=T0 + 1000)
+    assert ("host.name", "behind") in detector.series and detector.series[("host.name", "behind")].recent[0] == 3

@@ -173,8 +173,6 @@ class FrequencyDetector:
         if self.clock is None or minute + 60 > self.clock:
             self.clock = minute + 60
             self._clock_wall = now
-            if self.closed_until is None:
-                self.closed_until = minute
         bucket = self.open.setdefault(minute, {})
         room = 2 * self.settings.frequency_max_series
         for series, count in counts.items():
@@ -189,8 +187,12 @@ class FrequencyDetector:
 
     def advance(self, now: float) -> list[Hit]:
         """Judge every minute whose end the clock passed by `lateness`; the hits."""
-        if self.clock is None or self.closed_until is None or self._clock_wall is None:
+        if self.clock is None or self._clock_wall is None:
             return []
+        if self.closed_until is None:  # the first judgement starts at the oldest minute seen
+            if not self.open:
+                return []
+            self.closed_until = min(self.open)
         clock = self.clock + max(0.0, now - self._clock_wall)
         horizon = int(clock - self.settings.frequency_lateness) // 60 * 60  # minutes starting before are over
         hits: list[Hit] = []
