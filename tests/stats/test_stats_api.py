@@ -67,3 +67,40 @@ async def test_series_endpoint_and_health(make_running: Callable[..., Any]) -> N
         parts = dict(conn.execute("SELECT part, entries FROM stats_state").fetchall())
     assert parts["frequency"] >= 4 and parts["sources"] >= 2
     assert parts["first_seen:e178476e-0ee6-4e62-a835-f4a94ca1c988"] == 0  # no successful login was sent
+
+
+FIRST_SEEN_RULE = """title: New user on a host, no learning
+id: 5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0f51
+type: first_seen
+level: low
+first_seen:
+  fields: [host.name, user.name]
+  history: 30d
+  where: {event.category: authentication, event.outcome: success}
+"""
+
+
+async def test_a_first_seen_rule_fires_through_the_pipeline(make_running: Callable[..., Any], tmp_path: Any) -> None:
+    """Worker aggregation, acknowledgement, main-process state, hits table: one hit per new
+    combination, none for a repeat, none for a failure."""
+    from guetteur.config import DetectSettings
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "new_user.yml").write_text(FIRST_SEEN_RULE)
+    lines = b"".join(b"<86>Dec  1 10:00:%02d db-02 sshd[1]: %s for %s from 10.0.0.9 port 22 ssh2\n" % (i, what, who)
+                     for i, (what, who) in enumerate([(b"Accepted password", b"alice"), (b"Accepted password", b"alice"),
+                                                      (b"Failed password", b"bob"), (b"Accepted password", b"carol")]))
+    async with make_running(detect=DetectSettings(rules_dirs=[tmp_path / "rules"])) as running:
+        assert (await running.ingest(lines)).status_code in (200, 202)
+        await running.wait_stored(4)
+        rows: list[Any] = []
+        for _ in range(100):  # stored at the next tick
+            with psycopg.connect(running.owner_dsn) as conn:
+                rows = conn.execute("SELECT group_key, event_ids FROM hits WHERE rule_id = %s ORDER BY id",
+                                    ("5b0e4f2a-8f1c-4c55-9d7e-0b8a3b1e0f51",)).fetchall()
+            if len(rows) >= 2:
+                break
+            await asyncio.sleep(0.1)
+    assert [r[0] for r in rows] == [{"host.name": "db-02", "user.name": "alice"},
+                                    {"host.name": "db-02", "user.name": "carol"}]
+    assert all(len(r[1]) == 1 and r[1][0] for r in rows)  # the event's id
