@@ -111,3 +111,21 @@ def test_state_is_bounded_and_survives_a_snapshot() -> None:
     other_fields = FirstSeenState(_rule(fields=["user.name"]), max_values=100)
     with pytest.raises(ValueError, match="fields changed"):
         other_fields.restore(state.snapshot())
+
+
+def test_rules_validate_counts_first_seen_rules_and_reports_bad_ones(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from guetteur.cli import app
+
+    (tmp_path / "sigma.yml").write_text(SIGMA)
+    (tmp_path / "new_user.yml").write_text(yaml.safe_dump(RULE))
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump({**RULE, "id": "x", "first_seen": {"fields": ["a"]}}))
+    result = CliRunner().invoke(app, ["rules", "validate", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["rules"] == 1 and report["first_seen"] == 1
+    assert [e["file"].endswith("broken.yml") and "history" in e["reason"] for e in report["errors"]] == [True]

@@ -297,6 +297,7 @@ def validate_command(
             {
                 "rules": len(ruleset.rules),
                 "correlations": len(ruleset.correlations),
+                "first_seen": len(ruleset.first_seen),
                 "errors": [f.to_dict() for f in errors],
                 "warnings": [f.to_dict() for f in warnings],
             }
@@ -308,7 +309,8 @@ def validate_command(
                 f"[{colour}]{finding.severity}[/{colour}] {finding.file}: {finding.reason}", highlight=False
             )
         console.print(
-            f"{len(ruleset.rules)} rules, {len(ruleset.correlations)} correlations loaded; "
+            f"{len(ruleset.rules)} rules, {len(ruleset.correlations)} correlations, "
+            f"{len(ruleset.first_seen)} first-seen rules loaded; "
             f"{len(errors)} errors, {len(warnings)} warnings"
         )
     if errors or (strict and warnings):
