@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from guetteur.collect.file_tail import FileTailSource, offsets_path
-from guetteur.config import FileInput, Settings
+from guetteur.config import FileInput, MultilineSettings, Settings
 from guetteur.pipeline.buffer import RecordBuffer
 from guetteur.pipeline.counters import Counters
 from guetteur.pipeline.receipts import settle_runs
@@ -25,7 +25,9 @@ def saved_offsets(settings: Settings) -> list[int]:
 async def test_saved_offset_passes_lines_only_once_committed(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_bytes(b"".join(f"line {n}\n".encode() for n in range(50)))
-    settings = Settings(data_dir=tmp_path, file_inputs=[FileInput(path=str(tmp_path / "*.log"))])
+    one_line_records = MultilineSettings(enabled=False)  # test_multiline_tail.py: the same with joined records
+    settings = Settings(data_dir=tmp_path, file_inputs=[FileInput(path=str(tmp_path / "*.log"),
+                                                                  multiline=one_line_records)])
     buffer = RecordBuffer(capacity=1000, batch_size=50, max_age=3600, counters=Counters())
     source = FileTailSource(settings, buffer, poll_interval=3600, save_interval=0)
     await source.start()

@@ -10,14 +10,16 @@ from pathlib import Path
 
 from guetteur.collect.file_tail import FileTailSource, offsets_path
 from guetteur.collect.sink import MemorySink
-from guetteur.config import FileInput, Settings
+from guetteur.config import FileInput, MultilineSettings, Settings
 
 
 def make_source(sink: MemorySink, folder: Path, pattern: str = "*.log", **options: object) -> FileTailSource:
-    """A source whose own loop stays idle (huge poll interval): tests drive `poll()`."""
+    """A source whose own loop stays idle (huge poll interval): tests drive `poll()`. One line,
+    one record (multiline off): these tests are about lines; test_multiline_tail.py joins them."""
     options.setdefault("poll_interval", 3600)
     options.setdefault("rotate_wait", 0)
-    settings = Settings(data_dir=folder, file_inputs=[FileInput(path=str(folder / pattern), hint="linux_auth")])
+    settings = Settings(data_dir=folder, file_inputs=[FileInput(path=str(folder / pattern), hint="linux_auth",
+                                                                multiline=MultilineSettings(enabled=False))])
     return FileTailSource(settings, sink, **options)  # type: ignore[arg-type]
 
 

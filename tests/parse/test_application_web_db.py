@@ -4,6 +4,7 @@ database (PostgreSQL, MySQL/MariaDB) parsers on hand-written lines of each varia
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -212,3 +213,43 @@ def test_postgresql(line: str, expected: dict) -> None:
 ])
 def test_mysql(line: str, expected: dict) -> None:
     _check(_p(line), expected)
+
+
+_TRACEBACKS = (Path(__file__).parents[1] / "collect" / "data" / "python_tracebacks.log").read_text()
+
+
+def _traceback_records() -> list[str]:
+    """The records of a real CPython log with tracebacks, as collect/multiline.py joins them."""
+    from guetteur.collect.multiline import join_lines
+
+    return [line.decode() for line in join_lines([x.encode() for x in _TRACEBACKS.splitlines() if x], 1_048_576)]
+
+
+def test_python_traceback_in_error_fields() -> None:
+    """A real chained traceback: the whole trace in error.stack_trace, the exception raised last in
+    error.type / error.message; the message still starts with the log line."""
+    record = _traceback_records()[1]
+    event = _p(record)
+    assert event["message"].startswith("request failed\nTraceback (most recent call last):")
+    _check(event, {"log.level": "error", "error.type": "ValueError", "error.message": "patient lookup failed: 17"})
+    trace = event["error"]["stack_trace"]
+    assert trace.startswith("Traceback (most recent call last):") and "KeyError: 'patient_id'" in trace
+    assert trace.endswith("ValueError: patient lookup failed: 17")
+    chained = _p(_traceback_records()[2])
+    _check(chained, {"error.type": "ValueError", "error.message": "invalid literal for int() with base 10: 'x'"})
+
+
+@pytest.mark.parametrize(("tail", "expected"), [
+    ("KeyboardInterrupt", {"error.type": "KeyboardInterrupt"}),
+    ("requests.exceptions.ConnectionError: refused", {"error.type": "requests.exceptions.ConnectionError",
+                                                      "error.message": "refused"}),
+    ('  File "app.py", line 3, in main', {}),  # cut before its exception
+    ("    x = compute()", {}),
+    ("not an exception: really", {}),
+    ("", {}),
+])
+def test_python_traceback_cut_or_odd_last_line(tail: str, expected: dict) -> None:
+    event = _p(f"{_TS} - app.api - ERROR - failed\nTraceback (most recent call last):\n  File \"x\", line 1\n{tail}")
+    assert event["error"]["stack_trace"].startswith("Traceback (most recent call last):")
+    got = {f"error.{k}": v for k, v in event["error"].items() if k != "stack_trace"}
+    assert got == expected

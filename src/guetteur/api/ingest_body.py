@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import orjson
 from fastapi import HTTPException, Request, status
 
+from guetteur.collect.multiline import join_lines
 from guetteur.config import Settings
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,13 @@ class ClientLeft(HTTPException):
         super().__init__(status.HTTP_400_BAD_REQUEST, "client disconnected before the end of its body")
 
 
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonlines",
+                          "application/x-jsonlines"})
+
+
 async def read_records(request: Request, limits: BodyLimits) -> list[bytes]:
-    """The records of an ingest body: one per JSON object, or per non-empty line otherwise.
+    """The records of an ingest body: one per JSON object, one per non-empty line of NDJSON, and
+    for raw text one per non-empty line with its continuation lines joined (`collect.multiline`).
 
     Raises HTTPException: 413 past `limits.max_bytes` or `limits.max_records` (as soon as it is
     passed), 408 when the body takes longer than `limits.timeout`, 400 for malformed JSON.
@@ -83,7 +89,11 @@ async def read_records(request: Request, limits: BodyLimits) -> list[bytes]:
         async for chunk in body_chunks(request, limits):
             document += chunk
         return await asyncio.to_thread(split_json, document, limits.max_records, limits.max_record_bytes)
-    return await read_lines(request, limits)
+    lines = await read_lines(request, limits)
+    if kind in NDJSON_TYPES:  # one JSON document per line: nothing continues a line
+        return lines
+    # raw text: a traceback or stack trace is one record with the line it follows
+    return join_lines(lines, limits.max_record_bytes)
 
 
 async def read_lines(request: Request, limits: BodyLimits) -> list[bytes]:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from guetteur.collect.counters import ERROR_INTERNAL, ERROR_IO, SourceCounters
 from guetteur.collect.framing import Line, LineFramer
+from guetteur.collect.multiline import Joiner, joiner_for
 from guetteur.collect.offsets import (
     FINGERPRINT_BYTES,
     FileOffset,
@@ -73,6 +74,7 @@ class _Tailed:
     framer: LineFramer
     fingerprint: str
     fingerprint_len: int
+    joiner: Joiner  # continuation lines joined into records (multiline)
     seen_size: int = -1
     seen_mtime: int = -1
     quiet_since: float = 0.0  # last time it grew (for rotate_wait)
@@ -89,6 +91,9 @@ class _Tailed:
             pending.popleft()
         if pending:
             return FileOffset(self.path, pending[0][1], self.fingerprint, self.fingerprint_len, False)
+        held = self.joiner.pending_offset
+        if held is not None:  # a record still waiting for its continuation lines: read it again whole
+            return FileOffset(self.path, held, self.fingerprint, self.fingerprint_len, False)
         return FileOffset(
             self.path, self.framer.resume_offset, self.fingerprint, self.fingerprint_len, self.framer.skipping
         )
@@ -229,7 +234,7 @@ class FileTailSource:
     # -- finding files -----------------------------------------------------------------
 
     def _scan(self, now: float) -> None:
-        found: dict[str, tuple[str, str | None, os.stat_result]] = {}
+        found: dict[str, tuple[str, FileInput, os.stat_result]] = {}
         for spec in self.inputs:
             pattern = os.path.expanduser(spec.path)
             for path in sorted(glob.glob(pattern, recursive=True)):
@@ -238,7 +243,7 @@ class FileTailSource:
                 except OSError:
                     continue  # vanished between glob and stat
                 if stat.S_ISREG(st.st_mode):
-                    found.setdefault(file_key(st), (path, spec.hint, st))
+                    found.setdefault(file_key(st), (path, spec, st))
         for key, tailed in self._tailed.items():
             entry = found.get(key)
             if entry is None:
@@ -249,11 +254,11 @@ class FileTailSource:
                     tailed.path = entry[0]  # renamed, still matched by a glob: same file
                     self._dirty = True
                 tailed.rotated_at = None
-        for key, (path, hint, st) in found.items():
+        for key, (path, spec, st) in found.items():
             if key not in self._tailed:
-                self._follow(key, path, hint, st, now)
+                self._follow(key, path, spec, st, now)
 
-    def _follow(self, key: str, path: str, hint: str | None, st: os.stat_result, now: float) -> _Tailed | None:
+    def _follow(self, key: str, path: str, spec: FileInput | None, st: os.stat_result, now: float) -> _Tailed | None:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
@@ -283,7 +288,8 @@ class FileTailSource:
             log.warning("cannot read %s: %s", path, exc)
             return None
         tailed = _Tailed(
-            key, path, hint, fd, LineFramer(self.max_record_bytes, offset, skipping), digest, length, quiet_since=now
+            key, path, spec.hint if spec else None, fd, LineFramer(self.max_record_bytes, offset, skipping), digest,
+            length, joiner_for(spec.multiline if spec else None, self.max_record_bytes), quiet_since=now,
         )
         self._tailed[key] = tailed
         self.counters.files_open = len(self._tailed)
@@ -310,8 +316,9 @@ class FileTailSource:
                 except OSError:
                     continue
                 if file_key(st) == key:
-                    hint = next((spec.hint for spec in self.inputs if fnmatch.fnmatch(saved.path, os.path.expanduser(spec.path))), None)
-                    tailed = self._follow(key, entry.path, hint, st, now)
+                    spec = next((spec for spec in self.inputs
+                                 if fnmatch.fnmatch(saved.path, os.path.expanduser(spec.path))), None)
+                    tailed = self._follow(key, entry.path, spec, st, now)
                     if tailed is not None:
                         tailed.rotated_at = now
                         log.info("reading the end of %s (rotated from %s while stopped)", entry.path, saved.path)
@@ -337,6 +344,8 @@ class FileTailSource:
             return False
         if tailed.framer.position != before:
             tailed.quiet_since = now
+        elif tailed.joiner.due(now):  # quiet: the record held will not be continued
+            await self._emit(tailed, tailed.joiner.flush())
         if not more and tailed.rotated_at is not None and now - max(tailed.quiet_since, tailed.rotated_at) >= self.rotate_wait:
             await self._close(tailed, emit_partial=True)
         return more
@@ -348,7 +357,7 @@ class FileTailSource:
         )
         if rewritten:
             log.info("%s was truncated or rewritten: reading it again from the start", tailed.path)
-            await self._emit(tailed, framer.close())
+            await self._emit(tailed, tailed.joiner.feed(framer.close()) + tailed.joiner.flush())
             tailed.framer = LineFramer(self.max_record_bytes)
             tailed.fingerprint, tailed.fingerprint_len = fingerprint(tailed.fd, size)
             self._dirty = True
@@ -367,7 +376,7 @@ class FileTailSource:
                 break
             budget -= len(data)
             self._dirty = True
-            await self._emit(tailed, tailed.framer.feed(data))
+            await self._emit(tailed, tailed.joiner.feed(tailed.framer.feed(data), time.monotonic()))
             await asyncio.sleep(0)  # let sockets and other files run between chunks
         return False
 
@@ -393,6 +402,7 @@ class FileTailSource:
         except asyncio.CancelledError:
             # Stopped while the sink was full: resume at the first line not handed over.
             tailed.framer = LineFramer(self.max_record_bytes, lines[done][1])
+            tailed.joiner.reset()  # what it held comes after: read again too
             self._dirty = True
             raise
 
@@ -416,6 +426,7 @@ class FileTailSource:
         except asyncio.CancelledError:
             # Stopped while the sink was full: resume at the first line not handed over.
             tailed.framer = LineFramer(self.max_record_bytes, lines[done][1])
+            tailed.joiner.reset()  # what it held comes after: read again too
             self._dirty = True
             raise
         finally:
@@ -426,7 +437,7 @@ class FileTailSource:
 
     async def _close(self, tailed: _Tailed, emit_partial: bool) -> None:
         if emit_partial:
-            await self._emit(tailed, tailed.framer.close())
+            await self._emit(tailed, tailed.joiner.feed(tailed.framer.close()) + tailed.joiner.flush())
         del self._tailed[tailed.key]
         os.close(tailed.fd)
         self.counters.files_open = len(self._tailed)

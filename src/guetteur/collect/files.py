@@ -9,7 +9,9 @@
 * gzip files (magic bytes `1f 8b`, whatever their name) are decompressed on the fly,
   concatenated members included;
 * EVTX files (`.evtx` or magic `ElfFile`) are handed to `guetteur.collect.evtx`;
-* `-` is standard input.
+* `-` is standard input;
+* continuation lines (tracebacks, stack traces, indented lines) join the record they
+  continue (`collect/multiline.py`; `multiline=` configures or disables it).
 
 Lines longer than `max_record_bytes` are cut, tagged `truncated`, and the rest of the
 line is discarded. Each record's `peer` is the file path ("-" for stdin) and its
@@ -34,6 +36,8 @@ from typing import BinaryIO
 
 from guetteur.collect.file_tail import FileTailSource
 from guetteur.collect.framing import Line, LineFramer
+from guetteur.collect.multiline import joiner_for
+from guetteur.config import MultilineSettings
 from guetteur.model import PEER_FILE, RawRecord
 
 # Reading files once (here) and following them (`file_tail`) are reached from one place.
@@ -123,8 +127,12 @@ class FileReader:
         max_record_bytes: int = 1_048_576,
         stdin: BinaryIO | None = None,
         read_size: int = READ_SIZE,
+        multiline: MultilineSettings | None = None,
     ) -> None:
+        """`multiline`: how continuation lines join into records (None: the built-in rules;
+        `MultilineSettings(enabled=False)`: one line, one record)."""
         self.hint = hint
+        self.multiline = multiline
         self.source = source
         self.max_record_bytes = max_record_bytes
         self.read_size = read_size
@@ -177,6 +185,7 @@ class FileReader:
     def _lines(self, name: str, chunks: Iterator[bytes], raw: BinaryIO | None) -> Iterator[RawRecord]:
         """Cut `chunks` into records; `raw` is the file on disk whose position is progress."""
         framer = LineFramer(self.max_record_bytes)
+        joiner = joiner_for(self.multiline, self.max_record_bytes)
         base = self.bytes_read
         try:
             while True:
@@ -191,8 +200,8 @@ class FileReader:
                     self.bytes_read = base + raw.tell()
                 else:
                     self.bytes_read += len(data)
-                yield from self._records(name, framer.feed(data))
-            yield from self._records(name, framer.close())
+                yield from self._records(name, joiner.feed(framer.feed(data)))
+            yield from self._records(name, joiner.feed(framer.close()) + joiner.flush())
         finally:
             self.truncated += framer.truncated
 

@@ -10,7 +10,9 @@ Formats read:
 
 ECS: `@timestamp` (configured zone when the text has none), `log.level`,
 `event.severity`, `log.logger`, `process.pid`, `message` (tracebacks that follow on
-the next lines stay in it), `error.stack_trace` for a traceback.
+the next lines stay in it: collect/multiline.py joins them to their line), and for a
+traceback `error.stack_trace` (chained tracebacks included) with `error.type` and
+`error.message` from the exception raised last (`ValueError: bad value`).
 
 Facts named in the message text itself (its first 4 KiB, before any traceback) are
 copied out, the message staying whole: `user.name` from `for user alice`, `by user
@@ -59,6 +61,8 @@ _IP = re.compile(
     re.IGNORECASE,
 )
 _PATIENT = re.compile(r"\bpatient[_ ]?id *[=: ] *#?(\d{1,18})\b|/patients/(\d{1,18})\b", re.IGNORECASE)
+_TRACEBACK = "Traceback (most recent call last):"
+_EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*")
 _SCAN = 4096  # bytes of message searched: the facts are in the first line, not in a dump
 _LOGIN_FAILED = re.compile(
     r"\b(?:log ?in|logon|sign ?in|authentication|auth) (?:failed|failure|denied|refused|rejected)\b"
@@ -121,12 +125,26 @@ def _event(ts: str | None, level: str, logger: str | None, message: str) -> Even
     event["log"] = log
     _message_facts(event, message)
     if "\nTraceback (most recent call last):" in message or message.startswith("Traceback"):
-        head, _, trace = message.partition("Traceback (most recent call last):")
-        event["error"] = {"stack_trace": "Traceback (most recent call last):" + trace}
-        last = trace.rstrip().rsplit("\n", 1)[-1].strip()
-        if ":" in last:
-            event["error"]["type"], _, event["error"]["message"] = (p.strip() for p in last.partition(":"))
+        event["error"] = _error(message)
     return event
+
+
+def _error(message: str) -> dict[str, str]:
+    """`error.stack_trace` (from the first `Traceback` line to the end: chained tracebacks
+    included), `error.type` and `error.message` from its last line, the exception raised
+    (`ValueError: bad`, `KeyboardInterrupt`); none of the two when the trace was cut before it."""
+    start = message.find(_TRACEBACK)
+    trace = message[start:].rstrip()
+    error = {"stack_trace": trace}
+    last = trace[trace.rfind("\n") + 1:]
+    if last[:1].isspace():  # a frame or a source line: the trace was cut before its exception
+        return error
+    name, colon, text = last.partition(":")
+    if _EXCEPTION_NAME.fullmatch(name) is not None and (colon or name[:1].isupper()):
+        error["type"] = name
+        if colon:
+            error["message"] = text.strip()
+    return error
 
 
 def parse_python(text: str, record: RawRecord) -> Event | None:
