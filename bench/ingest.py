@@ -1,8 +1,9 @@
-"""End-to-end ingest benchmark: syslog TCP + HTTP in, stored rows out, against raw COPY.
+"""End-to-end ingest benchmark: syslog TCP, HTTP, Elasticsearch `_bulk` and OTLP in, stored rows
+out, against raw COPY.
 
 Usage:
-    python bench/ingest.py [--n 200000] [--http-share 0.3] [--workers 4]
-                           [--database-url DSN] [--server-workers K] [--keep]
+    python bench/ingest.py [--n 200000] [--http-share 0.3] [--bulk-share 0] [--otlp-share 0]
+                           [--workers 4] [--database-url DSN] [--server-workers K] [--keep]
     python bench/ingest.py --url http://127.0.0.1:8000 --api-key gt_... --syslog-port 5514 [--dsn DSN]
 
 Without --url, starts `guetteur up` as a subprocess with a temporary data directory, free
@@ -13,8 +14,13 @@ Steps: pre-generate N lines of realistic normal traffic (the demo generator, wit
 auditd, whose multi-record events would not count one row per line); send them over
 `--workers` TCP connections (RFC 6587 octet counting, large writes) and, for
 `--http-share` of them, as `POST /api/v1/ingest` batches of --batch lines per parser hint
-(429 + Retry-After honoured); wait until the health counters show every line stored;
-print events/s end to end, per transport and in total. Then the baseline: the same stored
+(429 + Retry-After honoured), for `--bulk-share` as `POST /es/_bulk` requests of --batch
+Filebeat-shaped documents (the raw line in `message`, `?source=` the hint; items answered
+429 resent), for `--otlp-share` as `POST /v1/logs` protobuf requests of --batch log records
+(the line as body, as the Collector's filelog receiver sends it); wait until the health
+counters show every line stored; print events/s end to end, per transport and in total.
+`--bulk-share 1` (or `--otlp-share 1`, `--http-share 1`) measures one transport alone: its
+events/s against raw COPY is then that transport's ratio. Then the baseline: the same stored
 rows are read back (binary COPY TO) and copied with binary `COPY FROM` into a new table
 `LIKE events INCLUDING ALL` on the same database; the ratio end-to-end / raw COPY says how
 close the pipeline is to what PostgreSQL alone can take. Needs the database DSN: known
@@ -51,7 +57,13 @@ from psycopg import sql
 
 from guetteur.demo import Sim, normal_traffic, parser_hint
 from guetteur.demo.step import JSON_FORMATS
-from guetteur.demo.transports import DeliveryError, HttpIngestClient, SyslogTcpClient, octet_frame
+from guetteur.demo.transports import (
+    DeliveryError,
+    HttpIngestClient,
+    SyslogTcpClient,
+    octet_frame,
+    retry_after_seconds,
+)
 
 TCP_WRITE_BYTES = 1 << 20
 START_TIMEOUT = 240.0
@@ -260,24 +272,68 @@ class Load:
     http_lines: int
     tcp_bytes: int
     http_bytes: int
+    bulk_batches: list[tuple[str | None, list[bytes]]] = field(default_factory=list)  # (hint, documents)
+    bulk_lines: int = 0
+    otlp_requests: list[bytes] = field(default_factory=list)  # serialized ExportLogsServiceRequests
+    otlp_lines: int = 0
 
 
-def generate(n: int, http_share: float, workers: int, batch: int, seed: int) -> Load:
-    """N lines of normal traffic, split between TCP connections and HTTP batches."""
+def _transport_of(n: int, shares: dict[str, float], seed: int) -> list[str]:
+    """The transport of each of the n lines: the shares' counts, interleaved at random so
+    every transport carries the same mix of formats; the rest goes over TCP."""
+    counts = {name: round(n * share) for name, share in shares.items()}
+    order = [name for name, count in counts.items() for _ in range(count)]
+    order += ["tcp"] * (n - len(order))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def bulk_document(line: bytes, fmt: str) -> bytes:
+    """The `_bulk` action and document Filebeat sends for one line of a `filestream` input."""
+    document = {"@timestamp": datetime.now(UTC).isoformat(), "message": line.decode(errors="replace"),
+                "log": {"file": {"path": f"/var/log/{fmt}.log"}}, "input": {"type": "filestream"},
+                "host": {"name": "bench-host"}, "agent": {"type": "filebeat", "version": "9.1.0"},
+                "ecs": {"version": "8.0.0"}}
+    return b'{"create":{"_index":"filebeat-9.1.0"}}\n' + json.dumps(document).encode() + b"\n"
+
+
+def otlp_request(lines: list[bytes]) -> bytes:
+    """One OTLP/HTTP protobuf request carrying `lines` as log record bodies."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    request = ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    attribute = resource_logs.resource.attributes.add()
+    attribute.key, attribute.value.string_value = "host.name", "bench-host"
+    scope = resource_logs.scope_logs.add()
+    now = time.time_ns()
+    for line in lines:
+        record = scope.log_records.add()
+        record.observed_time_unix_nano = now
+        record.body.string_value = line.decode(errors="replace")
+    return request.SerializeToString()
+
+
+def generate(n: int, http_share: float, workers: int, batch: int, seed: int, bulk_share: float = 0.0,
+             otlp_share: float = 0.0) -> Load:
+    """N lines of normal traffic, split between TCP connections, HTTP, `_bulk` and OTLP batches."""
     sim = Sim(rng=random.Random(seed))
     steps = list(itertools.islice(normal_traffic(sim, exclude=frozenset({"auditd"})), n))
-    n_http = round(n * http_share)
-    # Interleave so both transports carry the same mix of formats.
-    http_every = n / n_http if n_http else 0.0
-    http_idx = {int(i * http_every) for i in range(n_http)} if n_http else set()
+    transports = _transport_of(n, {"http": http_share, "bulk": bulk_share, "otlp": otlp_share}, seed)
     by_key: dict[tuple[bool, str | None], list[bytes]] = {}
+    bulk_by_hint: dict[str | None, list[bytes]] = {}
+    otlp_lines: list[bytes] = []
     connections: list[list[bytes]] = [[] for _ in range(max(workers, 1))]
     tcp_lines = tcp_bytes = http_bytes = 0
-    for i, step in enumerate(steps):
+    for step, transport in zip(steps, transports, strict=True):
         line = step.line.encode()
-        if i in http_idx:
+        if transport == "http":
             by_key.setdefault((step.fmt in JSON_FORMATS, parser_hint(step.fmt)), []).append(line)
             http_bytes += len(line) + 1
+        elif transport == "bulk":
+            bulk_by_hint.setdefault(parser_hint(step.fmt), []).append(bulk_document(line, step.fmt))
+        elif transport == "otlp":
+            otlp_lines.append(line)
         else:
             connections[tcp_lines % len(connections)].append(octet_frame(line))
             tcp_lines += 1
@@ -297,7 +353,12 @@ def generate(n: int, http_share: float, workers: int, batch: int, seed: int) -> 
     batches = [(ndjson, hint, lines[i:i + batch]) for (ndjson, hint), lines in by_key.items()
                for i in range(0, len(lines), batch)]
     random.Random(seed).shuffle(batches)
-    return Load(payloads, tcp_lines, batches, n - tcp_lines, tcp_bytes, http_bytes)
+    bulk = [(hint, docs[i:i + batch]) for hint, docs in bulk_by_hint.items() for i in range(0, len(docs), batch)]
+    random.Random(seed).shuffle(bulk)
+    otlp = [otlp_request(otlp_lines[i:i + batch]) for i in range(0, len(otlp_lines), batch)]
+    http_lines = sum(len(lines) for _, _, lines in batches)
+    return Load(payloads, tcp_lines, batches, http_lines, tcp_bytes, http_bytes, bulk,
+                sum(len(docs) for _, docs in bulk), otlp, len(otlp_lines))
 
 
 async def send_tcp(target: Target, payloads: list[list[bytes]]) -> float:
@@ -331,6 +392,77 @@ async def send_http(target: Target, batches: list[tuple[bool, str | None, list[b
     return time.perf_counter() - start
 
 
+@dataclass
+class ShipperCounters:
+    """What the `_bulk` and OTLP senders saw: requests, items resent after a 429."""
+
+    requests: int = 0
+    throttled: int = 0
+    rejected: int = 0
+
+
+async def send_bulk(target: Target, batches: list[tuple[str | None, list[bytes]]], workers: int,
+                    counters: ShipperCounters) -> float:
+    """`POST /es/_bulk` as Filebeat does: the items answered 429 are sent again, alone."""
+    queue: asyncio.Queue[tuple[str | None, list[bytes]]] = asyncio.Queue()
+    for item in batches:
+        queue.put_nowait(item)
+    headers = {"Authorization": f"ApiKey {target.api_key}", "Content-Type": "application/x-ndjson"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            hint, docs = queue.get_nowait()
+            while docs:
+                response = await client.post(f"{target.url}/es/_bulk", content=b"".join(docs), headers=headers,
+                                             params={"source": hint} if hint else None)
+                counters.requests += 1
+                if response.status_code in (429, 503):
+                    counters.throttled += len(docs)
+                    await asyncio.sleep(retry_after_seconds(response.headers.get("Retry-After")))
+                    continue
+                if response.status_code != 200:
+                    raise BenchError(f"_bulk answered {response.status_code}: {response.text[:200]}")
+                items = response.json()["items"]
+                again = [doc for doc, item in zip(docs, items, strict=True) if item["create"]["status"] == 429]
+                counters.rejected += sum(1 for item in items if item["create"]["status"] not in (201, 429))
+                if again:
+                    counters.throttled += len(again)
+                    await asyncio.sleep(0.2)
+                docs = again
+
+    start = time.perf_counter()
+    async with httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=5.0)) as client:
+        await asyncio.gather(*(worker(client) for _ in range(max(workers, 1))))
+    return time.perf_counter() - start
+
+
+async def send_otlp(target: Target, requests: list[bytes], workers: int, counters: ShipperCounters) -> float:
+    """`POST /v1/logs` as an OTLP/HTTP exporter does: a 429 or 503 resends the request."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    headers = {"Authorization": f"Bearer {target.api_key}", "Content-Type": "application/x-protobuf"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            while True:
+                response = await client.post(f"{target.url}/v1/logs", content=body, headers=headers)
+                counters.requests += 1
+                if response.status_code in (429, 503):
+                    counters.throttled += 1
+                    await asyncio.sleep(retry_after_seconds(response.headers.get("Retry-After")))
+                    continue
+                if response.status_code != 200:
+                    raise BenchError(f"/v1/logs answered {response.status_code}: {response.text[:200]}")
+                break
+
+    start = time.perf_counter()
+    async with httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=5.0)) as client:
+        await asyncio.gather(*(worker(client) for _ in range(max(workers, 1))))
+    return time.perf_counter() - start
+
+
 def _counter(health: dict[str, Any], source: str, name: str) -> int:
     return int(health.get("sources", {}).get(source, {}).get(name, 0))
 
@@ -346,43 +478,59 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
         before = await details.health()
         if "sources" not in before:
             raise BenchError(f"health answer has no per-source counters: {before}")
-        expected = {"syslog-tcp": load.tcp_lines, "http": load.http_lines}
+        expected = {source: count for source, count in (("syslog-tcp", load.tcp_lines), ("http", load.http_lines),
+                                                        ("es_bulk", load.bulk_lines), ("otlp", load.otlp_lines))
+                    if count}
         base = {source: _done(before, source) for source in expected}
         dropped0 = int(before.get("totals", {}).get("dropped", 0))
         wall_start = datetime.now(UTC)
         cpu_start = cpu_by_role(target)
+        shippers = {"es_bulk": ShipperCounters(), "otlp": ShipperCounters()}
+        finished: dict[str, float] = {}
         start = time.perf_counter()
-        tcp_send, http_send = await asyncio.gather(send_tcp(target, load.tcp_payloads),
-                                                   send_http(target, load.http_batches, workers, http))
-        sent = time.perf_counter() - start
+
+        async def watch() -> None:
+            """Each transport's time until all its lines are stored, polled while sending."""
+            last_progress, last_total = time.perf_counter(), -1
+            while len(finished) < len(expected):
+                health = await details.health()
+                now = time.perf_counter()
+                total = 0
+                for source, count in expected.items():
+                    done = _done(health, source) - base[source]
+                    total += done
+                    if source not in finished and done >= count:
+                        finished[source] = now - start
+                if total != last_total:
+                    last_progress, last_total = now, total
+                dropped = int(health.get("totals", {}).get("dropped", 0)) - dropped0
+                if dropped:
+                    raise BenchError(f"{dropped} records dropped by Guetteur during the run")
+                if now - last_progress > 60 or now - start > STORE_TIMEOUT:
+                    raise BenchError(f"storing stalled: {total} of {sum(expected.values())} stored; health={health}")
+                if len(finished) < len(expected):
+                    await asyncio.sleep(0.05)
+
+        async def send_all() -> tuple[float, float, float, float, float]:
+            sends = await asyncio.gather(
+                send_tcp(target, load.tcp_payloads), send_http(target, load.http_batches, workers, http),
+                send_bulk(target, load.bulk_batches, workers, shippers["es_bulk"]),
+                send_otlp(target, load.otlp_requests, workers, shippers["otlp"]))
+            return (time.perf_counter() - start, *sends)
+
+        (sent, tcp_send, http_send, bulk_send, otlp_send), _ = await asyncio.gather(send_all(), watch())
         if http.counters.rejected:
             raise BenchError(f"HTTP ingest rejected {http.counters.rejected} lines: {http.counters.rejected_reasons}")
-        finished: dict[str, float] = {}
-        last_progress, last_total = time.perf_counter(), -1
-        while len(finished) < len(expected):
-            health = await details.health()
-            now = time.perf_counter()
-            total = 0
-            for source, count in expected.items():
-                done = _done(health, source) - base[source]
-                total += done
-                if source not in finished and done >= count:
-                    finished[source] = now - start
-            if total != last_total:
-                last_progress, last_total = now, total
-            dropped = int(health.get("totals", {}).get("dropped", 0)) - dropped0
-            if dropped:
-                raise BenchError(f"{dropped} records dropped by Guetteur during the run")
-            if now - last_progress > 60 or now - start > STORE_TIMEOUT:
-                raise BenchError(f"storing stalled: {total} of {sum(expected.values())} stored; health={health}")
-            if len(finished) < len(expected):
-                await asyncio.sleep(0.05)
+        if shippers["es_bulk"].rejected:
+            raise BenchError(f"_bulk rejected {shippers['es_bulk'].rejected} documents")
         end = max(finished.values())
         cpu_end = cpu_by_role(target)
         cpu = ({role: cpu_end[role] - cpu_start[role] for role in cpu_end}
                if cpu_start is not None and cpu_end is not None else None)
         return {"cpu": cpu, "expected": expected, "finished": finished, "end": end, "sent": sent, "tcp_send": tcp_send,
-                "http_send": http_send, "throttled": http.counters.throttled, "wall_start": wall_start}
+                "http_send": http_send, "bulk_send": bulk_send, "otlp_send": otlp_send,
+                "throttled": http.counters.throttled, "bulk_throttled": shippers["es_bulk"].throttled,
+                "otlp_throttled": shippers["otlp"].throttled, "wall_start": wall_start}
     finally:
         await http.close()
         await details.close()
@@ -425,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200_000, help="lines to send (default 200000)")
     parser.add_argument("--http-share", type=float, default=0.3, help="fraction sent over HTTP (default 0.3)")
+    parser.add_argument("--bulk-share", type=float, default=0.0, help="fraction sent to /es/_bulk (default 0)")
+    parser.add_argument("--otlp-share", type=float, default=0.0, help="fraction sent to /v1/logs (default 0)")
     parser.add_argument("--workers", type=int, default=4, help="TCP connections and parallel HTTP requests")
     parser.add_argument("--batch", type=int, default=5_000, help="lines per HTTP request (default 5000)")
     parser.add_argument("--seed", type=int, default=1)
@@ -439,18 +589,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-workers", type=int, default=0, help="pipeline.workers of the Guetteur we start")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = parser.parse_args(argv)
-    if not 0.0 <= args.http_share <= 1.0 or args.n <= 0:
-        parser.error("--n must be > 0 and --http-share within [0, 1]")
+    shares = (args.http_share, args.bulk_share, args.otlp_share)
+    if not all(0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9 or args.n <= 0:
+        parser.error("--n must be > 0, each share within [0, 1] and their sum at most 1")
 
     t0 = time.perf_counter()
-    load = generate(args.n, args.http_share, args.workers, args.batch, args.seed)
+    load = generate(args.n, args.http_share, args.workers, args.batch, args.seed, args.bulk_share, args.otlp_share)
     print(f"generated {args.n:,} lines in {time.perf_counter() - t0:.1f}s "
           f"(TCP {load.tcp_lines:,} = {load.tcp_bytes / 1e6:.1f} MB, HTTP {load.http_lines:,} in "
-          f"{len(load.http_batches)} batches = {load.http_bytes / 1e6:.1f} MB)", file=sys.stderr)
+          f"{len(load.http_batches)} batches = {load.http_bytes / 1e6:.1f} MB, _bulk {load.bulk_lines:,} in "
+          f"{len(load.bulk_batches)} requests, OTLP {load.otlp_lines:,} in {len(load.otlp_requests)} requests)",
+          file=sys.stderr)
 
     if args.url:
-        if args.http_share > 0 and not args.api_key:
-            parser.error("--url needs --api-key (or GUETTEUR_API_KEY) when --http-share > 0")
+        if args.http_share + args.bulk_share + args.otlp_share > 0 and not args.api_key:
+            parser.error("--url needs --api-key (or GUETTEUR_API_KEY) when a share is > 0")
         target = Target(args.url.rstrip("/"), args.api_key or "", args.syslog_host, args.syslog_port, args.dsn,
                         read_key=args.read_key or "")
     else:
@@ -478,15 +631,17 @@ def main(argv: list[str] | None = None) -> int:
 def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baseline: dict[str, Any] | None) -> None:
     end = result["end"]
     total_rate = args.n / end
-    rows = [("syslog TCP", load.tcp_lines, result["finished"].get("syslog-tcp", 0.0)),
-            ("HTTP", load.http_lines, result["finished"].get("http", 0.0)),
-            ("total", args.n, end)]
+    transports = [("syslog TCP", "syslog-tcp", load.tcp_lines), ("HTTP", "http", load.http_lines),
+                  ("ES _bulk", "es_bulk", load.bulk_lines), ("OTLP", "otlp", load.otlp_lines)]
+    rows = [(name, count, result["finished"].get(source, 0.0)) for name, source, count in transports if count]
+    rows.append(("total", args.n, end))
     print(f"\n{'transport':<12}{'events':>10}{'seconds':>10}{'events/s':>12}")
     for name, count, seconds in rows:
         rate = count / seconds if seconds and count else 0.0
         print(f"{name:<12}{count:>10,}{seconds:>10.2f}{rate:>12,.0f}")
-    print(f"(all sent in {result['sent']:.2f}s: TCP {result['tcp_send']:.2f}s, HTTP {result['http_send']:.2f}s; "
-          f"429 waits: {result['throttled']})")
+    print(f"(all sent in {result['sent']:.2f}s: TCP {result['tcp_send']:.2f}s, HTTP {result['http_send']:.2f}s, "
+          f"_bulk {result['bulk_send']:.2f}s, OTLP {result['otlp_send']:.2f}s; 429 waits: HTTP {result['throttled']}, "
+          f"_bulk items resent {result['bulk_throttled']}, OTLP {result['otlp_throttled']})")
     cpu = result.get("cpu")
     cpu_us: dict[str, float] = {}
     if cpu:
@@ -503,6 +658,13 @@ def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baselin
         print(f"ratio end-to-end / raw COPY: {ratio:.3f}" if ratio else "ratio: n/a")
     print(f"target >= 30,000 events/s end to end (product target 100,000): "
           f"{'met' if total_rate >= 30_000 else 'NOT met'}")
+    copy_rate = baseline["rows_per_s"] if baseline else 0.0
+    per_transport: dict[str, Any] = {}
+    for _name, source, count in transports:
+        seconds = result["finished"].get(source, 0.0)
+        rate = count / seconds if count and seconds else 0.0
+        per_transport[source] = {"events": count, "seconds": round(seconds, 3), "events_per_s": round(rate),
+                                 "ratio_to_copy": round(rate / copy_rate, 4) if rate and copy_rate else None}
     print(json.dumps({
         "bench": "ingest", "n": args.n, "http_share": args.http_share, "workers": args.workers,
         "tcp_events": load.tcp_lines, "http_events": load.http_lines,
@@ -513,6 +675,9 @@ def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baselin
         "copy_rows_per_s": round(baseline["rows_per_s"]) if baseline else None,
         "ratio": round(ratio, 4) if ratio else None, "http_throttled": result["throttled"],
         "cpu_us_per_event": {role: round(us, 2) for role, us in cpu_us.items()} or None,
+        "bulk_share": args.bulk_share, "otlp_share": args.otlp_share,
+        "bulk_items_resent": result["bulk_throttled"], "otlp_throttled": result["otlp_throttled"],
+        "transports": per_transport,
     }))
 
 

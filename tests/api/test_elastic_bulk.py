@@ -83,8 +83,9 @@ async def test_credentials_of_every_scheme_and_refusals(make_running: Any) -> No
         key = running.ingest_key
         encoded = base64.b64encode(f"some-id:{key}".encode()).decode()
         basic = base64.b64encode(f"filebeat:{key}".encode()).decode()
-        for header in (f"ApiKey {key}", f"ApiKey {encoded}", f"Basic {basic}", f"Bearer {key}"):
-            response = await http.get("/es/", headers={"Authorization": header})
+        for header, path in ((f"ApiKey {key}", "/es/"), (f"ApiKey {encoded}", "/es"), (f"Basic {basic}", "/es/"),
+                             (f"Bearer {key}", "/es")):
+            response = await http.get(path, headers={"Authorization": header})
             assert response.status_code == 200, (header, response.text)
             assert response.headers["x-elastic-product"] == "Elasticsearch"
             assert response.json()["tagline"] == "You Know, for Search"

@@ -73,11 +73,13 @@ def cluster_info(version: str) -> dict[str, Any]:
     }
 
 
+@router.get("", summary="cluster information (Elasticsearch clients check it first)")
 @router.get("/", summary="cluster information (Elasticsearch clients check it first)")
 async def root(request: Request, state: State, key: ElasticIngestKey) -> Response:
     return es_response(request, cluster_info(state.settings.api.elasticsearch_version))
 
 
+@router.head("", summary="cluster is up")
 @router.head("/", summary="cluster is up")
 async def root_head(request: Request, key: ElasticIngestKey) -> Response:
     return Response(status_code=200, headers=PRODUCT_HEADERS)
