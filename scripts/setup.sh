@@ -64,4 +64,12 @@ if [ "${1:-}" = "--test" ]; then
       echo "rsyslog-elasticsearch is missing: its /es test will be skipped" >&2
     fi
   fi
+  # a real sender of syslog over TLS, RFC 5425 (tests/e2e/test_rsyslog_tls.py)
+  if [ ! -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-gnutls >/dev/null
+    else
+      echo "rsyslog-gnutls is missing: the syslog-over-TLS test with rsyslog will be skipped" >&2
+    fi
+  fi
 fi
