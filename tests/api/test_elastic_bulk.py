@@ -123,7 +123,8 @@ def _bulk_body(*lines: bytes) -> bytes:
 
 async def test_malformed_bulk_lines_fail_their_items_only(make_running: Any) -> None:
     """Malformed documents and actions, update/delete, a last action without a document: one
-    error item each, in order; the good items around them are stored."""
+    error item each, in order; the good items around them are stored. A body that is not
+    JSON by its content type gets 406, as from Elasticsearch."""
     async with make_running() as running:
         good = orjson.dumps({"@timestamp": "2026-01-01T00:00:00Z", "message": "good line", "event": {"kind": "x"}})
         body = _bulk_body(
@@ -144,6 +145,12 @@ async def test_malformed_bulk_lines_fail_their_items_only(make_running: Any) -> 
         assert statuses == [201, 400, 400, 201, 400, 400, 400, 201, 400]
         assert answer["errors"] is True
         assert next(iter(answer["items"][1].values()))["error"]["type"] == "document_parsing_exception"
+        assert len(stored(running.owner_dsn)) == 3
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "application/x-protobuf"):
+            response = await running.http.post("/es/_bulk", content=body, headers={
+                "Authorization": f"ApiKey {running.ingest_key}", "Content-Type": kind})
+            assert response.status_code == 406, kind
+            assert response.json()["error"]["type"] == "media_type_header_exception"
         assert len(stored(running.owner_dsn)) == 3
 
 

@@ -244,7 +244,7 @@ def elastic_credential(request: HTTPConnection) -> str | None:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return value if scheme == "apikey" else None
-        user, colon, secret = decoded.partition(":")
+        _user, colon, secret = decoded.partition(":")
         return secret if colon else (decoded if scheme == "apikey" else None)
     return request.headers.get("x-api-key") or None
 

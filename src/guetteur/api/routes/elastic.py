@@ -7,7 +7,8 @@ Fluent Bit, Vector, Logstash, the official clients).
   go to the pipeline as `shipper_document` records (`parse/shipper_document.py`). The answer
   comes once the stored items are committed (an acknowledgement means durable): 200 with one
   result per item, 201 for a stored one, 400 for a malformed one, 429 for the ones the full
-  pipeline could not take (the shipper retries those only). `?source=NAME` names the parser
+  pipeline could not take (the shipper retries those only); 406 for a body that is not JSON
+  (`text/plain`, a form). `?source=NAME` names the parser
   for raw lines (Filebeat: `output.elasticsearch.parameters`).
 - The calls shippers make at start (license, `_xpack`, `_nodes`, index templates, ILM
   policies, ingest pipelines, data streams, `_security/_authenticate`...) are answered as an
@@ -41,6 +42,9 @@ SOURCE = "es_bulk"
 PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
 RETRY_AFTER_SECONDS = 1
 _COMPATIBLE = "application/vnd.elasticsearch+json"
+# what Elasticsearch takes for a bulk body (its clients send the vendor types)
+_BULK_MEDIA_TYPES = frozenset({"application/x-ndjson", "application/json", "application/vnd.elasticsearch+x-ndjson",
+                               "application/vnd.elasticsearch+json"})
 
 
 def es_response(request: Request, body: Any, status_code: int = 200, **headers: str) -> Response:
@@ -116,6 +120,10 @@ async def _bulk(request: Request, state: State, key_name: str, index: str | None
     if source is not None and source not in PARSERS:
         return es_error(request, 400, "illegal_argument_exception",
                         f"unknown source {source!r}; known: {sorted(PARSERS)}")
+    media = request.headers.get("content-type", "application/x-ndjson").split(";", 1)[0].strip().lower()
+    if media not in _BULK_MEDIA_TYPES:
+        return es_error(request, status.HTTP_406_NOT_ACCEPTABLE, "media_type_header_exception",
+                        f"Content-Type header [{media}] is not supported: send application/x-ndjson")
     pipeline = state.pipeline
     if pipeline is None:
         return es_error(request, 503, "unavailable", "ingestion is not running")
@@ -128,7 +136,8 @@ async def _bulk(request: Request, state: State, key_name: str, index: str | None
         return es_error(request, exc.status_code, "parse_exception", str(exc.detail), **(exc.headers or {}))
     items = await asyncio.to_thread(split_bulk, lines, index, settings.pipeline.max_record_bytes)
     del lines
-    records, stored = _records(request, items, key_name, source)
+    peer = f"{request.client.host}:{request.client.port}" if request.client else None
+    records, stored = await asyncio.to_thread(_records, peer, items, key_name, source)
     receipt = Receipt(len(records))
     try:
         accepted = pipeline.offer_upto(records, 0, receipt) if records else 0
@@ -146,11 +155,10 @@ async def _bulk(request: Request, state: State, key_name: str, index: str | None
     return es_response(request, body)
 
 
-def _records(request: Request, items: list[BulkItem], key_name: str,
+def _records(peer: str | None, items: list[BulkItem], key_name: str,
              source: str | None) -> tuple[list[RawRecord], list[BulkItem]]:
     """The records to offer for the items that carry a document, and those items, in order."""
     now = time.time()
-    peer = f"{request.client.host}:{request.client.port}" if request.client else None
     metas: dict[str | None, dict[str, Any]] = {}  # one per index: pickled once per batch
     records: list[RawRecord] = []
     stored: list[BulkItem] = []

@@ -88,14 +88,15 @@ async def export_logs(request: Request, state: State, key: ElasticIngestKey) -> 
         body = await read_body(request, limits)
     except HTTPException as exc:
         return _failure(kind, exc.status_code, str(exc.detail))
+    peer = f"{request.client.host}:{request.client.port}" if request.client else None
     try:
-        documents, rejected = await asyncio.to_thread(decode, kind, body)
+        records, rejected = await asyncio.to_thread(_records, kind, body, peer, key.name,
+                                                    settings.pipeline.max_record_bytes)
     except OtlpError as exc:
         return _failure(kind, 400, str(exc))
     del body
-    if len(documents) > capacity:
-        return _failure(kind, 413, f"{len(documents)} log records in one request; send at most {capacity}")
-    records = _records(request, documents, key.name, settings.pipeline.max_record_bytes)
+    if len(records) > capacity:
+        return _failure(kind, 413, f"{len(records)} log records in one request; send at most {capacity}")
     receipt = Receipt(len(records))
     if records and not pipeline.offer_many(records, receipt):
         return _failure(kind, 429, "pipeline full, retry later", RETRY_AFTER_SECONDS)
@@ -105,9 +106,11 @@ async def export_logs(request: Request, state: State, key: ElasticIngestKey) -> 
     return _answer(kind, rejected, f"{rejected} empty log records (no body, attributes or severity) left out")
 
 
-def _records(request: Request, documents: list[dict[str, Any]], key_name: str, limit: int) -> list[RawRecord]:
+def _records(kind: str, body: bytes, peer: str | None, key_name: str, limit: int) -> tuple[list[RawRecord], int]:
+    """The records of a request body (one per log record, as ECS JSON) and how many log
+    records were rejected. OtlpError for a body that is not a logs request. CPU-bound: in a thread."""
+    documents, rejected = decode(kind, body)
     now = time.time()
-    peer = f"{request.client.host}:{request.client.port}" if request.client else None
     meta: dict[str, Any] = {"api_key": key_name}
     records: list[RawRecord] = []
     for document in documents:
@@ -116,4 +119,4 @@ def _records(request: Request, documents: list[dict[str, Any]], key_name: str, l
             records.append(RawRecord(data, now, SOURCE, SHIPPER_DOCUMENT, peer, meta))
         else:  # not JSON once cut: stored as text, unparsed
             records.append(RawRecord(data[:limit], now, SOURCE, None, peer, {**meta, "truncated": True}))
-    return records
+    return records, rejected
