@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from parser_hints import FUZZED_FAMILIES, hints_of
 
 from guetteur import ecs
 from guetteur.model import RawRecord
@@ -438,8 +439,7 @@ def test_community_id_reference_values() -> None:
 
 # ---- hostile input -----------------------------------------------------------------------------
 
-_HINTS = (None, "netfilter", "pfsense", "cisco_asa", "cisco_asa_line", "suricata", "suricata_fast", "zeek",
-          "zeek_tsv")
+_HINTS = hints_of(*FUZZED_FAMILIES["test_network_parsers.py"])  # from the registry
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

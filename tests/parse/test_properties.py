@@ -10,17 +10,13 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from parser_hints import FUZZED_FAMILIES, hints_of, parsers_of
 
 from guetteur.model import RawRecord
 from guetteur.parse import MAX_JSON_BYTES, PARSERS, flush_pending, parse_batch, parse_record
 
-MY_PARSERS = [
-    "syslog", "linux_auth", "auditd", "auditd_syslog", "journald", "python_logging", "json_lines",
-    "uvicorn_access", "gunicorn_access", "web_access", "apache_access", "nginx_access", "apache_error",
-    "nginx_error", "postgresql", "postgresql_csv", "postgresql_syslog", "mysql", "mariadb", "mysql_syslog",
-    "web_access_syslog", "web_error_syslog",
-]
-HINTS = [None, *MY_PARSERS]
+MY_PARSERS = parsers_of(*FUZZED_FAMILIES["test_properties.py"])  # from the registry
+HINTS = hints_of(*FUZZED_FAMILIES["test_properties.py"])
 
 REAL_LINES = [
     "Feb 21 21:54:44 localhost sshd[3402]: Accepted publickey for vagrant from 10.0.2.2 port 63673 ssh2: RSA 39:33",
@@ -54,8 +50,11 @@ def _check(record: RawRecord) -> dict:
     return event
 
 
-def test_all_my_parsers_are_registered() -> None:
-    assert not [name for name in MY_PARSERS if name not in PARSERS]
+def test_every_family_is_fuzzed() -> None:
+    """Each registered parser is drawn by one property test file (its family's)."""
+    covered = {family for families in FUZZED_FAMILIES.values() for family in families}
+    assert {parser.family for parser in PARSERS.values()} <= covered
+    assert {"python_logging", "linux_auth", "web_access", "postgresql"} <= set(MY_PARSERS)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

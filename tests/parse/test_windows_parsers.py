@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from parser_hints import FUZZED_FAMILIES, hints_of
 
 from guetteur import ecs
 from guetteur.model import RawRecord
@@ -374,7 +375,7 @@ def test_per_value_caches_stay_bounded() -> None:
 
 # ---- hostile input -----------------------------------------------------------------------------
 
-_HINTS = (None, "windows_evtx", "windows_evtx_import", "windows_xml", "winlogbeat", "windows_flat")
+_HINTS = hints_of(*FUZZED_FAMILIES["test_windows_parsers.py"])  # from the registry
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
