@@ -975,6 +975,24 @@ export interface paths {
         patch: operations["users_update_api_v1_users__name__patch"];
         trace?: never;
     };
+    "/es": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** cluster information (Elasticsearch clients check it first) */
+        get: operations["root_es_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** cluster is up */
+        head: operations["root_head_es_head"];
+        patch?: never;
+        trace?: never;
+    };
     "/es/": {
         parameters: {
             query?: never;
@@ -1898,6 +1916,11 @@ export interface components {
             security: "starttls" | "tls" | "none";
             /** Sender */
             sender: string;
+            /**
+             * Throttle Limit
+             * @description immediate messages per throttle window for this channel (unset = notify.throttle_limit; 0 = no throttle)
+             */
+            throttle_limit?: number | null;
             /** Username */
             username?: string | null;
             /**
@@ -2428,7 +2451,10 @@ export interface components {
         };
         /** MatchBody */
         MatchBody: {
-            /** Entity */
+            /**
+             * Entity
+             * @description entity field (host.name, user.name, source.ip...) -> pattern
+             */
             entity?: {
                 [key: string]: string;
             };
@@ -3389,6 +3415,11 @@ export interface components {
             kind: "webhook";
             /** Language */
             language?: ("en" | "fr") | null;
+            /**
+             * Throttle Limit
+             * @description immediate messages per throttle window for this channel (unset = notify.throttle_limit; 0 = no throttle)
+             */
+            throttle_limit?: number | null;
             /** Url */
             url: string;
             /**
@@ -5583,6 +5614,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    root_es_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    root_head_es_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
         };

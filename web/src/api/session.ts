@@ -60,15 +60,31 @@ export function refreshTokens(): Promise<boolean> {
   return refreshing;
 }
 
-/** fetch with the access token; on a 401, one refresh and one retry. */
+const BUSY_RETRIES = 4;
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** fetch with the access token; on a 401, one refresh and one retry; on a 429 (the server
+ * runs a few searches at once, and a page asks for several), a wait of Retry-After and again. */
 export async function authFetch(input: Request): Promise<Response> {
-  const retry = input.clone();
   const send = (request: Request) => {
     const tokens = currentTokens();
     if (tokens) request.headers.set("Authorization", `Bearer ${tokens.access_token}`);
     return fetch(request);
   };
-  const response = await send(input);
-  if (response.status !== 401 || !currentTokens() || input.url.includes("/auth/login")) return response;
-  return (await refreshTokens()) ? send(retry) : response;
+  let refreshed = false;
+  for (let attempt = 0; ; attempt += 1) {
+    const request = input.clone();
+    const response = await send(request);
+    if (response.status === 429 && attempt < BUSY_RETRIES) {
+      const after = Number(response.headers.get("Retry-After")) || 1;
+      await pause(after * 1000 * (0.5 + Math.random()));
+      continue;
+    }
+    if (response.status !== 401 || refreshed || !currentTokens() || input.url.includes("/auth/")) return response;
+    if (!(await refreshTokens())) return response;
+    refreshed = true;
+  }
 }

@@ -44,7 +44,6 @@ export function useStream(enabled: boolean, query: string, onBatch: (messages: S
     }, flushMs);
     const open = async () => {
       if (stopped) return;
-      await refreshTokens(); // a fresh access token: the socket is checked once, at its start
       const tokens = currentTokens();
       if (!tokens || stopped) return;
       setState("connecting");
@@ -58,7 +57,12 @@ export function useStream(enabled: boolean, query: string, onBatch: (messages: S
       };
       socket.onclose = (e) => {
         setState("closed");
-        if (!stopped && e.code !== 4400) retry = setTimeout(() => void open(), 3000);
+        if (stopped || e.code === 4400) return;
+        // 4401: the access token expired (it is checked once, when the socket opens). Refreshing
+        // only then, not before every open, keeps refreshes rare: a page reloaded during one
+        // would present a spent refresh token, which ends the session.
+        if (e.code === 4401) void refreshTokens().then((ok) => ok && void open());
+        else retry = setTimeout(() => void open(), 3000);
       };
     };
     void open();
