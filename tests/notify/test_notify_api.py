@@ -73,7 +73,7 @@ async def test_routes_are_validated(make_running: Any) -> None:
             "no channel": {"name": "r", "channel": 999_999},
             "mode": {"name": "r", "channel": channel, "mode": "sometimes"},
             "digest_minutes": {"name": "r", "channel": channel, "mode": "digest", "digest_minutes": 0},
-            "entity": {"name": "r", "channel": channel, "match": {"entity": {"process.args": "*"}}},
+            "entity": {"name": "r", "channel": channel, "match": {"entity": {"bad field!": "*"}}},
         }
         for reason, body in bad.items():
             response = await http.post("/api/v1/notify/routes", json=body, headers=headers)

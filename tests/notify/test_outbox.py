@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from tests.notify.notify_helpers import (
     T0,
     add_channel,
@@ -197,6 +198,7 @@ async def test_a_digest_sends_one_message_when_its_window_ends(settings: Setting
     assert rows(fresh_dsn, "SELECT count(*) FROM notify_pending") == [(0,)]
 
 
+@pytest.mark.slow
 async def test_a_storm_of_100000_alerts_sends_the_limit_then_one_summary(settings: Settings, fresh_dsn: str) -> None:
     """100,000 alerts created in a minute: `throttle_limit` mails, then one summary at the end of the
     window saying how many were held and where to see them; memory stays bounded (batches)."""

@@ -15,6 +15,9 @@ from guetteur.notify.model import SEVERITIES, Match
 SECRET_FIELDS = ("password", "hmac_key")
 _Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 _Pattern = Annotated[str, Field(min_length=1, max_length=200)]
+_Field = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.@-]{0,99}$")]
+_Throttle = Field(None, ge=0, le=10_000, description="immediate messages per throttle window for this channel "
+                  "(unset = notify.throttle_limit; 0 = no throttle)")
 
 
 class _Strict(BaseModel):
@@ -36,6 +39,7 @@ class EmailConfig(_Strict):
     language: Literal["en", "fr"] | None = None
     verify_tls: bool = Field(True, description="check the server's certificate (keep on outside tests)")
     ca_file: str | None = Field(None, max_length=4096, description="extra CA bundle (PEM) to trust")
+    throttle_limit: int | None = _Throttle
 
 
 class WebhookConfig(_Strict):
@@ -47,6 +51,7 @@ class WebhookConfig(_Strict):
     hmac_key: SecretStr | None = Field(None, description="write-only: signs generic JSON (X-Guetteur-Signature)")
     language: Literal["en", "fr"] | None = None
     verify_tls: bool = True
+    throttle_limit: int | None = _Throttle
 
     @field_validator("url")
     @classmethod
@@ -89,12 +94,12 @@ class MatchBody(_Strict):
     severities: list[Literal["low", "medium", "critical"]] = Field(default_factory=list, max_length=3)
     rules: list[_Pattern] = Field(default_factory=list, max_length=100)
     tags: list[_Pattern] = Field(default_factory=list, max_length=100)
-    entity: dict[Literal["host.name", "user.name", "source.ip", "event.dataset"], _Pattern] = Field(
-        default_factory=dict)
+    entity: dict[_Field, _Pattern] = Field(default_factory=dict, max_length=10,
+                                           description="entity field (host.name, user.name, source.ip...) -> pattern")
 
     def to_match(self) -> Match:
         return Match(tuple(s for s in SEVERITIES if s in self.severities), tuple(self.rules), tuple(self.tags),
-                     {str(k): v for k, v in self.entity.items()})
+                     dict(self.entity))
 
 
 class RouteCreate(_Strict):

@@ -23,6 +23,7 @@ ROUTE = "demo-mailbox-all"
 SENDER = "guetteur@localhost"
 RECIPIENT = "soc@demo.localhost"
 MAX_MESSAGE_BYTES = 1_048_576
+DEMO_THROTTLE = 200  # a local mailbox: every demo alert is worth a mail (the default would summarise after 20)
 
 
 def mailbox_path(settings: Settings) -> Path:
@@ -96,7 +97,8 @@ def read_mailbox(path: Path, limit: int = 50) -> list[dict[str, Any]]:
 
 def demo_channel_config(port: int) -> dict[str, Any]:
     return {"kind": "email", "host": "127.0.0.1", "port": port, "security": "none", "sender": SENDER,
-            "recipients": [RECIPIENT], "language": None, "verify_tls": True, "ca_file": None, "username": None}
+            "recipients": [RECIPIENT], "language": None, "verify_tls": True, "ca_file": None, "username": None,
+            "throttle_limit": DEMO_THROTTLE}
 
 
 def configure_demo_channel(owner_dsn: str, port: int) -> int:

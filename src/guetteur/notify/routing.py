@@ -116,10 +116,11 @@ def flush_due(state: RoutingState, now: datetime) -> None:
 class Router:
     """Routes alert changes with the routes and throttle settings given."""
 
-    def __init__(self, routes: Iterable[Route], enabled_channels: set[int], *, throttle_limit: int,
+    def __init__(self, routes: Iterable[Route], channel_limits: Mapping[int, int | None], *, throttle_limit: int,
                  throttle_window: float, sample: int) -> None:
-        self.routes = [r for r in routes if r.enabled and r.channel_id in enabled_channels]
-        self.throttle_limit = throttle_limit
+        """`channel_limits`: the enabled channels and their own throttle limit (None = `throttle_limit`)."""
+        self.routes = [r for r in routes if r.enabled and r.channel_id in channel_limits]
+        self.limits = {channel: throttle_limit if limit is None else limit for channel, limit in channel_limits.items()}
         self.throttle_window = timedelta(seconds=throttle_window)
         self.sample = sample
 
@@ -156,7 +157,8 @@ class Router:
         window = state.throttles.get(route.channel_id)
         if window is None or now >= window.start + self.throttle_window:
             window = state.throttles[route.channel_id] = ThrottleWindow(route.channel_id, now)
-        if self.throttle_limit == 0 or window.sent < self.throttle_limit:
+        limit = self.limits[route.channel_id]
+        if limit == 0 or window.sent < limit:
             window.sent += 1
             state.outgoing.append(Outgoing(route.channel_id, route.id, "alert", {"alert": change.to_json()}))
             return

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from guetteur.store.notify import (
     ChannelRow,
     OutboxRow,
     due_outbox,
+    forget_sent,
     mark_failed,
     mark_sent,
     outbox_counts,
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 WAKE_CHANNEL = "guetteur_alerts"
 DATABASE_ERRORS = (psycopg.OperationalError, PoolTimeout, StoreUnavailable)
+SENT_KEPT = timedelta(days=30)  # sent messages stay listed this long
+FORGET_EVERY = 3600.0  # seconds between two deletions of old sent messages
 
 
 def console_url(settings: Settings) -> str:
@@ -75,6 +79,7 @@ class Notifier:
                                        "dead_by_channel": {}}
         self.last_error: str | None = None
         self._alerts_missing_logged = False
+        self._forgotten_at = 0.0
 
     # --- one round, with the time passed in -------------------------------------------------
 
@@ -84,7 +89,7 @@ class Notifier:
         notify = self.settings.notify
         total = 0
         while True:
-            def route(changes: list[AlertChange], state: RoutingState, enabled: set[int],
+            def route(changes: list[AlertChange], state: RoutingState, enabled: dict[int, int | None],
                       routes: list[Route]) -> None:
                 Router(routes, enabled, throttle_limit=notify.throttle_limit, throttle_window=notify.throttle_window,
                        sample=notify.summary_sample).route(changes, state, now)
@@ -195,6 +200,9 @@ class Notifier:
                 await self.step(now)
                 await self.deliver_due(now)
                 await self.refresh_health(now)
+                if time.monotonic() - self._forgotten_at > FORGET_EVERY:
+                    await forget_sent(self.pool, now - SENT_KEPT)
+                    self._forgotten_at = time.monotonic()
             except DATABASE_ERRORS as exc:
                 log.warning("notifications paused: database unavailable (%s)", exc)
             except Exception:  # a bug must not end notifications for good: log it, try again next round

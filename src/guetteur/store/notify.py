@@ -231,15 +231,17 @@ async def _save_state(conn: psycopg.AsyncConnection[Any], state: RoutingState, n
                 [(w.channel_id, w.start, w.sent) for w in state.throttles.values()])
 
 
-async def channels_and_routes(conn: psycopg.AsyncConnection[Any]) -> tuple[set[int], list[Route]]:
-    cur = await conn.execute("SELECT id FROM notify_channels WHERE enabled")
-    enabled = {int(r[0]) for r in await cur.fetchall()}
+async def channels_and_routes(conn: psycopg.AsyncConnection[Any]) -> tuple[dict[int, int | None], list[Route]]:
+    """The enabled channels with their own throttle limit (None: the default), and the routes."""
+    cur = await conn.execute("SELECT id, (config->>'throttle_limit')::int FROM notify_channels WHERE enabled")
+    enabled = {int(r[0]): (int(r[1]) if r[1] is not None else None) for r in await cur.fetchall()}
     cur = await conn.execute("SELECT id, name, channel_id, match, mode, digest_minutes, enabled FROM notify_routes ORDER BY id")
     return enabled, [_route(r) for r in await cur.fetchall()]
 
 
 async def route_batch(pool: AsyncConnectionPool, now: datetime, limit: int,
-                      route: Callable[[list[AlertChange], RoutingState, set[int], list[Route]], None]) -> int:
+                      route: Callable[[list[AlertChange], RoutingState, dict[int, int | None], list[Route]], None],
+                      ) -> int:
     """One routing transaction: changes past the cursor (at most `limit`), routed by `route`,
     outbox rows (due at `now`) and held rows written, cursor advanced. Returns the number of
     changes read."""
@@ -318,6 +320,13 @@ async def list_outbox(pool: AsyncConnectionPool, status: str | None, limit: int,
             " AND (%(before)s::bigint IS NULL OR o.id < %(before)s) ORDER BY o.id DESC LIMIT %(limit)s",
             {"status": status, "before": before, "limit": limit})
         return [OutboxRow(*r) for r in await cur.fetchall()]
+
+
+async def forget_sent(pool: AsyncConnectionPool, before: datetime) -> int:
+    """Delete messages sent before `before` (kept meanwhile for `GET /api/v1/notify/outbox`)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("DELETE FROM notify_outbox WHERE status = 'sent' AND sent_at < %s", (before,))
+        return cur.rowcount
 
 
 async def retry_dead(pool: AsyncConnectionPool, outbox_id: int) -> bool:
