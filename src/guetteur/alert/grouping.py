@@ -109,15 +109,17 @@ class Grouper:
         alert.last_seen = max(alert.last_seen, hit.last_time)
         room = self.max_event_ids - len(alert.event_ids)
         if room > 0:
-            known = set(alert.event_ids)
-            alert.event_ids.extend([e for e in hit.event_ids if e is not None and e not in known][:room])
+            fresh = [e for e in hit.event_ids if e is not None and e not in alert.event_ids]
+            alert.event_ids.extend(fresh[:room])
         alert.event_total += len(hit.event_ids)
         severity = self._severity(hit)
         if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
             alert.severity = severity
         techniques, tactics = attack_of(hit.tags)
-        alert.techniques.extend(t for t in techniques if t not in alert.techniques)
-        alert.tactics.extend(t for t in tactics if t not in alert.tactics)
+        if techniques != alert.techniques:
+            alert.techniques.extend([t for t in techniques if t not in alert.techniques])
+        if tactics != alert.tactics:
+            alert.tactics.extend([t for t in tactics if t not in alert.tactics])
         alert.risk_score = max(alert.risk_score, self._risk(hit, tactics, entity))
         if not alert.silenced:
             silence = first_silence(self.silences, hit.rule_id, hit.tags, entity, hit.last_time)

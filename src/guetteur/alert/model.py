@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Literal
 
@@ -75,7 +76,13 @@ def entity_key(entity: Mapping[str, str]) -> str:
 
 def attack_of(tags: Sequence[str]) -> tuple[list[str], list[str]]:
     """(technique ids, tactic shortnames) of a rule's tags: tactics named by a tag first, else
-    the tactics of its techniques, in matrix order."""
+    the tactics of its techniques, in matrix order (new lists: the caller may change them)."""
+    techniques, tactics = _attack_of(tuple(tags))
+    return list(techniques), list(tactics)
+
+
+@lru_cache(maxsize=4096)
+def _attack_of(tags: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     techniques = attack.technique_ids(tags)
     named: list[str] = []
     implied: list[str] = []
@@ -86,7 +93,7 @@ def attack_of(tags: Sequence[str]) -> tuple[list[str], list[str]]:
             implied.extend(t for t in ref.tactics if t not in implied)
     tactics = named or implied
     order = {t.shortname: t.order for t in attack.catalogue().tactics}
-    return techniques, sorted(tactics, key=lambda name: order.get(name, 99))
+    return tuple(techniques), tuple(sorted(tactics, key=lambda name: order.get(name, 99)))
 
 
 @dataclass(slots=True)
