@@ -199,6 +199,8 @@ DATASET_SOURCES: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] 
     "apache_error": (None, (), ("apache",)),
     "apache.error": (None, (), ("apache",)),
     "web_error": (None, (), ("apache",)),
+    "web_access_syslog": (None, ("webserver",), ()),  # web_access and web_error lines sent through syslog
+    "web_error_syslog": (None, (), ("apache",)),
     "nginx_error": (None, (), ("nginx",)),
     "nginx.error": (None, (), ("nginx",)),
     "modsecurity": ("modsecurity", (), ("modsecurity",)),
@@ -207,6 +209,7 @@ DATASET_SOURCES: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] 
     "ufw": (None, ("firewall",), ()),
     "pfsense": (None, ("firewall",), ()),
     "cisco_asa": ("cisco", ("firewall",), ("asa",)),
+    "cisco_asa_line": ("cisco", ("firewall",), ("asa",)),  # the same lines read from a file
     "postgresql": (None, ("database",), ("postgresql",)),
     "mysql": (None, ("database",), ("mysql",)),
     "squid": (None, ("proxy",), ()),
