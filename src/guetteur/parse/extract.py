@@ -168,7 +168,7 @@ class Pattern:
             if head not in self.first and (not head or head.isascii()):
                 return False
         if self.literals or self.alternatives:
-            window = text[:self.max_bytes]
+            window = text if len(text) <= self.max_bytes else text[:self.max_bytes]
             for literal in self.literals:
                 if literal not in window:
                     return False
