@@ -123,6 +123,7 @@ async def serve(
                 await source.start()
             state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources, database=database)
             state.notifier = notifications.notifier
+            state.alerts = alerts
             https = api_tls_options(settings)  # {} when the API serves plain HTTP
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,

@@ -41,6 +41,8 @@ async def test_created_updated_and_triaged_alerts_reach_the_stream(make_running:
                                                 json={"status": "acknowledged"}, headers=analyst)
             assert response.status_code == 200
             [acknowledged] = await alert_messages(ws, 1)
+        health = (await running.health())["alerts"]
+    assert health["hits"] == 2 and health["alerts_created"] == 1 and health["last_error"] is None
     assert (created["action"], created["actor"], created["alert"]["count"]) == ("created", "system", 1)
     assert created["alert"]["severity"] == "medium" and created["alert"]["entity"] == GROUP
     assert (updated["action"], updated["alert"]["count"]) == ("updated", 2)

@@ -19,3 +19,4 @@ class AppState:
     sources: list[Source] = field(default_factory=list)  # running sources (their transport counters)
     database: DatabaseSupervisor | None = None  # whether PostgreSQL answers (health, ingest's 503)
     notifier: Any = None  # guetteur.notify.Notifier: its health (outbox, dead letters)
+    alerts: Any = None  # guetteur.alert.manager.AlertManager: its health (hits grouped, gaps waited for)

@@ -121,6 +121,14 @@ class StatisticsHealth(BaseModel):
     first_seen: dict[str, dict[str, Any]] = Field(description="per first-seen rule: values kept, learning, hits")
 
 
+class AlertsHealth(BaseModel):
+    hits: int = Field(description="hits grouped into alerts since the start")
+    alerts_created: int
+    rounds: int
+    waiting_gaps: int = Field(description="hit ids not committed yet that the alert manager waits for")
+    last_error: str | None = Field(description="the last round's error, None once a round succeeded")
+
+
 class HealthDetails(HealthPublic):
     database: DatabaseHealth | None = Field(description="absent when Guetteur runs without a database supervisor")
     sources: dict[str, FlowHealth] = Field(default_factory=dict, description="per source (`input.type`)")
@@ -131,6 +139,7 @@ class HealthDetails(HealthPublic):
     transports: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per listener: bytes, connections open, refused, closed, errors")
     notify: NotifyHealth | None = Field(None, description="notifications: outbox and dead letters")
+    alerts: AlertsHealth | None = Field(None, description="the alert manager; absent when alert.enabled is off")
 
 
 def _status(state: AppState) -> HealthPublic:
@@ -163,4 +172,6 @@ async def health_details(state: State, key: Viewer) -> HealthDetails:
     body["transports"] = {str(c["source"]): c for c in (s.counters.as_dict() for s in state.sources)}
     if state.notifier is not None:
         body["notify"] = state.notifier.health()
+    if state.alerts is not None:
+        body["alerts"] = state.alerts.health()
     return HealthDetails.model_validate(body)
