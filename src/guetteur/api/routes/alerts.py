@@ -369,8 +369,8 @@ async def alerts_comment(alert_id: int, body: CommentCreate, request: Request, s
              responses={404: {"description": "no such alert"}, 422: {"description": "a field the entity lacks"}})
 async def alerts_silence(alert_id: int, body: SilenceFromAlert, request: Request, state: State,
                          who: Analyst) -> SilencePublic:
-    """Silence this alert now, and future alerts of its rule (unless `match_rule` is false) on its
-    entity (or the entity fields named), for `duration_minutes`."""
+    """Silence this alert now, and alerts of its rule (unless `match_rule` is false) on its entity
+    (or the entity fields named) with events from the alert's first one to `duration_minutes` from now."""
     row = await _found(state, _check_id(alert_id))
     fields = body.fields if body.fields is not None else sorted(row.entity)
     missing = [f for f in fields if f not in row.entity]
@@ -383,8 +383,10 @@ async def alerts_silence(alert_id: int, body: SilenceFromAlert, request: Request
     except AlertInputError as exc:
         raise _unprocessable(exc) from None
     now = datetime.now(UTC)
+    # from the alert's first event: silences apply at event time, and late events of the same
+    # burst (older than now) are silenced too
     async with state.pool.connection() as conn, conn.transaction():
-        silence_id = await create_silence(conn, who.actor, body.reason, matchers, now,
+        silence_id = await create_silence(conn, who.actor, body.reason, matchers, min(now, row.first_seen),
                                           now + timedelta(minutes=body.duration_minutes))
         await triage.mark_silenced(conn, alert_id, who.actor, silence_id)
     await record(state, AuditEntry(who.actor, "silence.create", "success", client_address(request),
