@@ -74,7 +74,8 @@ class SyslogSettings(BaseModel):
     host: str = "0.0.0.0"
     udp_port: int = Field(5514, ge=0, le=65535)
     tcp_port: int = Field(5514, ge=0, le=65535)
-    tls_port: int | None = Field(6514, ge=0, le=65535, description="syslog over TLS (RFC 5425); unset = off")
+    tls_enabled: bool = Field(True, description="listen for syslog over TLS (RFC 5425) on tls_port")
+    tls_port: int = Field(6514, ge=0, le=65535, description="syslog over TLS (RFC 5425)")
     tls: TlsSettings = Field(default_factory=lambda: TlsSettings())
     max_connections: int = Field(1000, ge=1)
     max_connections_per_address: int = Field(100, ge=1, description="TCP connections one remote address may hold")

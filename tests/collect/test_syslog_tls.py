@@ -178,3 +178,33 @@ async def test_connection_limits_apply_to_tls_connections(tmp_path: Path) -> Non
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_cli_prints_the_fingerprints_senders_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`guetteur tls fingerprint`: the generated certificate's SHA-256, the one the listener serves."""
+    from typer.testing import CliRunner
+
+    from guetteur.cli import app
+
+    monkeypatch.setenv("GUETTEUR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GUETTEUR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["tls", "fingerprint"])
+    assert result.exit_code == 0, result.output
+    served = SyslogTlsSource(Settings(data_dir=tmp_path / "data"), MemorySink(), host="127.0.0.1", port=0)
+    lines = dict(line.split("\t", 1) for line in result.output.splitlines())
+    assert lines["syslog_tls"].startswith(served.identity.fingerprint)
+    assert lines["api"].startswith(served.identity.fingerprint)  # one generated pair for both
+
+
+def test_cli_refuses_half_a_configured_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from guetteur.cli import app
+
+    monkeypatch.setenv("GUETTEUR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GUETTEUR_SYSLOG__TLS__CERT_FILE", str(tmp_path / "only.crt"))
+    monkeypatch.delenv("GUETTEUR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["tls", "fingerprint"])
+    assert result.exit_code == 2 and "both cert_file and key_file" in result.output

@@ -1,4 +1,5 @@
-"""Syslog over TLS (RFC 5425) on its own port (`syslog.tls_port`, 6514 by default).
+"""Syslog over TLS (RFC 5425) on its own port (`syslog.tls_port`, 6514 by default; off with
+`syslog.tls_enabled = false`).
 
 The TCP listener (`syslog_tcp`) with a TLS context: the same framing (RFC 5425 octet
 counting; newline framing is accepted too, as rsyslog's default), the same connection
@@ -44,13 +45,13 @@ class SyslogTlsSource(SyslogTcpSource):
         self.identity: Identity = server_identity(self.tls, settings.data_dir)
         context = server_context(self.tls, self.identity)
         listen = settings.syslog.tls_port if port is None else port
-        super().__init__(settings, sink, port=listen or 0, ssl_context=context,
+        super().__init__(settings, sink, port=listen, ssl_context=context,
                          handshake_timeout=self.tls.handshake_timeout, **options)
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:
-        """On unless `syslog.tls_port` is unset."""
-        return settings.syslog.tls_port is not None
+        """On unless `syslog.tls_enabled` is false."""
+        return settings.syslog.tls_enabled
 
     def describe(self) -> dict[str, object]:
         return {"syslog_tls": self.bound_port, "syslog_tls_sha256": self.identity.fingerprint,
