@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from tls_helpers import client_context
 
 from guetteur.tls import fingerprint
+from tls_helpers import client_context
 
 TRACEBACKS = (Path(__file__).parents[1] / "collect" / "data" / "python_tracebacks.log").read_bytes()
 LINE = "<134>1 2026-12-05T10:00:00Z web-01 medapi 77 - - tls line {n}"
