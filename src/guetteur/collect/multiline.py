@@ -73,9 +73,10 @@ class FirstLinePattern:
 
 class Joiner:
     """Joins the lines of one stream (a file, a body) into records. Pure: no I/O, no clock of
-    its own (`now` is given, monotonic seconds). `rule=None` passes lines through unchanged."""
+    its own (`now` is given, monotonic seconds). `rule=None` passes lines through unchanged.
+    A record of one line is handed on as the very tuple received (most records: no copy)."""
 
-    __slots__ = ("_bytes", "_continues", "_cut", "_held", "_last", "_offset", "max_bytes", "max_lines", "timeout")
+    __slots__ = ("_bytes", "_continues", "_cut", "_first", "_last", "_more", "max_bytes", "max_lines", "timeout")
 
     def __init__(self, rule: ContinuationRule | None, *, max_lines: int = 500, max_bytes: int = 1_048_576,
                  timeout: float = 1.0) -> None:
@@ -85,20 +86,20 @@ class Joiner:
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self.timeout = timeout
-        self._held: list[bytes] = []
-        self._bytes = 0
-        self._offset = 0
-        self._cut = False
+        self._first: Line | None = None  # the held record's first line
+        self._more: list[bytes] = []  # its continuation lines
+        self._bytes = 0  # the held record's size, joined
+        self._cut = False  # one of its lines was cut
         self._last = 0.0
 
     @property
     def pending_offset(self) -> int | None:
         """Offset of the first line of the record held, None when none is."""
-        return self._offset if self._held else None
+        return None if self._first is None else self._first[1]
 
     @property
     def pending_lines(self) -> int:
-        return len(self._held)
+        return 0 if self._first is None else 1 + len(self._more)
 
     def feed(self, lines: list[Line], now: float = 0.0) -> list[Line]:
         """The records that `lines` complete, in order; the last one stays held."""
@@ -106,43 +107,52 @@ class Joiner:
         if continues is None or not lines:
             return lines
         out: list[Line] = []
-        held = self._held
-        for data, offset, cut in lines:
-            if (held and len(held) < self.max_lines and self._bytes + 1 + len(data) <= self.max_bytes
-                    and continues(data)):
-                held.append(data)
-                self._bytes += 1 + len(data)
-                self._cut = self._cut or cut
-                continue
-            if held:
-                out.append(self._take())
-                held = self._held
-            held.append(data)
-            self._bytes = len(data)
-            self._offset = offset
-            self._cut = cut
+        append = out.append
+        first, more, size = self._first, self._more, self._bytes
+        room = self.max_lines - 1  # continuation lines a record may take
+        max_bytes = self.max_bytes
+        for line in lines:
+            if first is not None:
+                data = line[0]
+                if len(more) < room and size + 1 + len(data) <= max_bytes and continues(data):
+                    more.append(data)
+                    size += 1 + len(data)
+                    if line[2]:
+                        self._cut = True
+                    continue
+                if more:
+                    append(self._joined(first, more))
+                    more = self._more = []
+                else:
+                    append(first)
+            first = line
+            size = len(line[0])
+            self._cut = line[2]
+        self._first, self._bytes = first, size
         self._last = now
         return out
 
     def due(self, now: float) -> bool:
         """Whether the record held has waited `timeout` seconds for a next line."""
-        return bool(self._held) and now - self._last >= self.timeout
+        return self._first is not None and now - self._last >= self.timeout
 
     def flush(self) -> list[Line]:
         """The record held, if any (end of stream, timeout)."""
-        return [self._take()] if self._held else []
+        first = self._first
+        if first is None:
+            return []
+        record = self._joined(first, self._more) if self._more else first
+        self.reset()
+        return [record]
 
     def reset(self) -> None:
         """Forget the record held (its lines will be read again)."""
-        self._held = []
+        self._first = None
+        self._more = []
         self._bytes = 0
 
-    def _take(self) -> Line:
-        held = self._held
-        record = (held[0] if len(held) == 1 else b"\n".join(held), self._offset, self._cut)
-        self._held = []
-        self._bytes = 0
-        return record
+    def _joined(self, first: Line, more: list[bytes]) -> Line:
+        return (first[0] + b"\n" + b"\n".join(more), first[1], first[2] or self._cut)
 
 
 def joiner_for(settings: MultilineSettings | None, max_record_bytes: int) -> Joiner:
