@@ -133,3 +133,14 @@ def test_any_input_every_line_kept_in_order_within_bounds(lines: list[bytes], ma
 def test_first_line_pattern_is_anchored_at_the_start() -> None:
     continues = FirstLinePattern(r"\[\d+\]")
     assert not continues(b"[12] start") and continues(b"x [12] not a start")
+
+
+def test_import_refuses_an_invalid_first_line_regex(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from guetteur.cli import app
+
+    log = tmp_path / "app.log"
+    log.write_text("line\n")
+    result = CliRunner().invoke(app, ["import", str(log), "--first-line", "(unclosed"])
+    assert result.exit_code == 2 and "invalid multiline first_line regex" in result.output

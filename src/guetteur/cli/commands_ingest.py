@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, 
 from rich.table import Table
 
 from guetteur.cli.common import console, settings_from
-from guetteur.config import Settings
+from guetteur.config import MultilineSettings, Settings
 
 SourceOption = Annotated[
     str | None, typer.Option("--source", "-s", help="parser name (default: auto-detect); see `guetteur parse --list`")
@@ -28,7 +28,8 @@ def _check_source(source: str | None) -> None:
         raise typer.Exit(2)
 
 
-async def run_import(settings: Settings, paths: list[Path], hint: str | None, progress: bool) -> dict[str, int]:
+async def run_import(settings: Settings, paths: list[Path], hint: str | None, progress: bool,
+                     multiline: MultilineSettings | None = None) -> dict[str, int]:
     """Import files through the real pipeline; returns the totals (read, parsed, unparsed, stored...).
 
     Correlations run over the imported events alone (their own windows, closed at the end).
@@ -41,7 +42,8 @@ async def run_import(settings: Settings, paths: list[Path], hint: str | None, pr
     from guetteur.store.pool import open_pool
 
     configure(settings.parse)
-    reader = FileReader(paths, hint, source="import", max_record_bytes=settings.pipeline.max_record_bytes)
+    reader = FileReader(paths, hint, source="import", max_record_bytes=settings.pipeline.max_record_bytes,
+                        multiline=multiline)
     owner_dsn, embedded = await asyncio.to_thread(resolve_dsn, settings)
     try:
         await asyncio.to_thread(migrate, owner_dsn)
@@ -81,6 +83,11 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         paths: Annotated[list[Path], typer.Argument(help="files or folders (recursive); .gz and .evtx supported")],
         source: SourceOption = None,
+        multiline: Annotated[bool, typer.Option(
+            "--multiline/--no-multiline",
+            help="join continuation lines (tracebacks, stack traces, indented lines) into one record")] = True,
+        first_line: Annotated[str | None, typer.Option(
+            "--first-line", help="regex a record's first line matches; other lines continue it")] = None,
     ) -> None:
         """Import log files once into the store, with a progress bar and a summary."""
         _check_source(source)
@@ -89,7 +96,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]not found:[/red] {', '.join(missing)}")
             raise typer.Exit(2)
         settings = settings_from(ctx)
-        totals = asyncio.run(run_import(settings, paths, source, progress=True))
+        try:
+            joining = MultilineSettings(enabled=multiline, first_line=first_line)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        totals = asyncio.run(run_import(settings, paths, source, progress=True, multiline=joining))
         table = Table(title="import summary")
         for column in ("read", "parsed", "unparsed", "stored", "merged", "truncated"):
             table.add_column(column, justify="right")
