@@ -323,3 +323,65 @@ def test_dark_theme_and_tablet_width(server: ConsoleServer, browser: object, adm
         console.page.wait_for_url(re.compile("/rules"))
     finally:
         console.close()
+
+
+def test_demo_attack_becomes_an_alert_on_the_dashboard_then_is_triaged(admin: Console, viewer: Console) -> None:
+    """Without a reload, a demo attack shows as an open alert on the dashboard; from its page the
+    admin acknowledges, assigns, comments and closes it with a reason; a viewer sees it read-only."""
+    admin.goto("/dashboard")
+    latest = admin.page.get_by_test_id("tile-latest-alerts").get_by_role("link").filter(has_not_text="Toutes les alertes")
+    latest.first.wait_for(timeout=120_000)
+    admin.shot("03b-dashboard-alerts")
+    latest.first.click()
+    admin.page.wait_for_url(re.compile(r"/alerts/\d+$"))
+    alert_path = urlparse(admin.page.url).path
+    status = admin.page.get_by_test_id("alert-status")
+    assert status.text_content() == "ouverte"
+    admin.page.get_by_role("button", name="Prendre en compte").click()
+    status.filter(has_text="prise en compte").wait_for()
+    admin.page.get_by_role("button", name="Me l'attribuer").click()
+    admin.page.get_by_test_id("alert-assignee").filter(has_text="admin").wait_for()
+    admin.page.get_by_label("Commentaire").fill("Adresse bloquée au pare-feu")
+    admin.page.get_by_role("button", name="Ajouter").click()
+    history = admin.page.get_by_test_id("alert-history")
+    history.get_by_text("commentée: Adresse bloquée au pare-feu").wait_for()
+    admin.shot("11b-alert")
+    admin.page.get_by_role("button", name="Clore", exact=True).first.click()
+    dialog = admin.page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Clore").click()
+    status.filter(has_text="close").wait_for()
+    history.get_by_text("close (vrai positif)").wait_for()
+    detail = admin.api("GET", f"/api/v1{alert_path}").json()
+    assert (detail["status"], detail["close_reason"], detail["assignee"]) == ("closed", "true_positive", "admin")
+
+    viewer.goto(alert_path)
+    viewer.page.get_by_test_id("alert-status").filter(has_text="close").wait_for()
+    assert viewer.page.get_by_role("button", name="Rouvrir").count() == 0
+    assert viewer.page.get_by_label("Commentaire").count() == 0
+
+
+def test_alert_list_bulk_acknowledge_and_silence_in_two_clicks(admin: Console) -> None:
+    def two_open() -> bool:
+        answer = admin.api("GET", "/api/v1/alerts", params={"status": "open", "limit": 10})
+        return answer.status_code == 200 and len(answer.json()["data"]) >= 2
+    wait_for(two_open, "two open demo alerts", timeout=180)
+    admin.goto("/alerts?status=open")
+    table = admin.page.get_by_test_id("alerts-table")
+    boxes = table.get_by_role("checkbox", name=re.compile("^Sélectionner l'alerte "))
+    boxes.nth(1).wait_for()
+    ids = [int(str(boxes.nth(i).get_attribute("aria-label")).rsplit(" ", 1)[1]) for i in range(2)]
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    admin.page.get_by_text("2 sélectionnées").wait_for()
+    admin.shot("11-alerts")
+    admin.page.get_by_test_id("bulk-actions").get_by_role("button", name="Prendre en compte").click()
+    wait_for(lambda: all(admin.api("GET", f"/api/v1/alerts/{i}").json()["status"] == "acknowledged" for i in ids),
+             "the bulk acknowledgement")
+
+    admin.goto(f"/alerts/{ids[0]}")
+    admin.page.get_by_role("button", name="Mettre en silence").click()  # 1
+    admin.page.get_by_role("dialog").get_by_role("button", name="Mettre en silence").click()  # 2
+    admin.page.get_by_text(re.compile("^En silence jusqu'au ")).wait_for()
+    admin.goto("/settings")
+    admin.page.get_by_test_id("silences-table").get_by_text(f"mise en silence depuis l'alerte n° {ids[0]} dans la console").wait_for()
+    admin.shot("10-settings")

@@ -120,8 +120,8 @@ export interface paths {
         put?: never;
         /**
          * Alerts Silence
-         * @description Silence this alert now, and future alerts of its rule (unless `match_rule` is false) on its
-         *     entity (or the entity fields named), for `duration_minutes`.
+         * @description Silence this alert now, and alerts of its rule (unless `match_rule` is false) on its entity
+         *     (or the entity fields named) with events from the alert's first one to `duration_minutes` from now.
          */
         post: operations["alerts_silence_api_v1_alerts__alert_id__silence_post"];
         delete?: never;
@@ -1416,6 +1416,28 @@ export interface components {
             /** Status */
             status?: ("open" | "acknowledged" | "closed") | null;
         };
+        /** AlertsHealth */
+        AlertsHealth: {
+            /** Alerts Created */
+            alerts_created: number;
+            /**
+             * Hits
+             * @description hits grouped into alerts since the start
+             */
+            hits: number;
+            /**
+             * Last Error
+             * @description the last round's error, None once a round succeeded
+             */
+            last_error: string | null;
+            /** Rounds */
+            rounds: number;
+            /**
+             * Waiting Gaps
+             * @description hit ids not committed yet that the alert manager waits for
+             */
+            waiting_gaps: number;
+        };
         /** AlertsPublic */
         AlertsPublic: {
             /**
@@ -2190,6 +2212,8 @@ export interface components {
         };
         /** HealthDetails */
         HealthDetails: {
+            /** @description the alert manager; absent when alert.enabled is off */
+            alerts?: components["schemas"]["AlertsHealth"] | null;
             /** @description absent when Guetteur runs without a database supervisor */
             database: components["schemas"]["DatabaseHealth"] | null;
             detection?: components["schemas"]["DetectionHealth"] | null;

@@ -49,6 +49,7 @@ const en = {
     rate: "Events per second", rateNow: "in {{in}}/s · stored {{stored}}/s", in: "received", stored: "stored",
     overTime: "Events, last 24 h", openExplorer: "Open in the explorer", topHosts: "Top hosts", topUsers: "Top users",
     topSources: "Top source addresses", topRules: "Busiest rules", nothing: "Nothing in the last 24 h",
+    openAlerts: "Open alerts", latestAlerts: "Latest open alerts", allAlerts: "All alerts",
     detections: "Live detections", noDetections: "No detection since this page opened.",
   },
   users: {
@@ -83,10 +84,36 @@ const en = {
     help: {
       rsyslog: "On a Linux server: write this file, then `systemctl restart rsyslog`.",
       curl: "To send a file once, or from a script (needs an ingest key).",
-      fluentbit: "Fluent Bit's HTTP output, one JSON event per line.",
+      filebeat: "Filebeat (Linux): Guetteur answers as Elasticsearch at /es; restart filebeat after writing this.",
+      winlogbeat: "Windows event logs (Security, System, Sysmon) through Winlogbeat's Elasticsearch output.",
+      fluentbit: "Fluent Bit's Elasticsearch output, pointed at /es.",
+      otel: "An OpenTelemetry Collector (or an SDK) exporting logs over OTLP/HTTP.",
     },
   },
-  alerts: { notYet: "The alert list arrives with the alert API." },
+  alerts: {
+    none: "No alert.", status: "Status", severity: "Severity", all: "all", groupBy: "Group by", alert: "Alert", entity: "Entity",
+    count: "Detections", lastSeen: "Last seen", assignee: "Assigned to", removeFilter: "Remove this filter",
+    selected_one: "{{count}} selected", selected_other: "{{count}} selected", selectAll: "Select every alert of this table", select: "Select alert {{id}}",
+    acknowledge: "Acknowledge", close: "Close", closeReason: "Why close it", confirmClose: "Close", reopen: "Reopen", silenced: "silenced",
+    back: "All alerts", risk: "Risk", seen: "Seen", detections_one: "{{count}} detection", detections_other: "{{count}} detections",
+    eventsTotal_one: "{{count}} event", eventsTotal_other: "{{count}} events", assignMe: "Assign to me", assignTo: "User name", assign: "Assign",
+    events: "Its events", timeline: "Around it: same host, user or address (±1 h)", riskContributions: "Risk contributions", history: "History",
+    comment: "Comment", addComment: "Add", silence: "Silence", silenceWhat: "No alert of this rule on {{entity}} will be notified:",
+    silenceFor: "For", silenceConfirm: "Silence", silenceReason: "silenced from alert #{{id}} in the console", silencedUntil: "Silenced until {{end}}.",
+    statuses: { open: "open", acknowledged: "acknowledged", closed: "closed" },
+    severities: { critical: "critical", medium: "medium", low: "low" },
+    grouping: { none: "nothing", rule: "rule", entity: "entity" },
+    reasons: { true_positive: "true positive", false_positive: "false positive", benign_positive: "benign (expected)", duplicate: "duplicate", other: "other" },
+    durations: { "60": "1 hour", "240": "4 hours", "1440": "1 day", "10080": "1 week" },
+    actions: { created: "created", updated: "updated", escalated: "escalated", acknowledged: "acknowledged", closed: "closed", reopened: "reopened", assigned: "assigned", commented: "commented", silenced: "silenced" },
+  },
+  settings: {
+    channels: "Notification channels", channelsHow: "Channels and routes are created through the API:", noChannel: "No channel yet.",
+    routes: "Routes", noRoute: "No route yet.", enabled: "on", disabled: "off", sendTest: "Send a test",
+    testSent: "Test delivered.", testFailed: "Test not delivered: {{answer}}", modes: { immediate: "at once", digest: "digest" },
+    silences: "Silences", noSilence: "No silence.", active: "active", expired: "expired", until: "until {{end}}",
+    silencedAlerts_one: "{{count}} alert silenced", silencedAlerts_other: "{{count}} alerts silenced", expire: "End now",
+  },
 };
 
 export type Catalogue = typeof en;

@@ -51,6 +51,7 @@ const fr: Catalogue = {
     rate: "Événements par seconde", rateNow: "reçus {{in}}/s · stockés {{stored}}/s", in: "reçus", stored: "stockés",
     overTime: "Événements, dernières 24 h", openExplorer: "Ouvrir dans l'explorateur", topHosts: "Hôtes les plus actifs", topUsers: "Utilisateurs les plus actifs",
     topSources: "Adresses sources les plus actives", topRules: "Règles les plus déclenchées", nothing: "Rien ces dernières 24 h",
+    openAlerts: "Alertes ouvertes", latestAlerts: "Dernières alertes ouvertes", allAlerts: "Toutes les alertes",
     detections: "Détections en direct", noDetections: "Aucune détection depuis l'ouverture de cette page.",
   },
   users: {
@@ -85,10 +86,36 @@ const fr: Catalogue = {
     help: {
       rsyslog: "Sur un serveur Linux : écrivez ce fichier, puis `systemctl restart rsyslog`.",
       curl: "Pour envoyer un fichier une fois, ou depuis un script (clé d'ingestion nécessaire).",
-      fluentbit: "La sortie HTTP de Fluent Bit, un événement JSON par ligne.",
+      filebeat: "Filebeat (Linux) : Guetteur répond comme Elasticsearch sur /es ; redémarrez filebeat après avoir écrit ce fichier.",
+      winlogbeat: "Les journaux d'événements Windows (Security, System, Sysmon) par la sortie Elasticsearch de Winlogbeat.",
+      fluentbit: "La sortie Elasticsearch de Fluent Bit, dirigée vers /es.",
+      otel: "Un collecteur OpenTelemetry (ou un SDK) qui exporte ses journaux en OTLP/HTTP.",
     },
   },
-  alerts: { notYet: "La liste des alertes arrive avec l'API des alertes." },
+  alerts: {
+    none: "Aucune alerte.", status: "Statut", severity: "Gravité", all: "toutes", groupBy: "Regrouper par", alert: "Alerte", entity: "Entité",
+    count: "Détections", lastSeen: "Vue en dernier", assignee: "Attribuée à", removeFilter: "Retirer ce filtre",
+    selected_one: "{{count}} sélectionnée", selected_other: "{{count}} sélectionnées", selectAll: "Sélectionner toutes les alertes de ce tableau", select: "Sélectionner l'alerte {{id}}",
+    acknowledge: "Prendre en compte", close: "Clore", closeReason: "Motif de clôture", confirmClose: "Clore", reopen: "Rouvrir", silenced: "mise en silence",
+    back: "Toutes les alertes", risk: "Risque", seen: "Vue", detections_one: "{{count}} détection", detections_other: "{{count}} détections",
+    eventsTotal_one: "{{count}} événement", eventsTotal_other: "{{count}} événements", assignMe: "Me l'attribuer", assignTo: "Nom d'utilisateur", assign: "Attribuer",
+    events: "Ses événements", timeline: "Autour : même hôte, utilisateur ou adresse (±1 h)", riskContributions: "Contributions au risque", history: "Historique",
+    comment: "Commentaire", addComment: "Ajouter", silence: "Mettre en silence", silenceWhat: "Aucune alerte de cette règle sur {{entity}} ne sera notifiée :",
+    silenceFor: "Pendant", silenceConfirm: "Mettre en silence", silenceReason: "mise en silence depuis l'alerte n° {{id}} dans la console", silencedUntil: "En silence jusqu'au {{end}}.",
+    statuses: { open: "ouverte", acknowledged: "prise en compte", closed: "close" },
+    severities: { critical: "critique", medium: "moyenne", low: "faible" },
+    grouping: { none: "rien", rule: "règle", entity: "entité" },
+    reasons: { true_positive: "vrai positif", false_positive: "faux positif", benign_positive: "bénin (attendu)", duplicate: "doublon", other: "autre" },
+    durations: { "60": "1 heure", "240": "4 heures", "1440": "1 jour", "10080": "1 semaine" },
+    actions: { created: "créée", updated: "mise à jour", escalated: "aggravée", acknowledged: "prise en compte", closed: "close", reopened: "rouverte", assigned: "attribuée", commented: "commentée", silenced: "mise en silence" },
+  },
+  settings: {
+    channels: "Canaux de notification", channelsHow: "Les canaux et routes se créent par l'API :", noChannel: "Aucun canal pour l'instant.",
+    routes: "Routes", noRoute: "Aucune route pour l'instant.", enabled: "actif", disabled: "inactif", sendTest: "Envoyer un test",
+    testSent: "Test remis.", testFailed: "Test non remis : {{answer}}", modes: { immediate: "immédiat", digest: "résumé" },
+    silences: "Silences", noSilence: "Aucun silence.", active: "actif", expired: "expiré", until: "jusqu'au {{end}}",
+    silencedAlerts_one: "{{count}} alerte mise en silence", silencedAlerts_other: "{{count}} alertes mises en silence", expire: "Terminer maintenant",
+  },
 };
 
 export default fr;

@@ -30,9 +30,16 @@ const DYNAMIC: Record<string, string[]> = {
   stream: ["off", "connecting", "live", "closed"],
   "time.last": ["s", "m", "h", "d", "w"],
   "shell.languages": ["fr", "en"],
-  "sources.help": ["rsyslog", "curl", "fluentbit"],
+  "sources.help": ["rsyslog", "filebeat", "winlogbeat", "fluentbit", "otel", "curl"],
   "audit.outcomes": ["success", "failure"],
   keys: ["ingest", "read"],
+  "alerts.statuses": ["open", "acknowledged", "closed"],
+  "alerts.severities": ["critical", "medium", "low"],
+  "alerts.grouping": ["none", "rule", "entity"],
+  "alerts.reasons": ["true_positive", "false_positive", "benign_positive", "duplicate", "other"],
+  "alerts.durations": ["60", "240", "1440", "10080"],
+  "alerts.actions": ["created", "updated", "escalated", "acknowledged", "closed", "reopened", "assigned", "commented", "silenced"],
+  "settings.modes": ["immediate", "digest"],
 };
 
 describe("catalogues", () => {

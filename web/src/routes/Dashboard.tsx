@@ -1,5 +1,5 @@
 import { Anchor, Badge, Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router-dom";
@@ -53,6 +53,7 @@ type Detection = Extract<StreamMessage, { type: "detection" }>["detection"];
 export default function Dashboard() {
   const { t } = useTranslation();
   const navigate = useNavigate();
+  const client = useQueryClient();
   const [points, setPoints] = useState<Point[]>([]);
   const [detections, setDetections] = useState<Detection[]>([]);
   const onBatch = useCallback((messages: StreamMessage[]) => {
@@ -63,8 +64,11 @@ export default function Dashboard() {
       if (m.type === "detection") found.push(m.detection);
     }
     if (fresh.length) setPoints((p) => [...p, ...fresh].slice(-POINTS));
-    if (found.length) setDetections((d) => [...found.reverse(), ...d].slice(0, 50));
-  }, []);
+    if (found.length) {
+      setDetections((d) => [...found.reverse(), ...d].slice(0, 50));
+      void client.invalidateQueries({ queryKey: ["alerts"] }); // a detection may have opened an alert
+    }
+  }, [client]);
   const streamState = useStream(true, NO_EVENTS, onBatch, 1000);
 
   const histogram = useQuery({
