@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
+from guetteur.api.bad_values import value_refused
 from guetteur.api.console import mount_console
 from guetteur.api.deps import AuthRuntime
 from guetteur.api.docs import mount_docs
@@ -43,6 +45,7 @@ def create_app(state: AppState) -> FastAPI:
     app.state.auth = AuthRuntime(state)  # the token key now: a bad auth.jwt_secret stops the start
     for error in DATABASE_ERRORS:  # 503 + Retry-After while PostgreSQL is away
         app.add_exception_handler(error, database_unavailable)
+    app.add_exception_handler(psycopg.DataError, value_refused)  # NUL, out of range...: 422, not 500
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(health.router)
     v1.include_router(ingest.router)
