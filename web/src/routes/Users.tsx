@@ -76,7 +76,7 @@ function UsersCard() {
                     onChange={(v) => v && v !== u.role && change.mutate({ name: u.name, body: { role: v as Role } })} />
                 </Table.Td>
                 <Table.Td>{u.totp_enabled ? t("common.yes") : t("common.no")}</Table.Td>
-                <Table.Td><Badge color={u.disabled ? "gray" : "green"}>{t(u.disabled ? "users.disabled" : "users.active")}</Badge></Table.Td>
+                <Table.Td><Badge color={u.disabled ? "gray" : "green"} style={{ minWidth: "fit-content", overflow: "visible" }}>{t(u.disabled ? "users.disabled" : "users.active")}</Badge></Table.Td>
                 <Table.Td>{formatTime(u.created_at)}</Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
