@@ -6,6 +6,8 @@ never get a server error. The search routes have a deeper run of their own over 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -59,6 +61,21 @@ async def _login(base_url: str, person: Person) -> httpx.Response:
         return await login(http, person)
 
 
+def _check(operation: Any, base_url: str, headers: Callable[[], dict[str, str]], failures: list[str]) -> None:
+    """A few generated requests to one operation; server errors are added to `failures`."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
+              database=None)
+    @given(case=operation.as_strategy())
+    def run(case: Any) -> None:
+        response = case.call(base_url=base_url, headers=headers(), timeout=30)
+        if response.status_code >= 500:
+            failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}: "
+                            f"{response.status_code} {response.text[:200]}")
+
+    run()
+
+
 def fuzz(base_url: str, access: dict[tuple[str, str], str], credentials: Credentials) -> list[str]:
     schema = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json")
     checked = []
@@ -70,16 +87,7 @@ def fuzz(base_url: str, access: dict[tuple[str, str], str], credentials: Credent
             continue
         level = access[key]
         checked.append(f"{key[0]} {key[1]} ({level})")
-
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
-        @given(case=operation.as_strategy())
-        def run(case: Any, level: str = level) -> None:
-            response = case.call(base_url=base_url, headers=credentials.for_access(level), timeout=30)
-            if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}: "
-                                f"{response.status_code} {response.text[:200]}")
-
-        run()
+        _check(operation, base_url, functools.partial(credentials.for_access, level), failures)
     assert not failures, "\n".join(failures)
     return checked
 
