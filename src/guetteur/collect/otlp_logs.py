@@ -1,8 +1,8 @@
 """OpenTelemetry logs (OTLP/HTTP, `POST /v1/logs`): an `ExportLogsServiceRequest` to ECS documents.
 
-Both encodings of the request are read into the same nested dict (protobuf through
-`MessageToDict`, JSON as sent; the only difference, trace and span ids in base64 instead of
-hex, is undone), and each log record becomes one ECS document:
+Both encodings of the request are read into the same nested dict (JSON as sent, checked
+against the schema; protobuf read field by field into the JSON mapping's shape, trace and span
+ids as hex), and each log record becomes one ECS document:
 
 - `@timestamp`: `timeUnixNano`, else `observedTimeUnixNano`;
 - `log.level` and `event.severity`: `severityText`, else `severityNumber` (1-4 trace,
@@ -68,12 +68,52 @@ def decode_protobuf(body: bytes) -> dict[str, Any]:
         request.ParseFromString(body)
     except DecodeError as exc:
         raise OtlpError(f"not an OTLP logs request (protobuf): {exc}") from None
-    data: dict[str, Any] = json_format.MessageToDict(request)
-    for record in _records_of(data):
-        for key in ("traceId", "spanId"):
-            if isinstance(record.get(key), str):
-                record[key] = base64.b64decode(record[key]).hex()
-    return data
+    return {"resourceLogs": [
+        {"resource": {"attributes": _pb_attributes(resource_logs.resource.attributes)},
+         "scopeLogs": [{"scope": {"name": scope_logs.scope.name},
+                        "logRecords": [_pb_record(record) for record in scope_logs.log_records]}
+                       for scope_logs in resource_logs.scope_logs]}
+        for resource_logs in request.resource_logs]}
+
+
+# The protobuf request read field by field into the JSON mapping's shape (only the fields the
+# mapping reads): `json_format.MessageToDict` does the same generically at several times the CPU.
+
+def _pb_record(record: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {"timeUnixNano": record.time_unix_nano,
+                             "observedTimeUnixNano": record.observed_time_unix_nano,
+                             "severityNumber": record.severity_number, "severityText": record.severity_text,
+                             "attributes": _pb_attributes(record.attributes)}
+    if record.HasField("body"):
+        found["body"] = _pb_value(record.body)
+    if record.trace_id:
+        found["traceId"] = record.trace_id.hex()
+    if record.span_id:
+        found["spanId"] = record.span_id.hex()
+    return found
+
+
+def _pb_attributes(values: Any) -> list[dict[str, Any]]:
+    return [{"key": item.key, "value": _pb_value(item.value)} for item in values]
+
+
+def _pb_value(value: Any) -> dict[str, Any]:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return {"stringValue": value.string_value}
+    if kind == "bool_value":
+        return {"boolValue": value.bool_value}
+    if kind == "int_value":
+        return {"intValue": value.int_value}
+    if kind == "double_value":
+        return {"doubleValue": value.double_value}
+    if kind == "array_value":
+        return {"arrayValue": {"values": [_pb_value(v) for v in value.array_value.values]}}
+    if kind == "kvlist_value":
+        return {"kvlistValue": {"values": _pb_attributes(value.kvlist_value.values)}}
+    if kind == "bytes_value":
+        return {"bytesValue": base64.b64encode(value.bytes_value).decode("ascii")}
+    return {}
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
