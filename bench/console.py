@@ -46,7 +46,7 @@ CHROMIUM = "/usr/bin/chromium"
 PAGES = {
     "dashboard": ("/dashboard", ["[data-testid='tile-host.name'] a", "[data-testid='tile-rules'] tr, [data-testid='tile-rules'] p"]),
     "explorer_24h": ("/explorer?start=now-24h&end=now", ["[data-testid='results'] [role=row]", "[data-testid='hit-count']:text-matches('\\\\d')"]),
-    "explorer_query_24h": ("/explorer?q=event.outcome%3Afailure%20and%20host.name%3Ahost-7&start=now-24h&end=now",
+    "explorer_query_24h": ("/explorer?q=event.outcome%3Afailure%20and%20host.name%3Aweb-10&start=now-24h&end=now",
                            ["[data-testid='results'] [role=row]", "[data-testid='hit-count']:text-matches('\\\\d')"]),
 }
 

@@ -77,12 +77,11 @@ function Forbidden() {
 export function App() {
   const session = useSession();
   const [expired, setExpired] = useState(false);
-  const hadSession = useState(() => currentTokens() !== null)[0];
   useEffect(() => onSessionChange(() => {
     if (!currentTokens()) setExpired(true);
   }), []);
   if (!session && !expired) return <LoginPage />;
-  return <Shell expired={expired && !session} onRelogged={() => setExpired(false)} wasLogged={hadSession} />;
+  return <Shell expired={expired && !session} onRelogged={() => setExpired(false)} />;
 }
 
 function LoginPage() {
@@ -99,7 +98,7 @@ function LoginPage() {
   );
 }
 
-function Shell({ expired, onRelogged }: { expired: boolean; onRelogged: () => void; wasLogged: boolean }) {
+function Shell({ expired, onRelogged }: { expired: boolean; onRelogged: () => void }) {
   const { t } = useTranslation();
   const [opened, { toggle }] = useDisclosure();
   const location = useLocation();
