@@ -24,7 +24,7 @@ type Alert = Schemas["AlertPublic"];
 
 export function SeverityBadge({ severity }: { severity: string }) {
   const { t } = useTranslation();
-  return <Badge color={SEVERITY_COLOURS[severity] ?? "gray"} style={{ minWidth: "fit-content", overflow: "visible" }}>{t(`alerts.severities.${severity}`, { defaultValue: severity })}</Badge>;
+  return <Badge color={SEVERITY_COLOURS[severity] ?? "gray"} style={{ flexShrink: 0 }} miw={70}>{t(`alerts.severities.${severity}`, { defaultValue: severity })}</Badge>;
 }
 
 function technique(id: string) {

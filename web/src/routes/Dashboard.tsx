@@ -86,7 +86,7 @@ export default function Dashboard() {
     grid: { left: 45, right: 10, top: 30, bottom: 25 },
     tooltip: { trigger: "axis" },
     legend: { data: [t("dashboard.in"), t("dashboard.stored")] },
-    xAxis: { type: "time" },
+    xAxis: { type: "time", axisLabel: { hideOverlap: true } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
       { type: "line", name: t("dashboard.in"), showSymbol: false, data: points.map((p) => [p.at, p.in]) },
@@ -96,7 +96,7 @@ export default function Dashboard() {
   const histogramOption = useMemo(() => ({
     grid: { left: 50, right: 10, top: 10, bottom: 25 },
     tooltip: { trigger: "axis" },
-    xAxis: { type: "time" },
+    xAxis: { type: "time", axisLabel: { hideOverlap: true } },
     yAxis: { type: "value", minInterval: 1 },
     series: [{ type: "bar", name: t("explorer.events"), data: (histogram.data?.buckets ?? []).map((b) => [Date.parse(b.start), b.count]) }],
   }), [histogram.data, t]);

@@ -35,7 +35,7 @@ function Histogram({ query, range, onZoom }: { query: string; range: TimeRange; 
     return {
       grid: { left: 50, right: 10, top: 10, bottom: 25 },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "time", min: histogram.data?.start, max: histogram.data?.end },
+      xAxis: { type: "time", min: histogram.data?.start, max: histogram.data?.end, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", minInterval: 1 },
       series: [{ type: "bar", name: t("explorer.events"), barWidth: "90%", data: (histogram.data?.buckets ?? []).map((b) => [Date.parse(b.start) + width / 2, b.count]) }],
     };

@@ -37,14 +37,14 @@ export function AlertTiles() {
           <Anchor component={Link} to="/alerts" fz="sm">{t("dashboard.allAlerts")}</Anchor>
         </Group>
         {alerts.length === 0 && <Text c="dimmed" fz="sm">{t("alerts.none")}</Text>}
-        <Table fz="sm" verticalSpacing={2}>
+        <Table fz="sm" verticalSpacing={2} layout="fixed">
           <Table.Tbody>
             {alerts.slice(0, 6).map((a) => (
               <Table.Tr key={a.id}>
-                <Table.Td w={90}><SeverityBadge severity={a.severity} /></Table.Td>
+                <Table.Td w={120}><SeverityBadge severity={a.severity} /></Table.Td>
                 <Table.Td><Anchor component={Link} to={`/alerts/${a.id}`} fz="sm">{a.rule_title}</Anchor></Table.Td>
-                <Table.Td><Text fz="xs" ff="monospace" truncate maw={220}>{entityText(a.entity)}</Text></Table.Td>
-                <Table.Td w={150}>{formatTime(a.last_seen)}</Table.Td>
+                <Table.Td w="30%"><Text fz="xs" ff="monospace" truncate>{entityText(a.entity)}</Text></Table.Td>
+                <Table.Td w={150} fz="xs">{formatTime(a.last_seen)}</Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>
