@@ -130,6 +130,10 @@ class Pipeline:
             return
         self._stopping = True
         self.buffer.close()
+        if self._statistics_task is not None:  # judged once more below, after the last batch
+            self._statistics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._statistics_task
         if self._dispatcher is not None:
             await self._dispatcher
         await self._wait_for(lambda: not any(w.inflight for w in self._workers.values()), None, "")
@@ -148,10 +152,7 @@ class Pipeline:
             await self._store_fired()
             if self.correlation is not None:
                 await self.correlation.close(self._pool)
-        if self._statistics_task is not None and self.statistics is not None:
-            self._statistics_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._statistics_task
+        if self.statistics is not None:
             await self.statistics.store(self._pool, self.statistics.judge(time.time()))
             await self.statistics.save(self._pool, time.time())
         for worker in self._workers.values():
