@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_GAPS = 100_000
 RETRY_SECONDS = 1.0
+STOP_ROUND_SECONDS = 5.0
 
 
 def risk_function(settings: Settings) -> Callable[[StoredHit, list[str], dict[str, str]], int] | None:
@@ -126,22 +127,21 @@ class AlertManager:
         self._task = asyncio.create_task(self._run(), name="alert-manager")
 
     async def stop(self) -> None:
-        """Finish the round in progress, then stop (a cancelled round would roll back anyway)."""
+        """Stop the task (a round cut short rolls back whole), then one last round, bounded by
+        `STOP_ROUND_SECONDS`, for the hits of the pipeline's last batches (it stopped just
+        before); what it cannot do, the next start does."""
         self._stopping = True
         self._wake.set()
         for task in (self._task, self._listener):
-            if task is None:
-                continue
-            if task is self._listener:
+            if task is not None:
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         self._task = self._listener = None
-        try:  # the hits of the pipeline's last batches (it stopped just before)
-            while await self.run_round() >= self.settings.batch_size:
-                pass
-        except (psycopg.Error, OSError) as exc:
-            log.warning("alert manager: last round at stop failed (%s); the next start does it", exc)
+        try:
+            await asyncio.wait_for(self.run_round(), STOP_ROUND_SECONDS)
+        except (TimeoutError, psycopg.Error, OSError) as exc:
+            log.warning("alert manager: last round at stop not done (%s); the next start does it", exc or "timeout")
 
     async def _run(self) -> None:
         while not self._stopping:
