@@ -73,3 +73,14 @@ def test_errors_are_counted_by_type() -> None:
     assert snapshot["errors"] == 3 and snapshot["errors_by_type"] == {"io": 2, "tls_handshake": 1}
     counters.error(ERROR_IO)
     assert snapshot["errors_by_type"] == {"io": 2, "tls_handshake": 1}  # a copy
+
+
+def test_packed_batch_counts_its_records_not_its_header() -> None:
+    """The health's `in_workers` counts records of packed batches (the header grew a peer_field)."""
+    from guetteur.pipeline.transfer import batch_records, pack, unpack
+
+    records = [RawRecord(b"x%d" % n, time.time(), "file", None, "/var/log/a.log", {"offset": n}, PEER_FILE)
+               for n in range(3)]
+    packed = pack(records)
+    assert batch_records(packed) == 3
+    assert [(r.data, r.peer_field) for r in unpack(packed)] == [(b"x0", PEER_FILE), (b"x1", PEER_FILE), (b"x2", PEER_FILE)]

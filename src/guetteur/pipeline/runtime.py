@@ -29,7 +29,7 @@ from guetteur.pipeline.buffer import RecordBuffer
 from guetteur.pipeline.counters import Counters, DetectionCounters
 from guetteur.pipeline.detection import CorrelationStage
 from guetteur.pipeline.receipts import Receipt, ReceiptRun, settle_runs
-from guetteur.pipeline.transfer import PackedBatch, first_record, pack
+from guetteur.pipeline.transfer import PackedBatch, batch_records, first_record, pack
 from guetteur.pipeline.worker import worker_main
 from guetteur.stats.stage import StatsStage
 
@@ -192,7 +192,7 @@ class Pipeline:
     # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        inflight = sum(len(b[1]) for w in self._workers.values() for b in w.inflight.values())
+        inflight = sum(batch_records(b) for w in self._workers.values() for b in w.inflight.values())
         detection = self.detection.snapshot()
         if self.correlation is not None:
             detection.update(self.correlation.health())

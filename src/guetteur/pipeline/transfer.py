@@ -33,6 +33,11 @@ def pack(records: list[RawRecord]) -> PackedBatch:
     )
 
 
+def batch_records(batch: PackedBatch) -> int:
+    """How many records a packed batch holds."""
+    return len(batch[2])
+
+
 def unpack(batch: PackedBatch) -> list[RawRecord]:
     source, peer_field, datas, receiveds, hints, peers, metas = batch
     count = len(datas)
