@@ -49,7 +49,7 @@ class Console:
              width: int = 1280, height: int = 900) -> Console:
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale,
                                       base_url=base_url, accept_downloads=True)
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(45_000)  # generous: the suite runs beside other heavy tests on 2 cores
         page = context.new_page()
         console = cls(context, page, base_url, artifacts)
         page.on("pageerror", lambda error: console.errors.append(str(error)))

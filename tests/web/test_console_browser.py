@@ -368,7 +368,7 @@ def test_alert_list_bulk_acknowledge_and_silence_in_two_clicks(admin: Console) -
     admin.goto("/alerts?status=open")
     table = admin.page.get_by_test_id("alerts-table")
     boxes = table.get_by_role("checkbox", name=re.compile("^Sélectionner l'alerte "))
-    boxes.nth(1).wait_for()
+    boxes.nth(1).wait_for(timeout=90_000)  # the list refreshes every 5 s
     ids = [int(str(boxes.nth(i).get_attribute("aria-label")).rsplit(" ", 1)[1]) for i in range(2)]
     boxes.nth(0).check()
     boxes.nth(1).check()
