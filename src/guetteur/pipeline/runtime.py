@@ -166,7 +166,9 @@ class Pipeline:
     def kill_workers(self) -> None:
         """SIGKILL the workers (a stop that gave up waiting for the database): their open
         transactions roll back, so nothing half-stored remains and nothing unstored was
-        acknowledged."""
+        acknowledged. The monitor stops first: a killed worker is not replaced."""
+        if self._monitor is not None:
+            self._monitor.cancel()
         for worker in self._workers.values():
             if worker.process.is_alive():
                 worker.process.kill()
