@@ -162,3 +162,26 @@ def test_odds_multiplier_stays_in_range_and_is_monotonic(score: float, multiplie
     moved = apply_odds(score, multiplier)
     assert 0.0 <= moved <= 100.0
     assert (moved >= score - 1e-9) if multiplier >= 1 else (moved <= score + 1e-9)
+
+
+def test_the_alert_manager_scores_a_risk_alert_by_the_entity_score_it_reports() -> None:
+    """An ordinary hit's alert gets `hit_risk` of its level; a risk alert's hit (`guetteur.risk.*`)
+    gets the entity score it reports, not the score of its own level."""
+    from datetime import UTC, datetime
+
+    from guetteur.alert.manager import risk_function
+    from guetteur.alert.model import StoredHit
+    from guetteur.alert.risk import AssetCriticality, hit_risk
+    from guetteur.config import Settings
+
+    risk_of = risk_function(Settings())
+    assert risk_of is not None
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+
+    def hit(rule_id: str, extra: dict[str, object] | None) -> StoredHit:
+        return StoredHit(1, now, rule_id, "t", "high", [], [], [], extra=extra)
+
+    entity = {"host.name": "web-01"}
+    plain = risk_of(hit("some-sigma-rule", None), ["credential-access"], entity)
+    assert plain == hit_risk("high", ["credential-access"], entity, AssetCriticality.from_settings(Settings().risk))
+    assert risk_of(hit("guetteur.risk.score", {"entity_score": 91}), ["credential-access"], entity) == 91

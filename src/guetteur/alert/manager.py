@@ -42,13 +42,14 @@ STOP_ROUND_SECONDS = 5.0
 
 
 def risk_function(settings: Settings) -> Callable[[StoredHit, list[str], dict[str, str]], int] | None:
-    """The per-hit risk score of `alert/risk.py`, with the configured asset criticality."""
-    from guetteur.alert.risk import AssetCriticality, anomaly_score, hit_risk
+    """The per-hit risk score of `alert/risk.py`, with the configured asset criticality (a risk
+    alert's hit scores the entity score it reports)."""
+    from guetteur.alert.risk import AssetCriticality, score_hit
 
     criticality = AssetCriticality.from_settings(settings.risk)
 
     def risk_of(hit: StoredHit, tactics: list[str], entity: dict[str, str]) -> int:
-        return hit_risk(hit.level, tactics, entity, criticality, anomaly_score(hit.extra))
+        return score_hit(hit.rule_id, hit.level, tactics, entity, hit.extra, criticality)
 
     return risk_of
 
