@@ -31,13 +31,13 @@ from psycopg import sql
 
 from guetteur.alert.grouping import Grouper
 from guetteur.alert.model import StoredHit, alert_key
+from guetteur.alert.rounds import RETRY_SECONDS, run_rounds
 from guetteur.config import AlertSettings, Settings
 from guetteur.store import alerts as store
 
 log = logging.getLogger(__name__)
 
 MAX_GAPS = 100_000
-RETRY_SECONDS = 1.0
 STOP_ROUND_SECONDS = 5.0
 
 
@@ -145,25 +145,7 @@ class AlertManager:
             log.warning("alert manager: last round at stop not done (%s); the next start does it", exc or "timeout")
 
     async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                done = await self.run_round()
-                self.last_error = None
-            except (psycopg.Error, OSError) as exc:  # the database went away: the round rolled back
-                self.last_error = str(exc)
-                log.warning("alert manager: %s; retrying", exc)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            except Exception as exc:  # pragma: no cover - never die silently
-                self.last_error = repr(exc)
-                log.exception("alert manager round failed")
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            if done >= self.settings.batch_size or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+        await run_rounds(self, "alert manager", self.run_round, self.settings.batch_size, self.settings.poll_interval)
 
     async def _listen(self) -> None:
         """Wake a round on each NOTIFY of the hit writers; reconnect when the database goes away."""

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-
 from guetteur.alert.risk import (
     DECAY,
     ENTITY_FIELDS,
@@ -47,6 +45,7 @@ from guetteur.alert.risk import (
     is_risk_rule,
     score_hit,
 )
+from guetteur.alert.rounds import run_rounds
 from guetteur.config import RiskSettings
 from guetteur.detect.hits import Hit
 from guetteur.store import risk as store
@@ -54,7 +53,6 @@ from guetteur.store.detection import ainsert_hits
 
 log = logging.getLogger(__name__)
 
-RETRY_SECONDS = 1.0
 BATCH_SIZE = 5000
 PRUNE_EVERY = 60  # rounds
 MAX_EVENT_IDS = 100  # event ids a risk hit carries (its contributions list them all)
@@ -283,25 +281,7 @@ class RiskScorer:
         self._task = None
 
     async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                done = await self.run_round()
-                self.last_error = None
-            except (psycopg.Error, OSError) as exc:  # the database went away: the round rolled back
-                self.last_error = str(exc)
-                log.warning("risk scorer: %s; retrying", exc)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            except Exception as exc:  # pragma: no cover - never die silently
-                self.last_error = repr(exc)
-                log.exception("risk scorer round failed")
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            if done >= self.batch_size or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.interval)
+        await run_rounds(self, "risk scorer", self.run_round, self.batch_size, self.settings.interval)
 
     def health(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "scored": self.scored, "risk_hits": self.risk_hits,
