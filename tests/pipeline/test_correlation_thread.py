@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -47,14 +48,23 @@ def _key(hit: Any) -> tuple[Any, ...]:
 
 def test_the_event_loop_stays_free_while_batches_are_correlated(tmp_path: Path) -> None:
     """Acknowledged batches of 5,000 SSH failures reach correlation through `Pipeline._count`
-    on the event loop; the loop must keep answering (a 10 ms ticker never waits 1 s) while
-    the correlation thread works through them. Correlating on the loop, as before, held it
-    for the whole batch (0.25-0.45 s each, 2 s or more for these 12)."""
+    on the event loop; the loop only queues them, and every batch is correlated on the
+    correlation thread, never on the loop's. Correlating on the loop, as before, held it for the
+    whole batch (0.25-0.45 s each, 2 s or more for these 12). The longest stall a 10 ms ticker
+    saw is printed, not asserted: it is wall-clock time, which a loaded machine stretches."""
     feeds = _feeds(12)
     pipeline = Pipeline(Settings(data_dir=tmp_path), "")
     stage = CorrelationStage(DetectSettings(correlation_lateness=5.0))
     assert stage.active
     pipeline.correlation = stage
+    correlating_threads: list[int] = []
+    correlate = stage.correlate
+
+    def recorded(items: CorrelationFeed) -> list[Any]:
+        correlating_threads.append(threading.get_ident())
+        return correlate(items)
+
+    stage.correlate = recorded  # type: ignore[method-assign]
     stage.start_thread()
 
     async def run() -> tuple[float, float]:
@@ -87,7 +97,8 @@ def test_the_event_loop_stays_free_while_batches_are_correlated(tmp_path: Path) 
         stage.stop_thread()
     print(f"correlated {len(feeds) * BATCH} events in {spent:.2f} s; longest event-loop stall {worst * 1000:.0f} ms")
     assert stage.backlog == 0
-    assert worst < 1.0, f"the event loop stalled {worst:.2f} s while correlating"
+    assert len(correlating_threads) == len(feeds)
+    assert threading.get_ident() not in correlating_threads  # asyncio.run ran the loop on this thread
     assert stage.take_fired(), "the brute force must fire"
 
 
