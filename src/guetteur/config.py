@@ -178,6 +178,20 @@ class DetectSettings(BaseModel):
         default_factory=dict, description="values of Sigma %placeholders% (name -> values), for `expand` rules"
     )
     reload_interval: float = Field(5.0, ge=0, description="seconds between checks of rule files; 0 = never")
+    managed_dir: Path | None = Field(
+        None, description="rules written through the API and console (local/, proposals/, switches.json); "
+                          "unset = data_dir/rules")
+
+    def rule_folders(self) -> list[Path]:
+        """`rules_dirs`, then the local rules written through the API (they win by rule id)."""
+        folders = list(self.rules_dirs)
+        if self.managed_dir is not None:
+            folders.append(self.managed_dir / "local")
+        return folders
+
+    def switches_file(self) -> Path | None:
+        """The file of the rules an admin turned off or on (`detect/local_rules.py`)."""
+        return None if self.managed_dir is None else self.managed_dir / "switches.json"
 
 
 class AuthSettings(BaseModel):
@@ -347,6 +361,15 @@ class Settings(BaseSettings):
         if toml_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+def detect_settings(settings: Settings) -> DetectSettings:
+    """`settings.detect` with `managed_dir` filled in (`data_dir/rules` when unset): what the
+    pipeline's workers, its correlation stage and the rule commands use."""
+    detect = settings.detect
+    if detect.managed_dir is not None:
+        return detect
+    return detect.model_copy(update={"managed_dir": settings.data_dir / "rules"})
 
 
 def config_path(explicit: Path | None = None) -> Path | None:
