@@ -12,7 +12,7 @@ import { formatNumber, formatTime } from "../i18n";
 import { entityQuery, entityText, type Grouping, groupAlerts } from "../lib/alerts";
 import type { Doc } from "../lib/event";
 import { quoteValue } from "../lib/kql";
-import { explorerLink } from "./Dashboard";
+import { explorerLink } from "../lib/links";
 
 export const SEVERITIES = ["critical", "medium", "low"] as const;
 export const SEVERITY_COLOURS: Record<string, string> = { critical: "red", medium: "orange", low: "blue" };

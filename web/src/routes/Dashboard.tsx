@@ -9,6 +9,7 @@ import { type StreamMessage, useStream } from "../hooks/useStream";
 import { formatNumber, formatTime } from "../i18n";
 import { display } from "../lib/event";
 import { quoteValue } from "../lib/kql";
+import { explorerLink } from "../lib/links";
 import { LEVEL_COLOURS } from "../theme";
 import { AlertTiles } from "./alertTiles";
 
@@ -16,10 +17,6 @@ const RANGE = { start: "now-24h", end: "now" };
 const POINTS = 120;
 // The dashboard wants the stream's counters and detections, not its events: a query no event matches.
 const NO_EVENTS = 'event.dataset:"guetteur.console.none"';
-
-export function explorerLink(query: string, start = RANGE.start): string {
-  return `/explorer?${new URLSearchParams({ q: query, start, end: "now" })}`;
-}
 
 function TopTile({ field, title }: { field: string; title: string }) {
   const { t } = useTranslation();
