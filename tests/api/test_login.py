@@ -7,10 +7,14 @@ import statistics
 import time
 from typing import Any
 
+import psycopg
 import pyotp
 from tests.api.people import Person, add_user, bearer, login
 
 from guetteur.config import AuthSettings, Settings
+from guetteur.store import login_throttle
+from guetteur.store.login_throttle import ThrottlePolicy
+from guetteur.store.pool import open_pool
 
 LOGIN = "/api/v1/auth/login"
 
@@ -44,6 +48,61 @@ async def test_failures_from_one_address_over_many_accounts_lock_the_address(set
                  for i in range(4)]
         assert codes == [401] * 4
         assert (await login(http, real)).status_code == 429
+
+
+async def test_a_lockout_survives_a_restart_of_guetteur(settings: Settings, fresh_dsn: str,
+                                                        make_running: Any) -> None:
+    """The failure counts live in the database (migration 0770): after a stop and a new start on
+    the same database, the locked account still gets 429 (right password included) and the
+    count goes on from where it was (one more failure locks for twice as long)."""
+    settings.auth = AuthSettings(login_free_failures=3, address_free_failures=50, login_backoff_seconds=60,
+                                 login_backoff_max=900)
+    async with make_running(database_url=fresh_dsn) as running:
+        victim = add_user(running.owner_dsn, "victim", "viewer")
+        codes = [(await running.http.post(LOGIN, json={"username": "victim", "password": f"guess {i}"})).status_code
+                 for i in range(3)]
+        assert codes == [401, 401, 401]
+        assert (await login(running.http, victim)).status_code == 429
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:  # the fixture creates its keys again
+        conn.execute("UPDATE api_keys SET revoked_at = now()")
+        assert conn.execute("SELECT failures FROM login_failures WHERE kind = 'account' AND key = 'victim'"
+                            ).fetchone() == (3,)
+        # The lockout ended while Guetteur was away; the count is what remains.
+        conn.execute("UPDATE login_failures SET locked_until = now() - interval '1 second'")
+    async with make_running(database_url=fresh_dsn) as running:
+        assert (await running.http.post(LOGIN, json={"username": "Victim", "password": "guess 4"})).status_code == 401
+        locked = await login(running.http, victim)
+        assert locked.status_code == 429
+        assert 110 <= int(locked.headers["retry-after"]) <= 120  # the 4th failure: 60 s * 2
+
+
+async def test_forgiven_keys_are_deleted_so_the_table_stays_bounded(fresh_dsn: str) -> None:
+    """Keys whose last failure is older than twice the longest lockout are deleted as new
+    failures come, a bounded number per failure; recent and still locked keys stay."""
+    policy = ThrottlePolicy(account_free=5, address_free=20, backoff=2, backoff_max=10)
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO login_failures (kind, key, failures, last_at, locked_until)"
+                     " SELECT 'address', '10.0.' || (i / 256) || '.' || (i % 256), 3, now() - interval '1 hour', NULL"
+                     " FROM generate_series(1, 150) AS i")
+        conn.execute("INSERT INTO login_failures VALUES ('account', 'locked', 9, now() - interval '1 hour',"
+                     " now() + interval '1 hour'), ('account', 'recent', 2, now() - interval '5 seconds', NULL)")
+    pool = await open_pool(fresh_dsn, max_size=2, application_name="test-throttle")
+    try:
+        assert await login_throttle.stored_keys(pool) == 152
+        await login_throttle.record_failure(pool, policy, "eve", "192.0.2.1")
+        assert await login_throttle.stored_keys(pool) == 152 + 2 - 100
+        await login_throttle.record_failure(pool, policy, "eve", "192.0.2.1")
+        assert await login_throttle.stored_keys(pool) == 4  # eve, 192.0.2.1, locked, recent
+        assert await login_throttle.retry_after(pool, "LOCKED", "192.0.2.9") > 3500
+        assert await login_throttle.retry_after(pool, "recent", "192.0.2.9") == 0
+        for _ in range(3):  # the 5th failure of eve: locked for 2 s; the address (5 of 20) is not
+            await login_throttle.record_failure(pool, policy, "eve", "192.0.2.1")
+        assert 0 < await login_throttle.retry_after(pool, "eve", "192.0.2.2") <= 2
+        assert await login_throttle.retry_after(pool, "someone", "192.0.2.1") == 0
+        await login_throttle.record_success(pool, "EVE")
+        assert await login_throttle.retry_after(pool, "eve", "192.0.2.2") == 0
+    finally:
+        await pool.close()
 
 
 async def test_unknown_users_cost_an_argon2_verification_like_known_ones(make_running: Any) -> None:

@@ -52,13 +52,13 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 class AuthRuntime:
-    """Per-application authentication state: the signing key, the login throttle and the
-    rate-limit buckets (in memory: the API is one process)."""
+    """Per-application authentication state: the signing key, the login throttle (its counts
+    in the database) and the rate-limit buckets (in memory)."""
 
     def __init__(self, state: AppState) -> None:
         auth = state.settings.auth
         self.key = signing_key(state.settings)
-        self.throttle = LoginThrottle(auth.login_free_failures, auth.address_free_failures,
+        self.throttle = LoginThrottle(state.pool, auth.login_free_failures, auth.address_free_failures,
                                       auth.login_backoff_seconds, auth.login_backoff_max)
         self.buckets = TokenBuckets(auth.rate_per_second, auth.rate_burst)
 

@@ -2,8 +2,8 @@
 
 Login answers the same 401 for an unknown user, a disabled one, a wrong password and a wrong
 second factor, and costs one Argon2 verification in every case. Failed logins are counted per
-account and per address (`auth.login_free_failures`...): past the free ones, 429 with
-Retry-After until the lockout ends. Every outcome is written to the audit trail and as an ECS
+account and per address in the database (`auth.login_free_failures`...; they survive a
+restart): past the free ones, 429 with Retry-After until the lockout ends. Every outcome is written to the audit trail and as an ECS
 event (`event.dataset: guetteur.audit`).
 """
 
@@ -102,7 +102,7 @@ async def _second_factor_ok(state: AppState, user: User, code: str | None) -> bo
 async def login(body: LoginRequest, request: Request, state: State, runtime: Auth, _: Public) -> TokenPair:
     """Exchange a user name and password (and TOTP code) for an access and a refresh token."""
     address = client_address(request)
-    wait = runtime.throttle.retry_after(body.username, address)
+    wait = await runtime.throttle.retry_after(body.username, address)
     if wait > 0:
         await record(state, AuditEntry(body.username, "login", "failure", address, detail={"reason": "throttled"}))
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins: try again later",
@@ -112,12 +112,12 @@ async def login(body: LoginRequest, request: Request, state: State, runtime: Aut
     matches = await asyncio.to_thread(verify_password, user.password_hash if usable and user else None,
                                       body.password)
     if not matches or user is None or not await _second_factor_ok(state, user, body.totp):
-        runtime.throttle.failed(body.username, address)
+        await runtime.throttle.failed(body.username, address)
         reason = "unknown user" if user is None else "disabled" if not usable else \
             "wrong password" if not matches else "wrong second factor"
         await record(state, AuditEntry(body.username[:200], "login", "failure", address, detail={"reason": reason}))
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, _FAILED, headers={"WWW-Authenticate": "Bearer"})
-    runtime.throttle.succeeded(body.username)
+    await runtime.throttle.succeeded(body.username)
     refresh = new_refresh_token()
     session = await open_session(state.pool, user.id, refresh_digest(refresh), state.settings.auth.refresh_token_seconds)
     await record(state, AuditEntry(user.name, "login", "success", address, detail={"session": session}))
