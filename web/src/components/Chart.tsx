@@ -1,24 +1,28 @@
 import { useMantineColorScheme } from "@mantine/core";
-import { BarChart, HeatmapChart, LineChart } from "echarts/charts";
-import { BrushComponent, GridComponent, LegendComponent, ToolboxComponent, TooltipComponent, VisualMapComponent } from "echarts/components";
-import * as echarts from "echarts/core";
-import { CanvasRenderer } from "echarts/renderers";
-import { useEffect, useRef } from "react";
+import type { ECharts, EChartsCoreOption } from "echarts/core";
+import { useEffect, useRef, useState } from "react";
 
-echarts.use([BarChart, LineChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent, BrushComponent, ToolboxComponent, VisualMapComponent, CanvasRenderer]);
+// Fetched when the first chart mounts, not before the page can render: the page asks for its
+// data while ECharts (the largest library) arrives, and draws the charts when both are there.
+let library: Promise<typeof import("./echarts")> | null = null;
+function loadECharts() {
+  library ??= import("./echarts");
+  return library;
+}
 
 interface Props {
-  option: echarts.EChartsCoreOption;
+  option: EChartsCoreOption;
   height?: number;
   label: string;
   onBrush?: (from: number, to: number) => void;
   onClick?: (params: { name?: string; value?: unknown; seriesName?: string }) => void;
 }
 
-/** One ECharts canvas; `onBrush` turns on drag-to-select on the x axis (time zoom). */
+/** One ECharts canvas (ECharts loaded on first use); `onBrush` turns on drag-to-select on the x axis (time zoom). */
 export function Chart({ option, height = 200, label, onBrush, onClick }: Props) {
   const element = useRef<HTMLDivElement>(null);
-  const chart = useRef<echarts.ECharts | null>(null);
+  const chart = useRef<ECharts | null>(null);
+  const [loaded, setLoaded] = useState(0);
   const { colorScheme } = useMantineColorScheme();
   const dark = colorScheme === "dark";
   const brush = useRef(onBrush);
@@ -27,21 +31,29 @@ export function Chart({ option, height = 200, label, onBrush, onClick }: Props) 
   click.current = onClick;
 
   useEffect(() => {
-    if (!element.current) return undefined;
-    const instance = echarts.init(element.current, dark ? "dark" : undefined, { renderer: "canvas" });
-    chart.current = instance;
-    instance.on("brushEnd", (params: unknown) => {
-      const areas = (params as { areas?: { coordRange?: [number, number] }[] }).areas;
-      const range = areas?.[0]?.coordRange;
-      if (range && brush.current) brush.current(range[0], range[1]);
-      instance.dispatchAction({ type: "brush", areas: [] });
+    let instance: ECharts | null = null;
+    let resize: ResizeObserver | null = null;
+    let gone = false;
+    void loadECharts().then(({ echarts }) => {
+      if (gone || !element.current) return;
+      instance = echarts.init(element.current, dark ? "dark" : undefined, { renderer: "canvas" });
+      const current = instance;
+      chart.current = instance;
+      instance.on("brushEnd", (params: unknown) => {
+        const areas = (params as { areas?: { coordRange?: [number, number] }[] }).areas;
+        const range = areas?.[0]?.coordRange;
+        if (range && brush.current) brush.current(range[0], range[1]);
+        current.dispatchAction({ type: "brush", areas: [] });
+      });
+      instance.on("click", (params: unknown) => click.current?.(params as { name?: string }));
+      resize = new ResizeObserver(() => current.resize());
+      resize.observe(element.current);
+      setLoaded((n) => n + 1);
     });
-    instance.on("click", (params: unknown) => click.current?.(params as { name?: string }));
-    const resize = new ResizeObserver(() => instance.resize());
-    resize.observe(element.current);
     return () => {
-      resize.disconnect();
-      instance.dispose();
+      gone = true;
+      resize?.disconnect();
+      instance?.dispose();
       chart.current = null;
     };
   }, [dark]);
@@ -54,7 +66,7 @@ export function Chart({ option, height = 200, label, onBrush, onClick }: Props) 
       toolbox: { show: false },
     } : {}) }, true);
     if (onBrush) instance.dispatchAction({ type: "takeGlobalCursor", key: "brush", brushOption: { brushType: "lineX", brushMode: "single" } });
-  }, [option, dark, onBrush !== undefined]);
+  }, [option, loaded, onBrush !== undefined]);
 
   return <div ref={element} role="img" aria-label={label} style={{ width: "100%", height }} />;
 }
