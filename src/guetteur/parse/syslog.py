@@ -30,8 +30,15 @@ FACILITIES = (
 # "16:21:00" in a CSV line is no program) and may hold spaces only before "[pid]"
 # ("Google Chrome[85294]:"). The optional " (...)" after the pid is macOS launchd's
 # "com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):".
+# The possessive quantifiers (`++`, `{0,127}+`) and the guard of the second TAG form only cut
+# backtracking that can never succeed (a shorter run is followed by a character of the run,
+# which none of the following items accepts; the "[" of "[pid]" is the first "[", "]", ":" or
+# newline after the TAG's first character): the same lines match with the same groups, and a
+# line that is not syslog ("2026-04-06 16:21:00,123 - WARNING - ...") fails in a few steps
+# instead of a few hundred (tests/parse/test_syslog.py compares both forms).
 _TAIL = (
-    r"(?:([^\s\",;]+) +)?([A-Za-z_./(][^\s\[\]:]{0,127}|[A-Za-z_][^\[\]:\n]{0,62}[^\s\[\]:](?=\[\d))(?:\[(\d{0,20})\])?"
+    r"(?:([^\s\",;]++) ++)?([A-Za-z_./(][^\s\[\]:]{0,127}+"
+    r"|[A-Za-z_](?=[^\[\]:\n]{0,63}+\[\d)[^\[\]:\n]{0,62}[^\s\[\]:](?=\[\d))(?:\[(\d{0,20})\])?"
     r"(?: \([^)\n]{0,256}\))?: ?(.*)"
 )
 _BSD_LINE = re.compile(
