@@ -14,6 +14,7 @@ from guetteur.api.routes import (
     alerts,
     audit,
     auth,
+    dashboard,
     detection,
     elastic,
     events,
@@ -24,6 +25,7 @@ from guetteur.api.routes import (
     otlp,
     risk,
     search,
+    settings,
     silences,
     stats,
     users,
@@ -59,8 +61,10 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(alerts.router)
     v1.include_router(silences.router)
     v1.include_router(risk.router)
+    v1.include_router(dashboard.router)
     v1.include_router(stats.router)
     v1.include_router(notify.router)
+    v1.include_router(settings.router)
     app.include_router(v1)
     app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers
     app.include_router(otlp.router)  # /v1/logs: OTLP/HTTP's own path
