@@ -310,6 +310,16 @@ class StatsSettings(BaseModel):
     save_interval: float = Field(60.0, ge=1, description="seconds between saves of the learnt state")
 
 
+class RetentionSettings(BaseModel):
+    """How long stored data is kept, in days (0 = forever). Changeable from the console
+    (`/api/v1/settings`, docs/security.md "Runtime settings"). No retention job deletes anything
+    yet (docs/storage.md): these values are recorded and shown, not enforced."""
+
+    events_days: int = Field(0, ge=0, le=36_500, description="days of stored events (whole day partitions)")
+    hits_days: int = Field(0, ge=0, le=36_500, description="days of detection hits")
+    alerts_days: int = Field(0, ge=0, le=36_500, description="days of closed alerts")
+
+
 class AlertSettings(BaseModel):
     """Alerts (`alert/`, docs/alerts.md): grouping of hits into alerts by the alert manager."""
 
@@ -345,6 +355,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
     risk: RiskSettings = Field(default_factory=lambda: RiskSettings())
     stats: StatsSettings = Field(default_factory=lambda: StatsSettings())
+    retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     file_inputs: list[FileInput] = Field(default_factory=list)
 
     @classmethod

@@ -35,6 +35,7 @@ from guetteur.config import Settings
 from guetteur.errors import StoreError
 from guetteur.parse.context import configure as configure_parsers
 from guetteur.pipeline.runtime import Pipeline
+from guetteur.runtime_settings import RuntimeSettings
 from guetteur.store.database import app_dsn, resolve_dsn
 from guetteur.store.migrate import migrate
 from guetteur.store.pool import open_pool
@@ -109,8 +110,12 @@ async def serve(
             await database.stop()
             await pool.close()
             raise
-        alerts = await _start_alerts(settings, pool, dsn)
-        risk = await _start_risk(settings, pool)
+        runtime = RuntimeSettings(settings)  # the sections changed from the console, re-read every few seconds
+        await runtime.start(pool)
+        runtime.on_change(lambda current: pipeline.statistics.use_settings(current.stats)
+                          if pipeline.statistics is not None else None)
+        alerts = await _start_alerts(settings, pool, dsn, runtime)
+        risk = await _start_risk(settings, pool, runtime)
         notifications = await _start_notifications(settings, pool, dsn, owner_dsn, demo_mail=demo and demo_mail)
         sources = build_sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
@@ -124,6 +129,7 @@ async def serve(
             state = AppState(settings=settings, pipeline=pipeline, pool=pool, sources=sources, database=database)
             state.notifier = notifications.notifier
             state.alerts = alerts
+            state.runtime = runtime
             https = api_tls_options(settings)  # {} when the API serves plain HTTP
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,
@@ -173,6 +179,7 @@ async def serve(
                 if risk is not None:
                     await risk.stop()  # mid-round work rolls back and is done again at the next start
                 await notifications.stop()  # what it did not deliver stays in the outbox for the next start
+                await runtime.stop()
                 await pool.close()
                 await database.stop()
         if incomplete is not None:
@@ -219,24 +226,24 @@ async def _stop_pipeline(pipeline: Pipeline, database: DatabaseSupervisor, stop_
         return ShutdownIncomplete.after(not_stored, waited, database.status().reason)
 
 
-async def _start_alerts(settings: Settings, pool: Any, dsn: str) -> Any:
+async def _start_alerts(settings: Settings, pool: Any, dsn: str, runtime: RuntimeSettings) -> Any:
     """The alert manager (`alert/manager.py`), started; None when `alert.enabled` is off."""
     if not settings.alert.enabled:
         return None
     from guetteur.alert.manager import AlertManager, risk_function
 
-    manager = AlertManager(settings.alert, pool, dsn, risk_of=risk_function(settings))
+    manager = AlertManager(settings.alert, pool, dsn, risk_of=risk_function(settings, runtime))
     await manager.start()
     return manager
 
 
-async def _start_risk(settings: Settings, pool: Any) -> Any:
+async def _start_risk(settings: Settings, pool: Any, runtime: RuntimeSettings) -> Any:
     """The risk scorer (`alert/risk_scorer.py`), started; None when alerts or `risk.enabled` are off."""
     if not (settings.alert.enabled and settings.risk.enabled):
         return None
     from guetteur.alert.risk_scorer import RiskScorer
 
-    scorer = RiskScorer(settings.risk, pool)
+    scorer = RiskScorer(settings.risk, pool, runtime=runtime)
     await scorer.start()
     return scorer
 

@@ -41,14 +41,16 @@ MAX_GAPS = 100_000
 STOP_ROUND_SECONDS = 5.0
 
 
-def risk_function(settings: Settings) -> Callable[[StoredHit, list[str], dict[str, str]], int] | None:
+def risk_function(settings: Settings, runtime: Any = None) -> Callable[[StoredHit, list[str], dict[str, str]], int] | None:
     """The per-hit risk score of `alert/risk.py`, with the configured asset criticality (a risk
-    alert's hit scores the entity score it reports)."""
+    alert's hit scores the entity score it reports). With `runtime` (a
+    `runtime_settings.RuntimeSettings`), the criticality in force when the hit is scored."""
     from guetteur.alert.risk import AssetCriticality, score_hit
 
-    criticality = AssetCriticality.from_settings(settings.risk)
+    fixed = AssetCriticality.from_settings(settings.risk)
 
     def risk_of(hit: StoredHit, tactics: list[str], entity: dict[str, str]) -> int:
+        criticality = fixed if runtime is None else runtime.criticality
         return score_hit(hit.rule_id, hit.level, tactics, entity, hit.extra, criticality)
 
     return risk_of

@@ -139,8 +139,12 @@ async def riskiest_entities(conn: Any, settings: RiskSettings, criticality: Asse
 
 
 class RiskScorer:
-    def __init__(self, settings: RiskSettings, pool: Any, *, name: str = "main", batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, settings: RiskSettings, pool: Any, *, name: str = "main", batch_size: int = BATCH_SIZE,
+                 runtime: Any = None) -> None:
+        """`runtime`: a `runtime_settings.RuntimeSettings` whose asset criticality (changed from the
+        console) each round uses; None keeps `settings`' for good."""
         self.settings = settings
+        self.runtime = runtime
         self.pool = pool
         self.name = name
         self.batch_size = batch_size
@@ -159,6 +163,8 @@ class RiskScorer:
 
     async def run_round(self) -> int:
         """Score the alert hits not scored yet (at most `batch_size`); returns how many."""
+        if self.runtime is not None:
+            self.criticality = self.runtime.criticality
         async with self.pool.connection() as conn, conn.transaction():
             floor = await store.lock_cursor(conn, self.name)
             ceiling = await store.alert_floor(conn)  # read before the hits: all at or below are linked

@@ -20,3 +20,10 @@ class AppState:
     database: DatabaseSupervisor | None = None  # whether PostgreSQL answers (health, ingest's 503)
     notifier: Any = None  # guetteur.notify.Notifier: its health (outbox, dead letters)
     alerts: Any = None  # guetteur.alert.manager.AlertManager: its health (hits grouped, gaps waited for)
+    runtime: Any = None  # guetteur.runtime_settings.RuntimeSettings: the file's settings + the console's
+
+    @property
+    def effective(self) -> Settings:
+        """The settings in force: the configuration with the sections changed from the console."""
+        current: Settings = self.runtime.current if self.runtime is not None else self.settings
+        return current

@@ -23,6 +23,14 @@ def provisioning_uri(secret: str, name: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER)
 
 
+def qr_data_uri(uri: str) -> str:
+    """The `otpauth://` URI as a QR code: an SVG `data:` URI (drawn here, so the console needs no
+    QR library and its CSP allows it: `img-src 'self' data:`)."""
+    import segno
+
+    return str(segno.make(uri, error="m").svg_data_uri(scale=5, border=2))
+
+
 def accepted_step(secret: str, code: str, last_step: int | None, now: float | None = None) -> int | None:
     """The time step `code` is valid for (now ±1 step), when it was not used before; else None."""
     code = code.strip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import psycopg
@@ -21,6 +22,7 @@ from guetteur.store.database import resolve_dsn
 from guetteur.store.keys import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
 from guetteur.store.migrate import applied, migrate
 from guetteur.store.partitions import ensure_partitions, list_partitions
+from guetteur.store.settings import record_verification_sync
 
 db_app = typer.Typer(help="The PostgreSQL database: schema migrations and status.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for machines (ingest) and read-only clients (read).", no_args_is_help=True)
@@ -83,8 +85,11 @@ def verify_command(ctx: typer.Context) -> None:
     broken batch or audit row."""
     settings = settings_from(ctx)
     with owner_database(settings) as dsn:
+        started = datetime.now(UTC)
         report = verify(dsn)
         audit = verify_audit_chain(dsn)
+        with psycopg.connect(dsn) as conn:  # the console shows the last outcome (/api/v1/audit/verify)
+            record_verification_sync(conn, report, started, "cli")
     if audit.ok:
         typer.echo(f"audit chain intact: {audit.rows_checked} rows; head {audit.head_hash}")
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -30,6 +30,9 @@ from guetteur.stats.frequency import DIMENSIONS, FrequencyDetector, SeriesKey, m
 from guetteur.stats.sources import SilentSources, SourceKey
 from guetteur.store.detection import ainsert_hits
 from guetteur.store.stats import aload_parts, asave_parts
+
+if TYPE_CHECKING:
+    from guetteur.config import StatsSettings
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,13 @@ class StatsStage:
             self._queue(self.sources.check(now))
             hits, self._pending = self._pending, []
         return hits
+
+    def use_settings(self, settings: StatsSettings) -> None:
+        """Judge with these thresholds from now on (changed from the console, `runtime_settings`):
+        the detectors read them on every judgement. The learnt state is kept; a changed
+        `frequency_half_life_days` or `max_sources` still needs a restart."""
+        with self._lock:
+            self.settings = self.frequency.settings = self.sources.settings = settings
 
     async def tick(self, pool: Any, now: float) -> None:
         if self.watcher.changed():

@@ -74,6 +74,7 @@ class PasswordChange(BaseModel):
 class TotpEnrolment(BaseModel):
     secret: str = Field(description="base32 secret, for manual entry")
     provisioning_uri: str = Field(description="otpauth:// URI to show as a QR code")
+    qr_code: str = Field(description="the URI as a QR code: an SVG `data:` URI for an <img>")
 
 
 class TotpCode(BaseModel):
@@ -187,7 +188,8 @@ async def totp_enrol(request: Request, state: State, who: Person) -> TotpEnrolme
     secret = totp_codes.new_secret()
     await set_totp(state.pool, who.user.id, pending=secret)
     await record(state, AuditEntry(who.actor, "totp.enrol", "success", client_address(request), target=who.actor))
-    return TotpEnrolment(secret=secret, provisioning_uri=totp_codes.provisioning_uri(secret, who.user.name))
+    uri = totp_codes.provisioning_uri(secret, who.user.name)
+    return TotpEnrolment(secret=secret, provisioning_uri=uri, qr_code=totp_codes.qr_data_uri(uri))
 
 
 @router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT,

@@ -125,7 +125,7 @@ async def top_entities(
     at: Annotated[datetime | None, Query(description="end of the window (ISO 8601); now by default")] = None,
 ) -> EntitiesPublic:
     del key
-    settings = state.settings.risk
+    settings = state.effective.risk
     _, end = _window(at, settings.window_hours)
     async with state.pool.connection() as conn:
         ranked = await riskiest_entities(conn, settings, AssetCriticality.from_settings(settings), end, field, limit)
@@ -146,7 +146,7 @@ async def entity_risk(
     at: Annotated[datetime | None, Query(description="end of the window (ISO 8601); now by default")] = None,
 ) -> EntityDetailPublic:
     del key
-    settings = state.settings.risk
+    settings = state.effective.risk
     if "\x00" in value:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "value: NUL characters are not allowed")
     _, end = _window(at, settings.window_hours)
@@ -184,7 +184,7 @@ async def alert_risk(
 @router.get("/criticality", response_model=CriticalityPublic, summary="Asset criticality and risk settings")
 async def criticality(state: State, key: Viewer) -> CriticalityPublic:
     del key
-    settings = state.settings.risk
+    settings = state.effective.risk
     crit = AssetCriticality.from_settings(settings)
     return CriticalityPublic(
         hosts=[PatternPublic(pattern=p, level=lv) for p, lv in crit.hosts],
