@@ -10,13 +10,26 @@ import { allows, type Role, useMe } from "./hooks/useMe";
 import { LANGUAGES, type Language, setLanguage } from "./i18n";
 import { LoginForm, TotpEnrolment } from "./routes/Login";
 
-const Dashboard = lazy(() => import("./routes/Dashboard"));
-const Explorer = lazy(() => import("./routes/Explorer"));
-const Alerts = lazy(() => import("./routes/Alerts"));
-const Rules = lazy(() => import("./routes/Rules"));
-const Users = lazy(() => import("./routes/Users"));
-const Sources = lazy(() => import("./routes/Sources"));
-const Settings = lazy(() => import("./routes/Settings"));
+// Each page's chunk; the one of the address being opened is fetched at once (below), beside the
+// session check, not after it: no request waterfall before the page asks for its data.
+const CHUNKS = {
+  "/dashboard": () => import("./routes/Dashboard"),
+  "/explorer": () => import("./routes/Explorer"),
+  "/alerts": () => import("./routes/Alerts"),
+  "/rules": () => import("./routes/Rules"),
+  "/users": () => import("./routes/Users"),
+  "/sources": () => import("./routes/Sources"),
+  "/settings": () => import("./routes/Settings"),
+};
+const opening = Object.entries(CHUNKS).find(([path]) => window.location.pathname.startsWith(path));
+if (opening && sessionStorage.getItem("guetteur.session")) void opening[1]().catch(() => undefined);
+const Dashboard = lazy(CHUNKS["/dashboard"]);
+const Explorer = lazy(CHUNKS["/explorer"]);
+const Alerts = lazy(CHUNKS["/alerts"]);
+const Rules = lazy(CHUNKS["/rules"]);
+const Users = lazy(CHUNKS["/users"]);
+const Sources = lazy(CHUNKS["/sources"]);
+const Settings = lazy(CHUNKS["/settings"]);
 
 interface Page {
   path: string;
@@ -139,15 +152,15 @@ function Shell({ expired, onRelogged }: { expired: boolean; onRelogged: () => vo
       </AppShell.Navbar>
       <AppShell.Main>
         <Suspense fallback={<Text>{t("common.loading")}</Text>}>
-          {role && (
-            <Routes>
-              <Route path="/" element={<Navigate to="/dashboard" replace />} />
-              {PAGES.map((p) => (
-                <Route key={p.path} path={`${p.path}/*`} element={allows(role, p.role) ? p.element : <Forbidden />} />
-              ))}
-              <Route path="*" element={<Text>{t("shell.notFound")}</Text>} />
-            </Routes>
-          )}
+          {/* Pages every role may see render while the role is still being asked (their own
+              requests start at once); the others wait for it. */}
+          <Routes>
+            <Route path="/" element={<Navigate to="/dashboard" replace />} />
+            {PAGES.map((p) => (
+              <Route key={p.path} path={`${p.path}/*`} element={allows(role, p.role) || (!role && p.role === "viewer") ? p.element : role ? <Forbidden /> : null} />
+            ))}
+            <Route path="*" element={<Text>{t("shell.notFound")}</Text>} />
+          </Routes>
         </Suspense>
       </AppShell.Main>
       <Modal opened={expired} onClose={() => undefined} withCloseButton={false} title={t("login.expired")} centered>

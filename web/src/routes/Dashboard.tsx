@@ -57,7 +57,8 @@ export default function Dashboard() {
     const fresh: Point[] = [];
     const found: Detection[] = [];
     for (const m of messages) {
-      if (m.type === "counters") fresh.push({ at: Date.now(), in: m.counters.in ?? 0, stored: m.counters.stored });
+      // `stored` counts the events the stream read; beyond its per-second cap it counts the rest in `skipped`.
+      if (m.type === "counters") fresh.push({ at: Date.now(), in: m.counters.in ?? 0, stored: m.counters.stored + m.counters.skipped });
       if (m.type === "detection") found.push(m.detection);
     }
     if (fresh.length) setPoints((p) => [...p, ...fresh].slice(-POINTS));
