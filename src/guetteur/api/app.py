@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from guetteur import __version__
 from guetteur.api.bad_values import value_refused
+from guetteur.api.body_cap import BodyCap
 from guetteur.api.console import mount_console
 from guetteur.api.deps import AuthRuntime
 from guetteur.api.docs import mount_docs
@@ -24,6 +25,7 @@ from guetteur.api.routes import (
     notify,
     otlp,
     risk,
+    rules,
     search,
     settings,
     silences,
@@ -32,6 +34,8 @@ from guetteur.api.routes import (
 )
 from guetteur.api.state import AppState
 from guetteur.api.unavailable import DATABASE_ERRORS, database_unavailable
+
+RULE_BODY_MAX_BYTES = 16_777_216  # an import of 50 rule files of 256 KB, JSON-escaped
 
 
 def create_app(state: AppState) -> FastAPI:
@@ -53,6 +57,7 @@ def create_app(state: AppState) -> FastAPI:
     v1.include_router(ingest.router)
     v1.include_router(events.router)
     v1.include_router(detection.router)
+    v1.include_router(rules.router)  # /detection/rules/...: after the list it extends
     v1.include_router(auth.router)
     v1.include_router(users.router)
     v1.include_router(keys.router)
@@ -69,4 +74,5 @@ def create_app(state: AppState) -> FastAPI:
     app.include_router(elastic.router)  # /es: Elasticsearch clients and shippers
     app.include_router(otlp.router)  # /v1/logs: OTLP/HTTP's own path
     mount_console(app)  # last: the console's fallback never shadows a route
+    app.add_middleware(BodyCap, prefix="/api/v1/detection/rules", max_bytes=RULE_BODY_MAX_BYTES)  # rule texts
     return app

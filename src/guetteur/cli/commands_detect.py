@@ -35,6 +35,7 @@ def hunt_command(
 
     from guetteur.cli.common import settings_from
     from guetteur.cli.hunt_report import hit_block, print_rule_errors, print_summary
+    from guetteur.config import detect_settings
     from guetteur.detect.hits import LEVELS, Hit
     from guetteur.detect.hunt import run_hunt
     from guetteur.detect.rules import default_rule_paths, load_rules
@@ -50,7 +51,7 @@ def hunt_command(
     if missing:
         err.print(f"[red]not found:[/red] {', '.join(map(str, missing))}")
         raise typer.Exit(2)
-    extra = [*settings.detect.rules_dirs, *(rules or [])]
+    extra = [*detect_settings(settings).rule_folders(), *(rules or [])]
     rule_paths = extra if no_builtin else default_rule_paths(extra)
     if not rule_paths:
         err.print("[red]no rules:[/red] the built-in pack was not found and no --rules folder was given")

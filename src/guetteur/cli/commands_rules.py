@@ -39,10 +39,11 @@ LEVELS = ("informational", "low", "medium", "high", "critical")
 
 
 def _load(ctx: typer.Context, extra: list[Path] | None) -> RuleSet:
+    from guetteur.config import detect_settings
     from guetteur.detect.rules import default_rule_paths, load_rules
 
     settings = settings_from(ctx)
-    return load_rules(default_rule_paths([*settings.detect.rules_dirs, *(extra or [])]))
+    return load_rules(default_rule_paths([*detect_settings(settings).rule_folders(), *(extra or [])]))
 
 
 def _emit_json(payload: Any) -> None:

@@ -106,28 +106,45 @@ def replay_rule(
     Correlations get a state of their own, created here and dropped at the end (open windows
     are evaluated then): a replay never reads nor writes the live server's saved windows.
     """
-    subset = rule_subset(ruleset, target)
-    detector = Detector(subset, timing=False)
-    # stored events come in @timestamp order, so no lateness is needed
-    engine = CorrelationEngine(subset.correlations, lateness=0.0) if subset.correlations else None
-    report = ReplayReport(rule_id=target.id, title=str(target.rule.title))
-    presences: list[FieldPresence] = []
-    for loaded in subset.rules:
-        route = rule_route_key(loaded.rule.logsource)
-        report.in_logsource["/".join(p or "*" for p in route)] = 0
-        for name in rule_fields(loaded.rule):
-            presences.append(FieldPresence(loaded.id, name, field_paths(name, route), route))
-    if engine is not None:
-        for spec in engine.specs:
-            for names, paths in zip(spec.group_fields, spec.group_paths, strict=True):
-                for name, path in zip(names, paths, strict=True):
-                    presences.append(FieldPresence(spec.rule_id, name, path, None))
+    replay = RuleReplay(ruleset, target, examples)
+    replay.feed(events)
+    return replay.finish()
 
-    def record(hit: Any) -> None:
-        if hit.rule_id != target.id:
+
+class RuleReplay:
+    """`replay_rule` in steps: `feed` events as they come (the API reads them in pages, bounded),
+    then `finish` once."""
+
+    def __init__(self, ruleset: RuleSet, target: LoadedRule | LoadedCorrelation, examples: int = 10) -> None:
+        subset = rule_subset(ruleset, target)
+        self.target_id = target.id
+        self.examples = examples
+        self.detector = Detector(subset, timing=False)
+        # stored events come in @timestamp order, so no lateness is needed
+        self.engine = CorrelationEngine(subset.correlations, lateness=0.0) if subset.correlations else None
+        self.report = ReplayReport(rule_id=target.id, title=str(target.rule.title))
+        presences: list[FieldPresence] = []
+        for loaded in subset.rules:
+            route = rule_route_key(loaded.rule.logsource)
+            self.report.in_logsource["/".join(p or "*" for p in route)] = 0
+            for name in rule_fields(loaded.rule):
+                presences.append(FieldPresence(loaded.id, name, field_paths(name, route), route))
+        if self.engine is not None:
+            for spec in self.engine.specs:
+                for names, paths in zip(spec.group_fields, spec.group_paths, strict=True):
+                    for name, path in zip(names, paths, strict=True):
+                        presences.append(FieldPresence(spec.rule_id, name, path, None))
+        self.presences = presences
+        self.routes_index = {
+            text: tuple(None if p == "*" else p for p in text.split("/")) for text in self.report.in_logsource
+        }
+
+    def _record(self, hit: Any) -> None:
+        report = self.report
+        if hit.rule_id != self.target_id:
             return
         report.match_count += 1
-        if len(report.matches) < examples:
+        if len(report.matches) < self.examples:
             report.matches.append(
                 {
                     "time": hit.event_times[-1] if hit.event_times else None,
@@ -138,27 +155,29 @@ def replay_rule(
                 }
             )
 
-    routes_index = {
-        text: tuple(None if p == "*" else p for p in text.split("/")) for text in report.in_logsource
-    }
-    for event in events:
-        report.events += 1
-        keys: set[Any] = set(classify(event).route_keys())
-        for text, route_key in routes_index.items():
-            if route_key in keys:
-                report.in_logsource[text] += 1
-        for presence in presences:
-            if presence.route is None or presence.route in keys:
-                if lookup(event, presence.paths) is not MISSING:
-                    presence.seen += 1
-        hits = detector.match(event)
-        for hit in hits:
-            record(hit)
-        if engine is not None and hits:
-            for hit in engine.process(event, hits):
-                record(hit)
-    if engine is not None:
-        for hit in engine.flush():
-            record(hit)
-    report.fields = presences
-    return report
+    def feed(self, events: Iterable[Event]) -> None:
+        report, presences, engine = self.report, self.presences, self.engine
+        for event in events:
+            report.events += 1
+            keys: set[Any] = set(classify(event).route_keys())
+            for text, route_key in self.routes_index.items():
+                if route_key in keys:
+                    report.in_logsource[text] += 1
+            for presence in presences:
+                if presence.route is None or presence.route in keys:
+                    if lookup(event, presence.paths) is not MISSING:
+                        presence.seen += 1
+            hits = self.detector.match(event)
+            for hit in hits:
+                self._record(hit)
+            if engine is not None and hits:
+                for hit in engine.process(event, hits):
+                    self._record(hit)
+
+    def finish(self) -> ReplayReport:
+        """Evaluate the open correlation windows; the report."""
+        if self.engine is not None:
+            for hit in self.engine.flush():
+                self._record(hit)
+        self.report.fields = self.presences
+        return self.report

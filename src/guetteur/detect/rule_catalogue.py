@@ -46,6 +46,8 @@ class RuleInfo:
     source: str  # the rule file, `folder/file.yml`
     enabled: bool
     alert: bool
+    path: str = ""  # the rule file as loaded (full path)
+    replaces: str | None = None  # the file of the rule with the same id this one replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ class CorrelationInfo:
     source: str
     enabled: bool
     alert: bool
+    path: str = ""
+    replaces: str | None = None
 
 
 @dataclass(slots=True)
@@ -94,10 +98,10 @@ class RuleCatalogue:
         silent = _correlation_steps(ruleset.correlations)
         catalogue = cls()
         for loaded in ruleset.rules:
-            info = _rule_info(loaded, off, silent)
+            info = _rule_info(loaded, off, silent, ruleset.replaced)
             catalogue.rules[info.id] = info
         for correlation in ruleset.correlations:
-            corr = _correlation_info(correlation, off, silent)
+            corr = _correlation_info(correlation, off, silent, ruleset.replaced)
             catalogue.correlations[corr.id] = corr
         return catalogue
 
@@ -142,7 +146,12 @@ def _attack(tags: tuple[str, ...]) -> AttackInfo:
     )
 
 
-def _rule_info(loaded: LoadedRule, off: set[str], silent: set[str]) -> RuleInfo:
+def _replaced(replaced: dict[str, str], rule_id: str) -> str | None:
+    earlier = replaced.get(rule_id)
+    return None if earlier is None else _short_source(earlier)
+
+
+def _rule_info(loaded: LoadedRule, off: set[str], silent: set[str], replaced: dict[str, str]) -> RuleInfo:
     rule = loaded.rule
     names = _names(rule, loaded.id)
     tags = tuple(tag_text(t) for t in rule.tags or ())
@@ -160,6 +169,8 @@ def _rule_info(loaded: LoadedRule, off: set[str], silent: set[str]) -> RuleInfo:
         source=_short_source(loaded.source),
         enabled=loaded.enabled and not names & off,
         alert=not names & silent,
+        path=loaded.source,
+        replaces=_replaced(replaced, loaded.id),
     )
 
 
@@ -174,7 +185,8 @@ def _condition_text(rule: SigmaCorrelationRule) -> str:
     return str(source if source is not None else condition)
 
 
-def _correlation_info(loaded: LoadedCorrelation, off: set[str], silent: set[str]) -> CorrelationInfo:
+def _correlation_info(loaded: LoadedCorrelation, off: set[str], silent: set[str],
+                      replaced: dict[str, str]) -> CorrelationInfo:
     rule = loaded.rule
     names = _names(rule, loaded.id)
     tags = tuple(tag_text(t) for t in rule.tags or ())
@@ -202,4 +214,6 @@ def _correlation_info(loaded: LoadedCorrelation, off: set[str], silent: set[str]
         source=_short_source(loaded.source),
         enabled=loaded.enabled and not names & off,
         alert=not names & silent,
+        path=loaded.source,
+        replaces=_replaced(replaced, loaded.id),
     )

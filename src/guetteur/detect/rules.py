@@ -95,6 +95,8 @@ class RuleSet:
     filters:      Sigma global filters (applied by the detector as exceptions).
     errors:       every rule/file that could not be used, with the reason.
     first_seen:   our first-seen rules (`type: first_seen`), run by the statistical detectors.
+    replaced:     rule id -> the source of the rule a later one with the same id replaced
+                  (a local override of a built-in rule).
     """
 
     rules: list[LoadedRule] = field(default_factory=list)
@@ -102,6 +104,7 @@ class RuleSet:
     filters: list[LoadedFilter] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     first_seen: list[FirstSeenRule] = field(default_factory=list)
+    replaced: dict[str, str] = field(default_factory=dict)
 
     def by_id(self) -> dict[str, LoadedRule]:
         return {r.id: r for r in self.rules}
@@ -251,6 +254,7 @@ def _finish(ruleset: RuleSet) -> RuleSet:
         if key in seen:
             earlier = ruleset.rules[seen[key]]
             log.info("rule %s in %s replaces the one in %s", key, loaded.source, earlier.source)
+            ruleset.replaced.setdefault(key, earlier.source)
         seen[key] = index
     ruleset.rules = [r for i, r in enumerate(ruleset.rules) if seen[r.id] == i]
     if ruleset.first_seen:  # the later rule with an id wins, as for Sigma rules
@@ -267,7 +271,13 @@ def _finish(ruleset: RuleSet) -> RuleSet:
                 ruleset.errors.append(RuleError(corr.source, _error_text(exc)))
                 continue
             kept.append(corr)
-        ruleset.correlations = kept
+        latest: dict[str, LoadedCorrelation] = {}  # the later correlation with an id wins too (an override)
+        for corr in kept:
+            earlier_corr = latest.pop(corr.id, None)
+            if earlier_corr is not None:
+                ruleset.replaced.setdefault(corr.id, earlier_corr.source)
+            latest[corr.id] = corr
+        ruleset.correlations = list(latest.values())
     return ruleset
 
 

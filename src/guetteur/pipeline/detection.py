@@ -34,6 +34,7 @@ from guetteur.detect.clocks import STREAM_FIELDS
 from guetteur.detect.correlation import CorrelationEngine
 from guetteur.detect.engine import CompiledRule, Detector
 from guetteur.detect.hits import Hit
+from guetteur.detect.local_rules import disabled_rules
 from guetteur.detect.rule_catalogue import RuleCatalogue
 from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
 from guetteur.model import Event
@@ -108,23 +109,33 @@ def load_ruleset(rules_dirs: list[str] | list[Path]) -> RuleSet:
 
 class RuleWatcher:
     """Notices added, changed and removed rule files (hot reload), checking at most every
-    `interval` seconds: a stat of each rule file, no parsing."""
+    `interval` seconds: a stat of each rule file, no parsing. `extra` files (the operator's
+    switches, `detect/local_rules.py`) are watched too."""
 
-    def __init__(self, rules_dirs: list[str] | list[Path], interval: float) -> None:
+    def __init__(self, rules_dirs: list[str] | list[Path], interval: float, extra: tuple[Path, ...] = ()) -> None:
         self.paths = default_rule_paths(Path(p) for p in rules_dirs)
+        self.extra = extra
         self.interval = interval
         self._fingerprint = self._scan()
         self._next_check = time.monotonic() + interval
 
-    def _scan(self) -> tuple[tuple[str, int, int], ...]:
+    def _scan(self) -> tuple[tuple[str, int, int, int], ...]:
         found = []
-        for path in iter_rule_files(p for p in self.paths if p.exists()):
+        for path in [*iter_rule_files(p for p in self.paths if p.exists()), *self.extra]:
             try:
                 stat = path.stat()
             except OSError:  # removed while we looked
                 continue
-            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+            # the inode too: an atomic replace (rename) within the same tick is still a change
+            found.append((str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino))
         return tuple(sorted(found))
+
+    @classmethod
+    def of(cls, settings: DetectSettings, interval: float | None = None) -> RuleWatcher:
+        """The watcher of every rule folder of `settings` and of its switches file."""
+        switches = settings.switches_file()
+        return cls(settings.rule_folders(), settings.reload_interval if interval is None else interval,
+                   (switches,) if switches is not None else ())
 
     def changed(self) -> bool:
         if self.interval <= 0 or time.monotonic() < self._next_check:
@@ -151,16 +162,18 @@ class WorkerDetection:
 
     def __init__(self, settings: DetectSettings) -> None:
         self.settings = settings
-        self.watcher = RuleWatcher(settings.rules_dirs, settings.reload_interval)
+        self.watcher = RuleWatcher.of(settings)
         self.detector = Detector(RuleSet(), placeholders=settings.placeholders)
         self._last_stats = 0.0
-        self._install(load_ruleset(settings.rules_dirs))
+        self._install(load_ruleset(settings.rule_folders()))
 
     def _install(self, ruleset: RuleSet) -> None:
         self.detector.reload(ruleset)
-        for rule_id in self.settings.disabled_rules:
-            self.detector.enable(rule_id, False)
-        off = set(self.settings.disabled_rules)
+        off = disabled_rules(self.settings.disabled_rules, self.settings.switches_file())
+        for rule_id, rule in self.detector.rules.items():
+            wanted = rule_id not in off and (rule.name or "") not in off
+            if rule.enabled != wanted:  # switches survive reloads: a rule turned back on is set too
+                self.detector.enable(rule_id, wanted)
         self.first_seen = [rule for rule in ruleset.first_seen if rule.id not in off]
         # only used to know which hits feed a correlation (the stage in the main process
         # holds the windows)
@@ -183,7 +196,7 @@ class WorkerDetection:
         """Reload the rules when their files changed (hot reload; rule stats are kept)."""
         if not self.watcher.changed():
             return False
-        self._install(load_ruleset(self.settings.rules_dirs))
+        self._install(load_ruleset(self.settings.rule_folders()))
         log.info("rules reloaded: %d rules", len(self.detector.rules))
         return True
 
@@ -274,8 +287,8 @@ class CorrelationStage:
     def __init__(self, settings: DetectSettings, snapshot: str | None = DEFAULT_ENGINE) -> None:
         self.settings = settings
         self.snapshot = snapshot
-        self.watcher = RuleWatcher(settings.rules_dirs, settings.reload_interval)
-        ruleset = load_ruleset(settings.rules_dirs)
+        self.watcher = RuleWatcher.of(settings)
+        ruleset = load_ruleset(settings.rule_folders())
         self.engine = correlation_engine(self._enabled(ruleset), settings)
         self._counts(ruleset)
         self.hits = 0
@@ -289,21 +302,22 @@ class CorrelationStage:
         self._stats: dict[str, Any] = self.engine.stats() if self.active else {}
 
     def _enabled(self, ruleset: RuleSet) -> list[Any]:
-        off = set(self.settings.disabled_rules)
+        off = disabled_rules(self.settings.disabled_rules, self.settings.switches_file())
         return [c for c in ruleset.correlations if c.id not in off and (c.rule.name or "") not in off]
 
     def _counts(self, ruleset: RuleSet) -> None:
         self.rules = len(ruleset.rules)
         self.correlations = len(ruleset.correlations)
         self.rule_errors = len(ruleset.errors) + len(self.engine.errors)
-        self.catalogue = RuleCatalogue.from_ruleset(ruleset, self.settings.disabled_rules)  # for the API
+        off = disabled_rules(self.settings.disabled_rules, self.settings.switches_file())
+        self.catalogue = RuleCatalogue.from_ruleset(ruleset, off)  # for the API
 
     async def maybe_reload(self) -> bool:
         """Hot reload: when rule files changed, replace the correlations; the windows of
         unchanged correlations are kept."""
         if not self.watcher.changed():
             return False
-        ruleset = await asyncio.to_thread(load_ruleset, self.settings.rules_dirs)
+        ruleset = await asyncio.to_thread(load_ruleset, self.settings.rule_folders())
         await asyncio.to_thread(self._locked, self.engine.reload, self._enabled(ruleset))
         self._counts(ruleset)
         log.info("correlations reloaded: %d", self.correlations)

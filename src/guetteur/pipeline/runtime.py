@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from guetteur.config import Settings
+from guetteur.config import Settings, detect_settings
 from guetteur.model import RawRecord
 from guetteur.pipeline.buffer import RecordBuffer
 from guetteur.pipeline.counters import Counters, DetectionCounters
@@ -104,7 +104,7 @@ class Pipeline:
         self._loop = asyncio.get_running_loop()
         self._pool = pool
         if pool is not None:
-            detect = self.settings.detect
+            detect = detect_settings(self.settings)
             self.correlation = await asyncio.to_thread(CorrelationStage, detect, self.correlation_snapshot)
             await self.correlation.restore(pool)
             self.correlation.start_thread()
@@ -236,7 +236,7 @@ class Pipeline:
         process = self._ctx.Process(
             target=worker_main,
             args=(worker_id, self.dsn, self.settings.parse.model_dump(mode="json"),
-                  self.settings.detect.model_dump(mode="json"), self.settings.store.partitions_ahead_days,
+                  detect_settings(self.settings).model_dump(mode="json"), self.settings.store.partitions_ahead_days,
                   tasks, self._results, self.statistics is not None),
             name=f"guetteur-worker-{worker_id}",
             daemon=True,

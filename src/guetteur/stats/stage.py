@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from guetteur.config import Settings
+from guetteur.config import Settings, detect_settings
 from guetteur.detect.hits import Hit
+from guetteur.detect.local_rules import disabled_rules
 from guetteur.pipeline.detection import RuleWatcher, load_ruleset
 from guetteur.stats.batch import MAX_TEXT, StatsBatch
 from guetteur.stats.first_seen import FirstSeenState
@@ -56,9 +57,11 @@ class StatsStage:
         """`rules`: the first-seen rules to run; None loads them from the rule files (and
         reloads them when the files change)."""
         self.settings = settings.stats
-        self.watcher = RuleWatcher(settings.detect.rules_dirs, settings.detect.reload_interval if rules is None else 0)
-        self._rules_dirs = settings.detect.rules_dirs
-        self.disabled = set(settings.detect.disabled_rules)
+        detect = detect_settings(settings)
+        self.watcher = RuleWatcher.of(detect, None if rules is None else 0)
+        self._rules_dirs = detect.rule_folders()
+        self._detect = detect
+        self.disabled = disabled_rules(detect.disabled_rules, detect.switches_file())
         self.frequency = FrequencyDetector(self.settings)
         self.sources = SilentSources(self.settings, started=now)
         self.first_seen: dict[str, FirstSeenState] = {}
@@ -151,6 +154,7 @@ class StatsStage:
     async def tick(self, pool: Any, now: float) -> None:
         if self.watcher.changed():
             ruleset = await asyncio.to_thread(load_ruleset, self._rules_dirs)
+            self.disabled = disabled_rules(self._detect.disabled_rules, self._detect.switches_file())
             self.install(ruleset.first_seen)
         hits = await asyncio.to_thread(self.judge, now)
         await self.store(pool, hits)
