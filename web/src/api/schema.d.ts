@@ -150,6 +150,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit Verify
+         * @description Recompute the audit trail's hash chain now (every row, in a read-only snapshot) and give
+         *     the last result of the event store's chain verification.
+         */
+        get: operations["audit_verify_api_v1_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify/store": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store Verify Start
+         * @description Start verifying the event store's hash chain in the background (every stored event is read
+         *     and hashed again: minutes on millions of events); `GET /audit/verify` shows the outcome.
+         */
+        post: operations["store_verify_start_api_v1_audit_verify_store_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -291,6 +333,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dashboard/alert-activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert Activity
+         * @description Alerts per time bucket and severity: an alert counts in every bucket its activity
+         *     (first_seen to last_seen) overlaps.
+         */
+        get: operations["alert_activity_api_v1_dashboard_alert_activity_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dashboard/alert-counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert Counts
+         * @description Alerts not closed, per status (open, acknowledged) and severity.
+         */
+        get: operations["alert_counts_api_v1_dashboard_alert_counts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dashboard/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Attack Coverage
+         * @description The ATT&CK matrix: per tactic (matrix order) every top-level technique with the enabled
+         *     rules and correlations covering it, and its alerts and hits of the last `days` days.
+         */
+        get: operations["attack_coverage_api_v1_dashboard_coverage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dashboard/tactic-activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tactic Activity
+         * @description Alerts per time bucket and ATT&CK tactic (the dashboard's heatmap).
+         */
+        get: operations["tactic_activity_api_v1_dashboard_tactic_activity_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/detection/rules": {
         parameters: {
             query?: never;
@@ -307,6 +431,201 @@ export interface paths {
          */
         get: operations["detection_rules_api_v1_detection_rules_get"];
         put?: never;
+        /**
+         * Create Rule
+         * @description Save a new rule file (named after its main rule) in the local rules folder; the pipeline
+         *     loads it within `detect.reload_interval`. 409 when the main rule's id is already loaded
+         *     (edit it with PUT instead); 422 with the findings when the text has errors.
+         */
+        post: operations["create_rule_api_v1_detection_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Rules
+         * @description Import rule files (up to 50, 256 KB each): each is validated and saved as a local rule
+         *     file named after its main rule, or refused with its findings; one bad file does not stop
+         *     the others. A file whose main rule exists replaces it (an override copy for the pack's).
+         */
+        post: operations["import_rules_api_v1_detection_rules_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Proposals
+         * @description Rules analysts proposed, waiting for an admin (newest first).
+         */
+        get: operations["list_proposals_api_v1_detection_rules_proposals_get"];
+        put?: never;
+        /**
+         * Propose Rule
+         * @description Propose a rule text (an analyst's way to a new or changed rule): validated, kept apart
+         *     (never loaded) until an admin accepts or rejects it. A new proposal for the same rule
+         *     replaces the previous one.
+         */
+        post: operations["propose_rule_api_v1_detection_rules_proposals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/proposals/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Reject Proposal
+         * @description Reject (delete) a proposal.
+         */
+        delete: operations["reject_proposal_api_v1_detection_rules_proposals__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/proposals/{rule_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Proposal
+         * @description Accept a proposal: saved as a local rule (checked again against the rules loaded now).
+         */
+        post: operations["accept_proposal_api_v1_detection_rules_proposals__rule_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Rule
+         * @description Replay the stored events of the last `hours` (24 by default) through a rule text (not
+         *     saved) or a loaded rule, with the correlations it needs in a state of their own: how many
+         *     times it fires, the first matches and the fields it reads that no event holds. Bounded:
+         *     at most `max_events` events and 30 seconds (`truncated` says which cut it); two replays at
+         *     a time (429 beyond).
+         */
+        post: operations["test_rule_api_v1_detection_rules_test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Validate Rule
+         * @description Check a YAML text of rules (Sigma rules, correlation rules, first-seen rules) without
+         *     saving it: every error and warning with its line and column where known. A bad text is a
+         *     200 with `valid: false`, never an error status.
+         */
+        post: operations["validate_rule_api_v1_detection_rules_validate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Rule
+         * @description One rule: title, level, ATT&CK techniques, its YAML file, where it comes from (pack,
+         *     rules folder or local), whether it runs, stored hits over 24 h and 7 days and its alerts'
+         *     false-positive ratio (30 days).
+         */
+        get: operations["get_rule_api_v1_detection_rules__rule_id__get"];
+        /**
+         * Save Rule
+         * @description Replace a rule's text. For a local rule its file is replaced; for a rule of the pack or
+         *     of `detect.rules_dirs` an override copy is saved in the local rules folder (it wins by
+         *     rule id; delete it to go back). The text must define `rule_id`.
+         */
+        put: operations["save_rule_api_v1_detection_rules__rule_id__put"];
+        post?: never;
+        /**
+         * Delete Rule
+         * @description Delete a local rule file (an override copy: the pack's rule runs again). Rules of the pack
+         *     cannot be deleted: turn them off.
+         */
+        delete: operations["delete_rule_api_v1_detection_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/detection/rules/{rule_id}/enabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Enabled
+         * @description Turn a rule (or correlation, or first-seen rule) on or off. Kept in the managed folder's
+         *     `switches.json` (survives restarts, overrides `detect.disabled_rules`); every worker and the
+         *     correlation stage apply it within `detect.reload_interval`.
+         */
+        put: operations["set_enabled_api_v1_detection_rules__rule_id__enabled_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -862,6 +1181,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Settings Get
+         * @description The changeable settings in force, the configuration's values, and where each comes from.
+         */
+        get: operations["settings_get_api_v1_settings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/criticality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Criticality Put
+         * @description Save the asset criticality patterns (they replace the configuration's `[risk.hosts]` and
+         *     `[risk.users]` as a whole).
+         */
+        put: operations["criticality_put_api_v1_settings_criticality_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Retention Put
+         * @description Save the retention days (0 = keep forever).
+         */
+        put: operations["retention_put_api_v1_settings_retention_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Stats Put
+         * @description Save the statistical detectors' thresholds.
+         */
+        put: operations["stats_put_api_v1_settings_stats_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/{section}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Section Reset
+         * @description Forget the console's value of a section: the configuration's applies again.
+         */
+        delete: operations["section_reset_api_v1_settings__section__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/silences": {
         parameters: {
             query?: never;
@@ -1089,6 +1509,47 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActivityBucket */
+        ActivityBucket: {
+            /**
+             * Since
+             * Format: date-time
+             * @description the bucket's start within the window (the alert list's `since`)
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             * @description its end within the window (the alert list's `until`)
+             */
+            until: string;
+        };
+        /** AlertActivity */
+        AlertActivity: {
+            /** Buckets */
+            buckets: components["schemas"]["SeverityBucket"][];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Interval Seconds
+             * @description bucket width, the smallest round one giving at most `buckets`
+             */
+            interval_seconds: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /** AlertCounts */
+        AlertCounts: {
+            acknowledged: components["schemas"]["SeverityCounts"];
+            /** @description open alerts per severity, silenced ones included */
+            open: components["schemas"]["SeverityCounts"];
+        };
         /**
          * AlertDetail
          * @example {
@@ -1510,6 +1971,33 @@ export interface components {
             /** Target */
             target: string;
         };
+        /** AuditVerification */
+        AuditVerification: {
+            /**
+             * First Broken Seq
+             * @description the first row that does not match, if any
+             */
+            first_broken_seq: number | null;
+            /**
+             * Head Hash
+             * @description hex chain hash of the last verified row: keep it elsewhere to detect a truncated tail
+             */
+            head_hash: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Rows Checked
+             * @description rows verified (before the first broken one)
+             */
+            rows_checked: number;
+            /**
+             * Verified At
+             * Format: date-time
+             */
+            verified_at: string;
+        };
         /** Bucket */
         Bucket: {
             /** Count */
@@ -1719,10 +2207,18 @@ export interface components {
              * @default 0
              */
             hits: number;
+            /**
+             * Hits 24H
+             * @description stored (alerting) hits of the last 24 hours
+             * @default 0
+             */
+            hits_24h: number;
             /** Level */
             level: string;
             /** Name */
             name?: string | null;
+            /** Origin */
+            origin?: string | null;
             /** Rule Id */
             rule_id: string;
             /** Rules */
@@ -1762,6 +2258,32 @@ export interface components {
              * Format: date-time
              */
             start: string;
+        };
+        /** CoveragePublic */
+        CoveragePublic: {
+            /** Attack Version */
+            attack_version: string;
+            /** Days */
+            days: number;
+            /**
+             * Rule Titles
+             * @description rule id -> title, for every rule listed
+             */
+            rule_titles: {
+                [key: string]: string;
+            };
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Tactics */
+            tactics: components["schemas"]["TacticCoverage"][];
+            /**
+             * Unknown
+             * @description technique ids rules name that the bundled catalogue lacks
+             */
+            unknown: components["schemas"]["TechniqueCoverage"][];
         };
         /** CriticalityPublic */
         CriticalityPublic: {
@@ -1808,6 +2330,45 @@ export interface components {
             users: components["schemas"]["PatternPublic"][];
             /** Window Hours */
             window_hours: number;
+        };
+        /** CriticalitySection */
+        CriticalitySection: {
+            /**
+             * Applies
+             * @description when a change takes effect
+             */
+            applies: string;
+            config: components["schemas"]["CriticalityValue"];
+            /**
+             * Sources
+             * @description per value: `default` (built in), `config` (configuration file or environment), `console` (saved here)
+             */
+            sources: {
+                [key: string]: "default" | "config" | "console";
+            };
+            /** Updated At */
+            updated_at: string | null;
+            /**
+             * Updated By
+             * @description who saved the console's value (null: none saved)
+             */
+            updated_by: string | null;
+            value: components["schemas"]["CriticalityValue"];
+        };
+        /**
+         * CriticalityValue
+         * @description Glob patterns on `host.name` and `user.name` -> asset criticality (odds multiplier low 0.5,
+         *     medium 1, high 1.5, extreme 2). Unmatched names are medium.
+         */
+        CriticalityValue: {
+            /** Hosts */
+            hosts?: {
+                [key: string]: "low" | "medium" | "high" | "extreme";
+            };
+            /** Users */
+            users?: {
+                [key: string]: "low" | "medium" | "high" | "extreme";
+            };
         };
         /** DatabaseHealth */
         DatabaseHealth: {
@@ -1951,6 +2512,18 @@ export interface components {
              * @default true
              */
             verify_tls: boolean;
+        };
+        /** EnabledBody */
+        EnabledBody: {
+            /** Enabled */
+            enabled: boolean;
+        };
+        /** EnabledPublic */
+        EnabledPublic: {
+            /** Enabled */
+            enabled: boolean;
+            /** Rule Id */
+            rule_id: string;
         };
         /** EntitiesPublic */
         EntitiesPublic: {
@@ -2155,6 +2728,26 @@ export interface components {
              * @default true
              */
             sampled: boolean;
+        };
+        /** FindingPublic */
+        FindingPublic: {
+            /**
+             * Column
+             * @description 1-based column, when known
+             */
+            column?: number | null;
+            /**
+             * Line
+             * @description 1-based line of the text, when known
+             */
+            line?: number | null;
+            /** Message */
+            message: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "error" | "warning";
         };
         /**
          * FlowHealth
@@ -2367,6 +2960,45 @@ export interface components {
              * @description standard deviation of the per-minute count
              */
             sd: number;
+        };
+        /** ImportBody */
+        ImportBody: {
+            /** Files */
+            files: components["schemas"]["ImportFile"][];
+        };
+        /** ImportFile */
+        ImportFile: {
+            /** Name */
+            name: string;
+            /**
+             * Yaml
+             * @description the YAML text (one or more documents)
+             */
+            yaml: string;
+        };
+        /** ImportPublic */
+        ImportPublic: {
+            /** Files */
+            files: components["schemas"]["ImportResult"][];
+            /** Refused */
+            refused: number;
+            /** Saved */
+            saved: number;
+        };
+        /** ImportResult */
+        ImportResult: {
+            /** Errors */
+            errors?: components["schemas"]["FindingPublic"][];
+            /** Name */
+            name: string;
+            /** Rule Id */
+            rule_id?: string | null;
+            /** Rule Ids */
+            rule_ids?: string[];
+            /** Saved */
+            saved: boolean;
+            /** Warnings */
+            warnings?: components["schemas"]["FindingPublic"][];
         };
         /** IngestAccepted */
         IngestAccepted: {
@@ -2643,6 +3275,29 @@ export interface components {
             /** Pattern */
             pattern: string;
         };
+        /** ProposalPublic */
+        ProposalPublic: {
+            /**
+             * Proposed At
+             * Format: date-time
+             */
+            proposed_at: string;
+            /** Proposed By */
+            proposed_by: string | null;
+            /** Rule Id */
+            rule_id: string;
+            /** Title */
+            title: string | null;
+            /** Yaml */
+            yaml: string;
+        };
+        /** ProposalsPublic */
+        ProposalsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["ProposalPublic"][];
+        };
         /** QueuesHealth */
         QueuesHealth: {
             /**
@@ -2682,6 +3337,61 @@ export interface components {
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** RetentionSection */
+        RetentionSection: {
+            /**
+             * Applies
+             * @description when a change takes effect
+             */
+            applies: string;
+            /** @description the configuration's (what a reset goes back to) */
+            config: components["schemas"]["RetentionValue"];
+            /**
+             * Enforced
+             * @description whether a retention job deletes data past these days (not yet)
+             */
+            enforced: boolean;
+            /**
+             * Sources
+             * @description per value: `default` (built in), `config` (configuration file or environment), `console` (saved here)
+             */
+            sources: {
+                [key: string]: "default" | "config" | "console";
+            };
+            /** Updated At */
+            updated_at: string | null;
+            /**
+             * Updated By
+             * @description who saved the console's value (null: none saved)
+             */
+            updated_by: string | null;
+            /** @description in force */
+            value: components["schemas"]["RetentionValue"];
+        };
+        /**
+         * RetentionValue
+         * @description Retention days (0 = forever). Recorded and shown; no retention job deletes data yet.
+         */
+        RetentionValue: {
+            /**
+             * Alerts Days
+             * @description days of closed alerts
+             * @default 0
+             */
+            alerts_days: number;
+            /**
+             * Events Days
+             * @description days of stored events (whole day partitions)
+             * @default 0
+             */
+            events_days: number;
+            /**
+             * Hits Days
+             * @description days of detection hits
+             * @default 0
+             */
+            hits_days: number;
         };
         /** RouteCreate */
         RouteCreate: {
@@ -2738,6 +3448,87 @@ export interface components {
             data: components["schemas"]["RoutePublic"][];
         };
         /**
+         * RuleDetail
+         * @description One rule: what it is, its YAML, where it comes from, whether it runs, what it did.
+         */
+        RuleDetail: {
+            /**
+             * Alerts 30D
+             * @description alerts of the rule created in the last 30 days
+             * @default 0
+             */
+            alerts_30d: number;
+            /**
+             * Closed 30D
+             * @default 0
+             */
+            closed_30d: number;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * False Positive Ratio
+             * @description false positives among its alerts closed with a reason (30 days)
+             */
+            false_positive_ratio?: number | null;
+            /**
+             * File
+             * @description the rule file, `folder/file.yml`
+             */
+            file: string;
+            /**
+             * File Id
+             * @description local rules: the id naming the file (PUT/DELETE it)
+             */
+            file_id?: string | null;
+            /**
+             * Hits 24H
+             * @description stored hits of the rule in the last 24 hours (alerting hits)
+             * @default 0
+             */
+            hits_24h: number;
+            /**
+             * Hits 7D
+             * @default 0
+             */
+            hits_7d: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "rule" | "correlation" | "first_seen";
+            /** Level */
+            level?: string | null;
+            /**
+             * Origin
+             * @description builtin: the rule pack; folder: detect.rules_dirs; local: written through the API
+             * @enum {string}
+             */
+            origin: "builtin" | "folder" | "local";
+            /**
+             * Replaces
+             * @description a local rule replacing a rule with the same id: that rule's file
+             */
+            replaces?: string | null;
+            /** Rule Id */
+            rule_id: string;
+            /** Status */
+            status?: string | null;
+            /** Tags */
+            tags?: string[];
+            /**
+             * Techniques
+             * @description ATT&CK technique ids
+             */
+            techniques?: string[];
+            /** Title */
+            title: string;
+            /**
+             * Yaml
+             * @description the whole rule file (it may hold several documents)
+             */
+            yaml: string;
+        };
+        /**
          * RulePublic
          * @description A Sigma detection rule and its counters summed over the workers.
          */
@@ -2772,11 +3563,22 @@ export interface components {
              * @default 0
              */
             hits: number;
+            /**
+             * Hits 24H
+             * @description stored (alerting) hits of the last 24 hours
+             * @default 0
+             */
+            hits_24h: number;
             /** Level */
             level?: string | null;
             logsource?: components["schemas"]["LogSourcePublic"];
             /** Name */
             name?: string | null;
+            /**
+             * Origin
+             * @description builtin (the pack), folder (detect.rules_dirs) or local (written through the API)
+             */
+            origin?: string | null;
             /** Rule Id */
             rule_id: string;
             /**
@@ -2842,6 +3644,14 @@ export interface components {
             /** Silenced */
             silenced: number;
         };
+        /** RuleTextBody */
+        RuleTextBody: {
+            /**
+             * Yaml
+             * @description the YAML text (one or more documents)
+             */
+            yaml: string;
+        };
         /** RulesPublic */
         RulesPublic: {
             /** Correlation Count */
@@ -2865,6 +3675,28 @@ export interface components {
             data: components["schemas"]["RuleStatisticsPublic"][];
             /** Days */
             days: number;
+        };
+        /** SavedRule */
+        SavedRule: {
+            /** File */
+            file: string;
+            /**
+             * Overrides
+             * @description ids of rules from the pack or rules_dirs it replaces
+             */
+            overrides: string[];
+            /**
+             * Rule Id
+             * @description the id naming the file
+             */
+            rule_id: string;
+            /**
+             * Rule Ids
+             * @description every rule id the file defines
+             */
+            rule_ids: string[];
+            /** Warnings */
+            warnings: components["schemas"]["FindingPublic"][];
         };
         /** SavedSearchIn */
         SavedSearchIn: {
@@ -2971,6 +3803,52 @@ export interface components {
             recent: components["schemas"]["RecentCounts"];
             /** Value */
             value: string;
+        };
+        /** SettingsPublic */
+        SettingsPublic: {
+            criticality: components["schemas"]["CriticalitySection"];
+            /**
+             * Refresh Seconds
+             * @description how often each process re-reads the saved settings
+             */
+            refresh_seconds: number;
+            retention: components["schemas"]["RetentionSection"];
+            stats: components["schemas"]["StatsSection"];
+        };
+        /** SeverityBucket */
+        SeverityBucket: {
+            /** @description alerts active in the bucket, per severity */
+            counts: components["schemas"]["SeverityCounts"];
+            /**
+             * Since
+             * Format: date-time
+             * @description the bucket's start within the window (the alert list's `since`)
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             * @description its end within the window (the alert list's `until`)
+             */
+            until: string;
+        };
+        /** SeverityCounts */
+        SeverityCounts: {
+            /**
+             * Critical
+             * @default 0
+             */
+            critical: number;
+            /**
+             * Low
+             * @default 0
+             */
+            low: number;
+            /**
+             * Medium
+             * @default 0
+             */
+            medium: number;
         };
         /**
          * SilenceCreate
@@ -3186,6 +4064,122 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** StatsSection */
+        StatsSection: {
+            /**
+             * Applies
+             * @description when a change takes effect
+             */
+            applies: string;
+            config: components["schemas"]["StatsThresholds"];
+            /**
+             * Sources
+             * @description per value: `default` (built in), `config` (configuration file or environment), `console` (saved here)
+             */
+            sources: {
+                [key: string]: "default" | "config" | "console";
+            };
+            /** Updated At */
+            updated_at: string | null;
+            /**
+             * Updated By
+             * @description who saved the console's value (null: none saved)
+             */
+            updated_by: string | null;
+            value: components["schemas"]["StatsThresholds"];
+        };
+        /**
+         * StatsThresholds
+         * @description The statistical detectors' thresholds (docs/statistics.md), with the file's bounds.
+         */
+        StatsThresholds: {
+            /**
+             * Frequency Learning Minutes
+             * @description minutes a series is observed before it may fire (a day: its daily cycle)
+             * @default 1440
+             */
+            frequency_learning_minutes: number;
+            /**
+             * Frequency Level
+             * @description Sigma level of a frequency hit
+             * @default low
+             * @enum {string}
+             */
+            frequency_level: "informational" | "low" | "medium" | "high" | "critical";
+            /**
+             * Frequency Min Count
+             * @description events in a minute below which no frequency hit fires (quiet series)
+             * @default 30
+             */
+            frequency_min_count: number;
+            /**
+             * Frequency P Value
+             * @description Poisson upper-tail probability of the count below which it fires
+             * @default 0.000001
+             */
+            frequency_p_value: number;
+            /**
+             * Frequency Z
+             * @description z-score of a minute's count above its baseline to fire
+             * @default 6
+             */
+            frequency_z: number;
+            /**
+             * Silent Gap Factor
+             * @description ... and after this many times its usual gap between arrivals
+             * @default 10
+             */
+            silent_gap_factor: number;
+            /**
+             * Silent Learning
+             * @description arrivals a source needs before its silence is judged
+             * @default 20
+             */
+            silent_learning: number;
+            /**
+             * Silent Level
+             * @description Sigma level of a silent-source hit
+             * @default medium
+             * @enum {string}
+             */
+            silent_level: "informational" | "low" | "medium" | "high" | "critical";
+            /**
+             * Silent Min Seconds
+             * @description a source is silent only after this many seconds without events
+             * @default 900
+             */
+            silent_min_seconds: number;
+        };
+        /** StoreVerificationPublic */
+        StoreVerificationPublic: {
+            /** Batches Checked */
+            batches_checked: number;
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /** First Broken Batch */
+            first_broken_batch: number | null;
+            /** Head Hash */
+            head_hash: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason: string | null;
+            /** Rows Checked */
+            rows_checked: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Started By
+             * @description `cli` for `guetteur verify`, else the admin who started it here
+             */
+            started_by: string;
+        };
         /** Surrounding */
         Surrounding: {
             /** After */
@@ -3200,6 +4194,181 @@ export interface components {
             event: {
                 [key: string]: unknown;
             };
+        };
+        /** TacticActivity */
+        TacticActivity: {
+            /** Buckets */
+            buckets: components["schemas"]["ActivityBucket"][];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Interval Seconds */
+            interval_seconds: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * Tactics
+             * @description every tactic of the matrix, in matrix order, then unknown ones
+             */
+            tactics: components["schemas"]["TacticRow"][];
+        };
+        /** TacticCoverage */
+        TacticCoverage: {
+            /**
+             * Covered
+             * @description techniques with at least one enabled rule
+             */
+            covered: number;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Shortname */
+            shortname: string;
+            /**
+             * Techniques
+             * @description every top-level technique of the tactic, by name
+             */
+            techniques: components["schemas"]["TechniqueCoverage"][];
+        };
+        /** TacticRow */
+        TacticRow: {
+            /**
+             * Counts
+             * @description alerts active in each bucket (same order as `buckets`)
+             */
+            counts: number[];
+            /**
+             * Id
+             * @description TA0006; None for a tactic the bundled catalogue does not know
+             */
+            id: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Shortname
+             * @description credential-access: the alert list's `tactic` filter
+             */
+            shortname: string;
+            /**
+             * Total
+             * @description alerts active in the window (each once)
+             */
+            total: number;
+        };
+        /** TechniqueCoverage */
+        TechniqueCoverage: {
+            /**
+             * Alerts
+             * @description alerts of the technique active in the window
+             */
+            alerts: number;
+            /**
+             * Hits
+             * @description hits stored in the window whose rule names the technique
+             */
+            hits: number;
+            /**
+             * Id
+             * @description top-level technique id (T1110); the alert list's `technique` filter
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Rules
+             * @description enabled rules covering it or one of its sub-techniques
+             */
+            rules: string[];
+            /**
+             * Subtechniques
+             * @description its sub-techniques the rules name
+             */
+            subtechniques: string[];
+            /** Url */
+            url: string;
+        };
+        /** TestBody */
+        TestBody: {
+            /**
+             * Hours
+             * @description replay the stored events of the last N hours
+             * @default 24
+             */
+            hours: number;
+            /**
+             * Max Events
+             * @description replay at most this many events
+             * @default 200000
+             */
+            max_events: number;
+            /**
+             * Rule Id
+             * @description a loaded rule to try
+             */
+            rule_id?: string | null;
+            /**
+             * Yaml
+             * @description a rule text to try (not saved); or `rule_id`
+             */
+            yaml?: string | null;
+        };
+        /** TestMatch */
+        TestMatch: {
+            /** Event Id */
+            event_id?: string | null;
+            /**
+             * Events
+             * @default 1
+             */
+            events: number;
+            /** Host */
+            host?: string | null;
+            /** Time */
+            time?: string | null;
+        };
+        /** TestPublic */
+        TestPublic: {
+            /** Events In Logsource */
+            events_in_logsource: {
+                [key: string]: number;
+            };
+            /** Events Replayed */
+            events_replayed: number;
+            /**
+             * Examples
+             * @description the first matches (event ids to open in the explorer)
+             */
+            examples: components["schemas"]["TestMatch"][];
+            /**
+             * Matches
+             * @description times the rule fired over the replayed events
+             */
+            matches: number;
+            /**
+             * Never Present
+             * @description fields the rule reads that no replayed event holds
+             */
+            never_present: string[];
+            /** Rule Id */
+            rule_id: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Title */
+            title: string;
+            /**
+             * Truncated
+             * @description why the replay stopped before the end of the window, if it did
+             */
+            truncated?: ("max_events" | "timeout") | null;
         };
         /** TestResult */
         TestResult: {
@@ -3274,6 +4443,11 @@ export interface components {
              * @description otpauth:// URI to show as a QR code
              */
             provisioning_uri: string;
+            /**
+             * Qr Code
+             * @description the URI as a QR code: an SVG `data:` URI for an <img>
+             */
+            qr_code: string;
             /**
              * Secret
              * @description base32 secret, for manual entry
@@ -3415,6 +4589,39 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** ValidationPublic */
+        ValidationPublic: {
+            /** Errors */
+            errors: components["schemas"]["FindingPublic"][];
+            /**
+             * Main Id
+             * @description the rule the text is about (its outermost correlation, else its first rule)
+             */
+            main_id?: string | null;
+            /**
+             * Rule Ids
+             * @description ids of the rules the text defines
+             */
+            rule_ids: string[];
+            /**
+             * Valid
+             * @description no error (warnings allowed): the text can be saved
+             */
+            valid: boolean;
+            /** Warnings */
+            warnings: components["schemas"]["FindingPublic"][];
+        };
+        /** VerifyPublic */
+        VerifyPublic: {
+            audit: components["schemas"]["AuditVerification"];
+            /** @description the last event-store verification (null: never run) */
+            store: components["schemas"]["StoreVerificationPublic"] | null;
+            /**
+             * Store Running
+             * @description a verification started here is running
+             */
+            store_running: boolean;
         };
         /**
          * WebhookConfig
@@ -3775,6 +4982,53 @@ export interface operations {
             };
         };
     };
+    audit_verify_api_v1_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyPublic"];
+                };
+            };
+        };
+    };
+    store_verify_start_api_v1_audit_verify_store_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyPublic"];
+                };
+            };
+            /** @description a verification is already running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     login_api_v1_auth_login_post: {
         parameters: {
             query?: never;
@@ -4003,6 +5257,127 @@ export interface operations {
             };
         };
     };
+    alert_activity_api_v1_dashboard_alert_activity_get: {
+        parameters: {
+            query?: {
+                /** @description window start: ISO 8601 or date math (now-24h) */
+                start?: string;
+                /** @description window end: ISO 8601 or now */
+                end?: string;
+                buckets?: number;
+                /** @description only these statuses (default: all) */
+                status?: ("open" | "acknowledged" | "closed")[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertActivity"];
+                };
+            };
+            /** @description a bad window */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    alert_counts_api_v1_dashboard_alert_counts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertCounts"];
+                };
+            };
+        };
+    };
+    attack_coverage_api_v1_dashboard_coverage_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoveragePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    tactic_activity_api_v1_dashboard_tactic_activity_get: {
+        parameters: {
+            query?: {
+                /** @description window start: ISO 8601 or date math (now-24h) */
+                start?: string;
+                /** @description window end: ISO 8601 or now */
+                end?: string;
+                buckets?: number;
+                /** @description only these statuses (default: all) */
+                status?: ("open" | "acknowledged" | "closed")[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TacticActivity"];
+                };
+            };
+            /** @description a bad window */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     detection_rules_api_v1_detection_rules_get: {
         parameters: {
             query?: never;
@@ -4019,6 +5394,381 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RulesPublic"];
+                };
+            };
+        };
+    };
+    create_rule_api_v1_detection_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleTextBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedRule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_rules_api_v1_detection_rules_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_proposals_api_v1_detection_rules_proposals_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalsPublic"];
+                };
+            };
+        };
+    };
+    propose_rule_api_v1_detection_rules_proposals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleTextBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_proposal_api_v1_detection_rules_proposals__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    accept_proposal_api_v1_detection_rules_proposals__rule_id__accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedRule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    test_rule_api_v1_detection_rules_test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    validate_rule_api_v1_detection_rules_validate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleTextBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_rule_api_v1_detection_rules__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    save_rule_api_v1_detection_rules__rule_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleTextBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedRule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_detection_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_enabled_api_v1_detection_rules__rule_id__enabled_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnabledBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnabledPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5302,6 +7052,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    settings_get_api_v1_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsPublic"];
+                };
+            };
+        };
+    };
+    criticality_put_api_v1_settings_criticality_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CriticalityValue"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsPublic"];
+                };
+            };
+            /** @description a bad pattern or level */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    retention_put_api_v1_settings_retention_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionValue"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsPublic"];
+                };
+            };
+            /** @description a value out of bounds */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    stats_put_api_v1_settings_stats_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatsThresholds"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsPublic"];
+                };
+            };
+            /** @description a value out of bounds */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    section_reset_api_v1_settings__section__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                section: "retention" | "criticality" | "stats";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsPublic"];
+                };
+            };
+            /** @description nothing saved for this section */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };

@@ -9,13 +9,16 @@ and, for correlations, from the correlation engine's own counters.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from guetteur.api.deps import State, Viewer
+from guetteur.api.rule_library import RuleLibrary, get_library
 from guetteur.detect.rule_catalogue import AttackInfo, CorrelationInfo, RuleCatalogue, RuleInfo
+from guetteur.store.rule_queries import rule_hits
 
 router = APIRouter(tags=["detection"])
 
@@ -50,6 +53,9 @@ class RulePublic(BaseModel):
     errors: int = Field(0, description="evaluations that raised an error")
     evaluations: int = Field(0, description="events the rule was evaluated on (after routing and prefilter)")
     time_ms: float = Field(0.0, description="time spent evaluating the rule, in milliseconds")
+    hits_24h: int = Field(0, description="stored (alerting) hits of the last 24 hours")
+    origin: str | None = Field(None, description="builtin (the pack), folder (detect.rules_dirs) or local "
+                                                 "(written through the API)")
 
 
 class CorrelatedRulePublic(BaseModel):
@@ -79,6 +85,8 @@ class CorrelationPublic(BaseModel):
     enabled: bool
     alert: bool = Field(description="False: the correlation only feeds another correlation")
     hits: int = Field(0, description="times the correlation fired, alerting or not")
+    hits_24h: int = Field(0, description="stored (alerting) hits of the last 24 hours")
+    origin: str | None = None
     groups: int = Field(0, description="groups (distinct group-by values) with an open window now")
 
 
@@ -151,7 +159,8 @@ def _correlation_row(info: CorrelationInfo, hits: int, groups: int) -> Correlati
 
 
 @router.get("/detection/rules", response_model=RulesPublic)
-async def detection_rules(state: State, key: Viewer) -> RulesPublic:
+async def detection_rules(state: State, key: Viewer,
+                          library: Annotated[RuleLibrary, Depends(get_library)]) -> RulesPublic:
     """Every loaded detection rule and correlation rule: title, level, ATT&CK tags, log source
     (for correlations: type, correlated rules, group-by, timespan, condition), with hits,
     evaluation errors, evaluations and time spent per rule (workers report every few
@@ -169,4 +178,17 @@ async def detection_rules(state: State, key: Viewer) -> RulesPublic:
                 continue
     rules = rule_rows(catalogue, pipeline.detection.rule_stats if pipeline is not None else {})
     correlations = correlation_rows(catalogue, engine_stats)
+    recent = await rule_hits(state.pool) if state.pool is not None else {}
+    paths = {**{i: r.path for i, r in catalogue.rules.items()}, **{i: c.path for i, c in catalogue.correlations.items()}}
+    rows: list[RulePublic | CorrelationPublic] = [*rules, *correlations]
+    off = library.disabled()
+    on = {rule_id for rule_id, enabled in library.local.switches().items() if enabled}
+    for row in rows:
+        row.hits_24h = recent.get(row.rule_id, (0, 0))[0]
+        path = paths.get(row.rule_id)
+        row.origin = library.origin(Path(path)) if path else None
+        if row.rule_id in off or (row.name or "") in off:  # the switch as set: the workers follow
+            row.enabled = False                              # within detect.reload_interval
+        elif row.rule_id in on:
+            row.enabled = True
     return RulesPublic(data=rules, count=len(rules), correlations=correlations, correlation_count=len(correlations))
