@@ -17,6 +17,7 @@ const CHUNKS = {
   "/explorer": () => import("./routes/Explorer"),
   "/alerts": () => import("./routes/Alerts"),
   "/rules": () => import("./routes/Rules"),
+  "/coverage": () => import("./routes/Coverage"),
   "/users": () => import("./routes/Users"),
   "/sources": () => import("./routes/Sources"),
   "/settings": () => import("./routes/Settings"),
@@ -27,6 +28,7 @@ const Dashboard = lazy(CHUNKS["/dashboard"]);
 const Explorer = lazy(CHUNKS["/explorer"]);
 const Alerts = lazy(CHUNKS["/alerts"]);
 const Rules = lazy(CHUNKS["/rules"]);
+const Coverage = lazy(CHUNKS["/coverage"]);
 const Users = lazy(CHUNKS["/users"]);
 const Sources = lazy(CHUNKS["/sources"]);
 const Settings = lazy(CHUNKS["/settings"]);
@@ -43,6 +45,7 @@ const PAGES: Page[] = [
   { path: "/explorer", label: "nav.explorer", role: "viewer", element: <Explorer /> },
   { path: "/alerts", label: "nav.alerts", role: "viewer", element: <Alerts /> },
   { path: "/rules", label: "nav.rules", role: "viewer", element: <Rules /> },
+  { path: "/coverage", label: "nav.coverage", role: "viewer", element: <Coverage /> },
   { path: "/users", label: "nav.users", role: "admin", element: <Users /> },
   { path: "/sources", label: "nav.sources", role: "admin", element: <Sources /> },
   { path: "/settings", label: "nav.settings", role: "admin", element: <Settings /> },

@@ -1,6 +1,6 @@
 // English catalogue. fr.ts must have the same keys (typed as Catalogue; i18n.test.ts too).
 const en = {
-  nav: { dashboard: "Dashboard", explorer: "Log explorer", alerts: "Alerts", rules: "Rules", users: "Users and keys", sources: "Sources", settings: "Settings" },
+  nav: { dashboard: "Dashboard", explorer: "Log explorer", alerts: "Alerts", rules: "Rules", coverage: "ATT&CK coverage", users: "Users and keys", sources: "Sources", settings: "Settings" },
   shell: {
     language: "Language", languages: { fr: "Français", en: "English" }, darkTheme: "Dark theme", lightTheme: "Light theme",
     logout: "Log out", menu: "Menu", navigation: "Main navigation", forbidden: "Your role does not give access to this page.",
@@ -51,6 +51,27 @@ const en = {
     topSources: "Top source addresses", topRules: "Busiest rules", nothing: "Nothing in the last 24 h",
     openAlerts: "Open alerts", latestAlerts: "Latest open alerts", allAlerts: "All alerts",
     detections: "Live detections", noDetections: "No detection since this page opened.",
+    latestEvents: "Latest events in the explorer", acknowledged_one: "and {{formatted}} acknowledged", acknowledged_other: "and {{formatted}} acknowledged",
+    alertsOverTime: "Alerts, last 24 h, by severity", activeHint: "An alert counts in every bar its activity overlaps; a bar lists its alerts.",
+    listAlerts: "Alerts of the last 24 h", tactics: "ATT&CK tactics of alerts, last 24 h", allTactics: "Every tactic",
+    noTactics: "No alert with an ATT&CK tactic in the last 24 h.", tactic: "Tactic", total: "Total",
+    heatCell: "{{tactic}}, {{from}} to {{to}}: {{count}} alerts", riskiest: "Riskiest entities", noRisk: "No entity at risk now.",
+    riskWindow: "Scores over the last {{hours}} h of detections", riskLevels: { critical: "critical", high: "high", moderate: "moderate", low: "low", unknown: "unknown" },
+    sourceHealth: "Source health", silentCount_one: "{{count}} silent", silentCount_other: "{{count}} silent",
+    statsOff: "The statistical detectors are off: silent sources are not watched.",
+    noSilent_one: "No silent source among the {{count}} watched.", noSilent_other: "No silent source among the {{count}} watched.",
+    lastArrival: "last event {{at}}",
+  },
+  coverage: {
+    title: "ATT&CK coverage", summary: "{{covered}} of {{total}} techniques covered by {{rules}} enabled rules (ATT&CK v{{version}})",
+    colourBy: "Colour by", byRules: "rules", byHits: "recent hits", window: "Hits and alerts of", days_one: "the last day", days_other: "the last {{count}} days",
+    coveredOnly: "Covered techniques only", legend: "Legend", legendOf: { rules: "Enabled rules:", hits: "Hits in the window:" },
+    none: "none", coveredMark: "covered by a rule",
+    cell: "{{id}} {{name}}: {{rules}} rules, {{hits}} hits, {{alerts}} alerts", onMitre: "Open on attack.mitre.org",
+    rules_one: "{{count}} enabled rule", rules_other: "{{count}} enabled rules", hits_one: "{{count}} hit in {{days}} d", hits_other: "{{count}} hits in {{days}} d",
+    alerts_one: "{{count}} alert in {{days}} d", alerts_other: "{{count}} alerts in {{days}} d", subtechniques: "Sub-techniques named",
+    noRule: "No enabled rule covers this technique.", openAlerts: "Its alerts", openRules: "Its rules",
+    columnCount: "{{covered}} / {{total}} covered", unknown: "Techniques unknown to ATT&CK v{{version}} (newer or mistyped)",
   },
   users: {
     title: "Users", name: "Name", role: "Role", roleOf: "Role of {{name}}", password: "Password", passwordHelp: "Leave empty to generate one",
@@ -101,6 +122,7 @@ const en = {
     comment: "Comment", addComment: "Add", silence: "Silence", silenceWhat: "No alert of this rule on {{entity}} will be notified:",
     silenceFor: "For", silenceConfirm: "Silence", silenceReason: "silenced from alert #{{id}} in the console", silencedUntil: "Silenced until {{end}}.",
     statuses: { open: "open", acknowledged: "acknowledged", closed: "closed" },
+    filters: { since: "active from", until: "active before" },
     severities: { critical: "critical", medium: "medium", low: "low" },
     grouping: { none: "nothing", rule: "rule", entity: "entity" },
     reasons: { true_positive: "true positive", false_positive: "false positive", benign_positive: "benign (expected)", duplicate: "duplicate", other: "other" },

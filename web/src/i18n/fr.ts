@@ -2,7 +2,7 @@
 import type { Catalogue } from "./en";
 
 const fr: Catalogue = {
-  nav: { dashboard: "Tableau de bord", explorer: "Explorateur de journaux", alerts: "Alertes", rules: "Règles", users: "Utilisateurs et clés", sources: "Sources", settings: "Paramètres" },
+  nav: { dashboard: "Tableau de bord", explorer: "Explorateur de journaux", alerts: "Alertes", rules: "Règles", coverage: "Couverture ATT&CK", users: "Utilisateurs et clés", sources: "Sources", settings: "Paramètres" },
   shell: {
     language: "Langue", languages: { fr: "Français", en: "English" }, darkTheme: "Thème sombre", lightTheme: "Thème clair",
     logout: "Se déconnecter", menu: "Menu", navigation: "Navigation principale", forbidden: "Votre rôle ne donne pas accès à cette page.",
@@ -53,6 +53,27 @@ const fr: Catalogue = {
     topSources: "Adresses sources les plus actives", topRules: "Règles les plus déclenchées", nothing: "Rien ces dernières 24 h",
     openAlerts: "Alertes ouvertes", latestAlerts: "Dernières alertes ouvertes", allAlerts: "Toutes les alertes",
     detections: "Détections en direct", noDetections: "Aucune détection depuis l'ouverture de cette page.",
+    latestEvents: "Derniers événements dans l'explorateur", acknowledged_one: "et {{formatted}} prise en compte", acknowledged_other: "et {{formatted}} prises en compte",
+    alertsOverTime: "Alertes des dernières 24 h, par gravité", activeHint: "Une alerte compte dans chaque barre que son activité recouvre ; une barre liste ses alertes.",
+    listAlerts: "Alertes des dernières 24 h", tactics: "Tactiques ATT&CK des alertes, dernières 24 h", allTactics: "Toutes les tactiques",
+    noTactics: "Aucune alerte avec une tactique ATT&CK ces dernières 24 h.", tactic: "Tactique", total: "Total",
+    heatCell: "{{tactic}}, de {{from}} à {{to}} : {{count}} alertes", riskiest: "Entités les plus à risque", noRisk: "Aucune entité à risque en ce moment.",
+    riskWindow: "Scores sur les {{hours}} dernières heures de détections", riskLevels: { critical: "critique", high: "élevé", moderate: "modéré", low: "faible", unknown: "inconnu" },
+    sourceHealth: "Santé des sources", silentCount_one: "{{count}} silencieuse", silentCount_other: "{{count}} silencieuses",
+    statsOff: "Les détecteurs statistiques sont désactivés : les sources silencieuses ne sont pas surveillées.",
+    noSilent_one: "Aucune source silencieuse parmi la source surveillée.", noSilent_other: "Aucune source silencieuse parmi les {{count}} surveillées.",
+    lastArrival: "dernier événement {{at}}",
+  },
+  coverage: {
+    title: "Couverture ATT&CK", summary: "{{covered}} techniques sur {{total}} couvertes par {{rules}} règles actives (ATT&CK v{{version}})",
+    colourBy: "Couleur selon", byRules: "règles", byHits: "détections récentes", window: "Détections et alertes", days_one: "du dernier jour", days_other: "des {{count}} derniers jours",
+    coveredOnly: "Techniques couvertes seulement", legend: "Légende", legendOf: { rules: "Règles actives :", hits: "Détections sur la période :" },
+    none: "aucune", coveredMark: "couverte par une règle",
+    cell: "{{id}} {{name}} : {{rules}} règles, {{hits}} détections, {{alerts}} alertes", onMitre: "Ouvrir sur attack.mitre.org",
+    rules_one: "{{count}} règle active", rules_other: "{{count}} règles actives", hits_one: "{{count}} détection en {{days}} j", hits_other: "{{count}} détections en {{days}} j",
+    alerts_one: "{{count}} alerte en {{days}} j", alerts_other: "{{count}} alertes en {{days}} j", subtechniques: "Sous-techniques nommées",
+    noRule: "Aucune règle active ne couvre cette technique.", openAlerts: "Ses alertes", openRules: "Ses règles",
+    columnCount: "{{covered}} / {{total}} couvertes", unknown: "Techniques inconnues d'ATT&CK v{{version}} (plus récentes ou mal écrites)",
   },
   users: {
     title: "Utilisateurs", name: "Nom", role: "Rôle", roleOf: "Rôle de {{name}}", password: "Mot de passe", passwordHelp: "Laisser vide pour en générer un",
@@ -103,6 +124,7 @@ const fr: Catalogue = {
     comment: "Commentaire", addComment: "Ajouter", silence: "Mettre en silence", silenceWhat: "Aucune alerte de cette règle sur {{entity}} ne sera notifiée :",
     silenceFor: "Pendant", silenceConfirm: "Mettre en silence", silenceReason: "mise en silence depuis l'alerte n° {{id}} dans la console", silencedUntil: "En silence jusqu'au {{end}}.",
     statuses: { open: "ouverte", acknowledged: "prise en compte", closed: "close" },
+    filters: { since: "active depuis", until: "active avant" },
     severities: { critical: "critique", medium: "moyenne", low: "faible" },
     grouping: { none: "rien", rule: "règle", entity: "entité" },
     reasons: { true_positive: "vrai positif", false_positive: "faux positif", benign_positive: "bénin (attendu)", duplicate: "doublon", other: "autre" },

@@ -40,6 +40,9 @@ const DYNAMIC: Record<string, string[]> = {
   "alerts.durations": ["60", "240", "1440", "10080"],
   "alerts.actions": ["created", "updated", "escalated", "acknowledged", "closed", "reopened", "assigned", "commented", "silenced"],
   "settings.modes": ["immediate", "digest"],
+  "alerts.filters": ["since", "until"],
+  "dashboard.riskLevels": ["critical", "high", "moderate", "low", "unknown"],
+  "coverage.legendOf": ["rules", "hits"],
 };
 
 describe("catalogues", () => {

@@ -76,7 +76,11 @@ function AlertList() {
   const grouping = (params.get("group") ?? "none") as Grouping;
   const [selected, setSelected] = useState<number[]>([]);
   const set = (key: string, value: string | null) => setParams((p) => { const n = new URLSearchParams(p); if (value === null) n.delete(key); else n.set(key, value); return n; });
-  const filters = { host: params.get("host"), user: params.get("user"), rule_id: params.get("rule_id"), source_ip: params.get("source_ip") };
+  // filters the dashboard's and coverage page's links set (lib/dashboard.ts alertsLink)
+  const filters = {
+    host: params.get("host"), user: params.get("user"), rule_id: params.get("rule_id"), source_ip: params.get("source_ip"),
+    tactic: params.get("tactic"), technique: params.get("technique"), since: params.get("since"), until: params.get("until"),
+  };
   const alerts = useQuery({
     queryKey: ["alerts", status, severity, filters],
     queryFn: async () => unwrap(await api.GET("/api/v1/alerts", { params: { query: {
@@ -102,7 +106,9 @@ function AlertList() {
         <Select label={t("alerts.groupBy")} w={170} allowDeselect={false} value={grouping} onChange={(v) => v && set("group", v)}
           data={(["none", "rule", "entity"] as const).map((g) => ({ value: g, label: t(`alerts.grouping.${g}`) }))} />
         {Object.entries(filters).filter(([, v]) => v).map(([k, v]) => (
-          <Badge key={k} variant="outline" rightSection={<Anchor component="button" onClick={() => set(k, null)} aria-label={t("alerts.removeFilter")}>×</Anchor>}>{k}: {v}</Badge>
+          <Badge key={k} variant="outline" data-testid={`filter-${k}`} rightSection={<Anchor component="button" onClick={() => set(k, null)} aria-label={t("alerts.removeFilter")}>×</Anchor>}>
+            {k === "since" || k === "until" ? `${t(`alerts.filters.${k}`)} ${formatTime(v)}` : `${k}: ${v}`}
+          </Badge>
         ))}
       </Group>
       {analyst && (

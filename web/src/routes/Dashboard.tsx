@@ -7,11 +7,13 @@ import { api, unwrap } from "../api/client";
 import { Chart } from "../components/Chart";
 import { type StreamMessage, useStream } from "../hooks/useStream";
 import { formatNumber, formatTime } from "../i18n";
+import { alertsLink } from "../lib/dashboard";
 import { display } from "../lib/event";
 import { quoteValue } from "../lib/kql";
 import { explorerLink } from "../lib/links";
 import { LEVEL_COLOURS } from "../theme";
 import { AlertTiles } from "./alertTiles";
+import { AlertActivityTile, RiskiestTile, SilentSourcesTile, TacticHeatmap } from "./dashboardTiles";
 
 const RANGE = { start: "now-24h", end: "now" };
 const POINTS = 120;
@@ -108,16 +110,28 @@ export default function Dashboard() {
       </Group>
       <AlertTiles />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <AlertActivityTile />
+        <TacticHeatmap />
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder>
           <Group justify="space-between">
             <Title order={3} size="h5">{t("dashboard.rate")}</Title>
             <Text fz="sm" data-testid="rate">{t("dashboard.rateNow", { in: formatNumber(last?.in ?? 0), stored: formatNumber(last?.stored ?? 0) })}</Text>
           </Group>
           <Chart option={rateOption} height={180} label={t("dashboard.rate")} />
+          <Anchor component={Link} to={explorerLink("", "now-15m")} fz="sm">{t("dashboard.latestEvents")}</Anchor>
         </Card>
         <Card withBorder>
           <Title order={3} size="h5">{t("dashboard.overTime")}</Title>
-          <Chart option={histogramOption} height={180} label={t("dashboard.overTime")} onClick={() => navigate(explorerLink(""))} />
+          <Chart option={histogramOption} height={180} label={t("dashboard.overTime")} onClick={(p) => {
+            // a bar opens the explorer on its bucket
+            const at = Array.isArray(p.value) ? Number(p.value[0]) : NaN;
+            const width = (histogram.data?.interval_seconds ?? 0) * 1000;
+            navigate(Number.isFinite(at) && width
+              ? `/explorer?${new URLSearchParams({ q: "", start: new Date(at).toISOString(), end: new Date(at + width).toISOString() })}`
+              : explorerLink(""));
+          }} />
           <Anchor component={Link} to={explorerLink("")} fz="sm">{t("dashboard.openExplorer")}</Anchor>
         </Card>
       </SimpleGrid>
@@ -132,13 +146,17 @@ export default function Dashboard() {
             <Table.Tbody>
               {busiest.map((r) => (
                 <Table.Tr key={r.rule_id}>
-                  <Table.Td><Anchor component={Link} to={`/rules?q=${encodeURIComponent(r.title ?? r.rule_id)}`} fz="sm">{r.title ?? r.rule_id}</Anchor></Table.Td>
+                  <Table.Td><Anchor component={Link} to={alertsLink({ rule_id: r.rule_id })} fz="sm">{r.title ?? r.rule_id}</Anchor></Table.Td>
                   <Table.Td ta="right">{formatNumber(r.hits)}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
           </Table>
         </Card>
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <RiskiestTile />
+        <SilentSourcesTile />
       </SimpleGrid>
       <Card withBorder data-testid="tile-detections">
         <Title order={3} size="h5" mb="xs">{t("dashboard.detections")}</Title>
@@ -149,7 +167,7 @@ export default function Dashboard() {
               <Table.Tr key={d.id}>
                 <Table.Td w={170}>{formatTime(d.created)}</Table.Td>
                 <Table.Td w={100}><Badge color={LEVEL_COLOURS[d.level] ?? "gray"}>{t(`levels.${d.level}`, { defaultValue: d.level })}</Badge></Table.Td>
-                <Table.Td>{d.title}</Table.Td>
+                <Table.Td><Anchor component={Link} to={alertsLink({ rule_id: d.rule_id })} fz="sm">{d.title}</Anchor></Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>
