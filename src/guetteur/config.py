@@ -182,10 +182,11 @@ class DetectSettings(BaseModel):
         None, description="rules written through the API and console (local/, proposals/, switches.json); "
                           "unset = data_dir/rules")
 
-    def rule_folders(self) -> list[Path]:
-        """`rules_dirs`, then the local rules written through the API (they win by rule id)."""
+    def rule_folders(self, *, watch: bool = False) -> list[Path]:
+        """`rules_dirs`, then the local rules written through the API (they win by rule id);
+        that folder only once it exists, unless `watch` (a watcher notices it appear)."""
         folders = list(self.rules_dirs)
-        if self.managed_dir is not None:
+        if self.managed_dir is not None and (watch or (self.managed_dir / "local").is_dir()):
             folders.append(self.managed_dir / "local")
         return folders
 

@@ -134,7 +134,7 @@ class RuleWatcher:
     def of(cls, settings: DetectSettings, interval: float | None = None) -> RuleWatcher:
         """The watcher of every rule folder of `settings` and of its switches file."""
         switches = settings.switches_file()
-        return cls(settings.rule_folders(), settings.reload_interval if interval is None else interval,
+        return cls(settings.rule_folders(watch=True), settings.reload_interval if interval is None else interval,
                    (switches,) if switches is not None else ())
 
     def changed(self) -> bool:
