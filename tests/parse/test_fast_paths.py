@@ -2,12 +2,14 @@
 
 Each shortcut taken for speed (issue 9) is checked here against the code it stands in
 for, on random and hostile input: an address packed without `ipaddress`, the JSON
-depth walk skipped when the text cannot nest that deep, a mangled netfilter MAC.
+depth walk skipped when the text cannot nest that deep, a mangled netfilter MAC, PostgreSQL's
+level marker and sniff found by string scans instead of regexes.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import orjson
 from hypothesis import given, settings
@@ -15,7 +17,9 @@ from hypothesis import strategies as st
 
 from guetteur.parse import MAX_JSON_DEPTH, _depth_ok, decode_json_object
 from guetteur.parse.community_id import community_id, packed_ip
+from guetteur.parse import postgresql
 from guetteur.parse.netfilter import parse_netfilter_message
+from guetteur.parse.postgresql import level_marker, sniff_stderr
 
 
 def _reference_packed(text: str) -> bytes | None:
@@ -88,3 +92,39 @@ def test_netfilter_line_with_a_mangled_ether_type_is_still_parsed() -> None:
     assert "ether_type" not in event["iptables"]
     assert event["source"]["mac"] == "52-54-00-AB-CD-EF" and event["destination"]["port"] == 8080
     assert event["iptables"]["tcp"] == {"flags": ["SYN"], "reserved_bits": 0, "window": 64240}
+
+
+# PostgreSQL's level marker and sniff before the string scans (issue 9): the reference regexes
+_PG_LEVEL_BEFORE = re.compile(
+    r"(?:^|[\s:\]])(LOG|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG[1-5]?|STATEMENT|DETAIL|HINT|CONTEXT|"
+    r"LOCATION|QUERY):  ?"
+)
+_PG_PIECES = st.sampled_from([
+    "2026-04-06 16:21:00", "2026-04-06 16:21:00.123 UTC", "٢٠٢٦-04-06 16:21:00", " ", "  ", ":", ": ", ":  ", "]", "[",
+    "\n", "\t", "\u2003", "_", "x", "é", "[24407]", "LOG", "ERROR", "DEBUG", "DEBUG1", "DEBUG7", "CONTEXT", "QUERY",
+    "STATEMENT", "HINT", "XLOG", "LOGX", "user@db", "10.0.0.5", "a" * 90, "b" * 150, "connection received",
+])
+_pg_texts = st.lists(_PG_PIECES, min_size=1, max_size=14).map("".join)
+# shaped like a line: something or nothing, the time, a prefix, a marker (or a near miss), the rest
+_pg_lines = st.tuples(
+    st.sampled_from(["", "x ", "\n", "a" * 130]), st.sampled_from(["2026-04-06 16:21:00", "2026-04-06 16:21:00.5 UTC"]),
+    _pg_texts, st.sampled_from([" LOG:  ", "]ERROR:  ", "_HINT:  ", " WARNING: ", "XLOG:  ", " QUERY:  ", ""]), _pg_texts,
+).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_pg_texts, _pg_lines), st.sampled_from([300, 400, 5, 23, 10_000]))
+def test_postgresql_level_marker_is_the_regex(text: str, endpos: int) -> None:
+    m = _PG_LEVEL_BEFORE.search(text, 0, endpos)
+    found = level_marker(text, endpos)
+    assert (None if m is None else (m.start(), m.start(1), m.group(1), m.end())) == found
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_pg_texts, _pg_lines))
+def test_postgresql_sniff_is_the_regex(text: str) -> None:
+    head = text[:400]
+    before = ":  " in head and "-" in head[:140] and postgresql._SNIFF.match(text) is not None
+    assert sniff_stderr(text) == before
+    if postgresql._sniffed_at_start(text):  # the shortcut only says yes when the regex does
+        assert postgresql._SNIFF.match(text) is not None

@@ -268,6 +268,27 @@ def _ingested(received: float) -> str:
     return _last_ingested[1]
 
 
+# a source's peer field ("log.source.address") split once: (parents, leaf)
+_PEER_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
+
+
+def _put_peer(event: Event, path: str, value: str) -> None:
+    """`ecs.put(event, path, value)` with the path split once per field name (a handful of sources)."""
+    split = _PEER_PATHS.get(path)
+    if split is None:
+        *parents, leaf = path.split(".")
+        split = (tuple(parents), leaf)
+        if len(_PEER_PATHS) < 64:
+            _PEER_PATHS[path] = split
+    node = event
+    for part in split[0]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[split[1]] = value
+
+
 def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) -> Event:
     """Fill what every event carries, whatever parsed it."""
     meta = event.get("event")
@@ -296,7 +317,7 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
     event["input"] = {"type": record.source}  # the pipeline counts stored events per input
     peer = record.peer
     if peer:  # where the source says (`log.source.address`, `log.file.path`)
-        ecs.put(event, record.peer_field, peer)
+        _put_peer(event, record.peer_field, peer)
     if record.meta:
         if "offset" in record.meta:
             ecs.put(event, "log.offset", record.meta["offset"])
