@@ -1,8 +1,9 @@
 """`GET /api/v1/detection/rules`: every loaded rule and correlation, what it is and what it did.
 
-What a rule is (title, level, ATT&CK, log source; for a correlation its type, the rules it
-correlates, group-by and timespan) comes from the `RuleCatalogue` the correlation stage keeps
-in the main process (read from the loaded rule files, never evaluated there). What it did
+What a rule is (title, level, ATT&CK, log source, whether it is switched on; for a correlation
+its type, the rules it correlates, group-by and timespan) comes from the API's own load of the
+rule files (`api/rule_library.RuleLibrary`: a rule saved or switched through the API is listed
+at once; the workers follow within `detect.reload_interval`), never evaluated there. What it did
 comes from the workers' per-rule counters (reported every few seconds, so up to that old)
 and, for correlations, from the correlation engine's own counters.
 """
@@ -168,7 +169,9 @@ async def detection_rules(state: State, key: Viewer,
     del key
     pipeline = state.pipeline
     stage = pipeline.correlation if pipeline is not None else None
-    catalogue = stage.catalogue if stage is not None else RuleCatalogue()
+    # what each rule is: the API's own load of the rule files (`RuleLibrary`), so a rule saved
+    # through the API is listed at once; what it did: the workers' and the engine's counters
+    catalogue = await library.catalogue()
     engine_stats: dict[str, dict[str, int]] = {}
     if stage is not None:
         for corr_id in catalogue.correlations:
@@ -181,14 +184,8 @@ async def detection_rules(state: State, key: Viewer,
     recent = await rule_hits(state.pool) if state.pool is not None else {}
     paths = {**{i: r.path for i, r in catalogue.rules.items()}, **{i: c.path for i, c in catalogue.correlations.items()}}
     rows: list[RulePublic | CorrelationPublic] = [*rules, *correlations]
-    off = library.disabled()
-    on = {rule_id for rule_id, enabled in library.local.switches().items() if enabled}
     for row in rows:
         row.hits_24h = recent.get(row.rule_id, (0, 0))[0]
         path = paths.get(row.rule_id)
         row.origin = library.origin(Path(path)) if path else None
-        if row.rule_id in off or (row.name or "") in off:  # the switch as set: the workers follow
-            row.enabled = False                              # within detect.reload_interval
-        elif row.rule_id in on:
-            row.enabled = True
     return RulesPublic(data=rules, count=len(rules), correlations=correlations, correlation_count=len(correlations))
