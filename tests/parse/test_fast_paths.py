@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from guetteur.parse import MAX_JSON_DEPTH, _depth_ok, decode_json_object
 from guetteur.parse.community_id import community_id, packed_ip
-from guetteur.parse import postgresql
+from guetteur.parse import cisco_asa, postgresql, web_access
 from guetteur.parse.netfilter import parse_netfilter_message
 from guetteur.parse.postgresql import level_marker, sniff_stderr
 
@@ -128,3 +128,24 @@ def test_postgresql_sniff_is_the_regex(text: str) -> None:
     assert sniff_stderr(text) == before
     if postgresql._sniffed_at_start(text):  # the shortcut only says yes when the regex does
         assert postgresql._SNIFF.match(text) is not None
+
+
+_ACCESS_PIECES = st.sampled_from([
+    "10.0.0.1", "-", " ", "  ", "[", "]", "] ", "[05/Dec/2026:19:50:42 +0000]", "[5/Dec/2026:", "[123/", "[1/", "[12/",
+    "[٣/Dec/2026:", "/", '"', '"GET / HTTP/1.1"', "user", "\t", "\n", "x" * 40,
+])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_ACCESS_PIECES, min_size=1, max_size=16).map("".join))
+def test_access_sniff_is_the_regex(text: str) -> None:
+    before = web_access._SNIFF.match(text) is not None or (
+        text.startswith("[") and "] " in text[:40] and '"' in text)
+    assert web_access.sniff_access(text) == before
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["%ASA-", "%FTD-", "%PIX-", "%FWSM-", "%", "ASA-", " ", "x"]), max_size=6).map("".join))
+def test_cisco_sniff_is_the_substring_test(text: str) -> None:
+    before = "%ASA-" in text or "%FTD-" in text or "%PIX-" in text or "%FWSM-" in text
+    assert cisco_asa._sniff(text) == before
