@@ -26,6 +26,18 @@ rows are read back (binary COPY TO) and copied with binary `COPY FROM` into a ne
 close the pipeline is to what PostgreSQL alone can take. Needs the database DSN: known
 when the benchmark starts Guetteur itself, else --dsn (the baseline is skipped without it).
 
+Memory: while the load runs, the resident memory of every Guetteur process (main and
+workers, RSS summed; PSS too, which counts shared pages once) and of the PostgreSQL server is
+sampled, and the peaks are printed (`rss_mb`). `--flood` sends with ten times the TCP
+connections and parallel HTTP requests, all at once, so the offered rate is far above what
+the machine stores: the server must answer with backpressure (TCP windows, 429) and keep its
+memory bounded; the figures say how far the offered rate was above the stored rate.
+
+`--compare-with DIR` measures another checkout (DIR/src first on the server's PYTHONPATH: build
+it first, e.g. `git worktree add /tmp/base COMMIT && (cd /tmp/base && python -m venv .venv &&
+.venv/bin/pip install -e .)` for its compiled modules) in the same run: `--rounds` runs of each,
+alternated (after, before, after, before...), and the medians and after/before ratios.
+
 Prints a table and one JSON line (`{"bench": "ingest", ...}`) for machines.
 """
 
@@ -114,8 +126,9 @@ def _log_tail(workdir: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def start_guetteur(args: argparse.Namespace) -> Target:
-    """`guetteur up` in a temp data dir with free ports; an ingest key; the owner DSN."""
+def start_guetteur(args: argparse.Namespace, source: str | None = None) -> Target:
+    """`guetteur up` in a temp data dir with free ports; an ingest key; the owner DSN. With `source`,
+    the Guetteur of that checkout (`source/src` first on PYTHONPATH)."""
     workdir = Path(tempfile.mkdtemp(prefix="guetteur-bench-"))
     os.chmod(workdir, 0o755)  # the embedded server may run as another user (root installs)
     syslog_port, api_port = free_port(), free_port()
@@ -124,6 +137,8 @@ def start_guetteur(args: argparse.Namespace) -> Target:
            "GUETTEUR_SYSLOG__TLS_PORT": "0",
            "GUETTEUR_API__HOST": "127.0.0.1", "GUETTEUR_API__PORT": str(api_port)}
     env.pop("GUETTEUR_CONFIG", None)
+    if source:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(source, "src").resolve()), *filter(None, [env.get("PYTHONPATH")])])
     if args.database_url:
         env["GUETTEUR_DATABASE_URL"] = args.database_url
     if args.server_workers:
@@ -251,6 +266,52 @@ def cpu_by_role(target: Target) -> dict[str, float] | None:
             session = "[local]" in table[pid][2] or "127.0.0.1" in table[pid][2]
             roles["pg sessions" if session else "pg background"] += table[pid][1]
     return roles
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB; (0, 0) when it is gone."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                    break
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, pss
+
+
+def memory_mb(target: Target) -> dict[str, float] | None:
+    """Resident memory now, in MB: Guetteur's processes (main + workers, RSS summed and PSS summed)
+    and the embedded PostgreSQL server's (PSS: its shared buffers counted once). None without /proc."""
+    if target.process is None or not os.path.isdir("/proc"):
+        return None
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu, _cmd) in table.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def tree(root: int) -> list[int]:
+        out, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            if pid in table:
+                out.append(pid)
+                todo.extend(children.get(pid, ()))
+        return out
+
+    postmaster = _postmaster_pid(target)
+    pg = set(tree(postmaster)) if postmaster is not None else set()
+    ours = [pid for pid in tree(target.process.pid) if pid not in pg]
+    mine = [_memory_kb(pid) for pid in ours]
+    return {"guetteur_rss": sum(r for r, _ in mine) / 1024, "guetteur_pss": sum(p for _, p in mine) / 1024,
+            "postgres_pss": sum(_memory_kb(pid)[1] for pid in pg) / 1024}
 
 
 def _postmaster_pid(target: Target) -> int | None:
@@ -487,14 +548,24 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
         cpu_start = cpu_by_role(target)
         shippers = {"es_bulk": ShipperCounters(), "otlp": ShipperCounters()}
         finished: dict[str, float] = {}
+        memory_peak: dict[str, float] = {}
         start = time.perf_counter()
 
+        def sample_memory() -> None:
+            for role, mb in (memory_mb(target) or {}).items():
+                memory_peak[role] = max(memory_peak.get(role, 0.0), mb)
+
         async def watch() -> None:
-            """Each transport's time until all its lines are stored, polled while sending."""
+            """Each transport's time until all its lines are stored, polled while sending;
+            the memory of the processes sampled every quarter second."""
             last_progress, last_total = time.perf_counter(), -1
+            last_sample = 0.0
             while len(finished) < len(expected):
                 health = await details.health()
                 now = time.perf_counter()
+                if now - last_sample >= 0.25:
+                    sample_memory()
+                    last_sample = now
                 total = 0
                 for source, count in expected.items():
                     done = _done(health, source) - base[source]
@@ -524,13 +595,14 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
         if shippers["es_bulk"].rejected:
             raise BenchError(f"_bulk rejected {shippers['es_bulk'].rejected} documents")
         end = max(finished.values())
+        sample_memory()
         cpu_end = cpu_by_role(target)
         cpu = ({role: cpu_end[role] - cpu_start[role] for role in cpu_end}
                if cpu_start is not None and cpu_end is not None else None)
         return {"cpu": cpu, "expected": expected, "finished": finished, "end": end, "sent": sent, "tcp_send": tcp_send,
                 "http_send": http_send, "bulk_send": bulk_send, "otlp_send": otlp_send,
                 "throttled": http.counters.throttled, "bulk_throttled": shippers["es_bulk"].throttled,
-                "otlp_throttled": shippers["otlp"].throttled, "wall_start": wall_start}
+                "otlp_throttled": shippers["otlp"].throttled, "wall_start": wall_start, "memory": memory_peak}
     finally:
         await http.close()
         await details.close()
@@ -568,6 +640,31 @@ def copy_baseline(dsn: str, since: datetime, rows: int) -> dict[str, Any]:
 
 # --- main -------------------------------------------------------------------------------------
 
+def measure(args: argparse.Namespace, load: Load, workers: int, source: str | None = None) -> dict[str, Any]:
+    """One run: start a Guetteur (of `source`, else this tree) or use --url, send the load, take the
+    COPY baseline, stop; the run's summary."""
+    if args.url:
+        target = Target(args.url.rstrip("/"), args.api_key or "", args.syslog_host, args.syslog_port, args.dsn,
+                        read_key=args.read_key or "")
+    else:
+        print(f"starting guetteur up{f' from {source}' if source else ''} ...", file=sys.stderr)
+        target = start_guetteur(args, source)
+    try:
+        result = asyncio.run(run_load(target, load, workers))
+        baseline = None
+        if target.dsn:
+            baseline = copy_baseline(target.dsn, result["wall_start"], args.n)
+        else:
+            print("! no --dsn: COPY baseline skipped", file=sys.stderr)
+    except (BenchError, DeliveryError) as exc:
+        tail = _log_tail(target.workdir) if target.workdir is not None else ""
+        raise BenchError(f"{exc}\n{tail}") from exc
+    finally:
+        if target.process is not None:
+            stop_guetteur(target, keep=args.keep)
+    return summarize(args, load, result, baseline, workers)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -588,76 +685,106 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="external PostgreSQL for the Guetteur we start (default embedded)")
     parser.add_argument("--server-workers", type=int, default=0, help="pipeline.workers of the Guetteur we start")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--flood", action="store_true",
+                        help="ten times the TCP connections and parallel HTTP requests, all sending at once")
+    parser.add_argument("--compare-with", metavar="DIR",
+                        help="also measure the checkout in DIR (its src/ first on the server's PYTHONPATH), alternated")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side with --compare-with (default 2)")
     args = parser.parse_args(argv)
     shares = (args.http_share, args.bulk_share, args.otlp_share)
     if not all(0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9 or args.n <= 0:
         parser.error("--n must be > 0, each share within [0, 1] and their sum at most 1")
+    if args.url and args.compare_with:
+        parser.error("--compare-with starts both servers itself: not with --url")
+    if args.url and args.http_share + args.bulk_share + args.otlp_share > 0 and not args.api_key:
+        parser.error("--url needs --api-key (or GUETTEUR_API_KEY) when a share is > 0")
+    if args.compare_with and not Path(args.compare_with, "src", "guetteur").is_dir():
+        parser.error(f"--compare-with {args.compare_with}: no src/guetteur there")
+    workers = args.workers * (10 if args.flood else 1)
 
     t0 = time.perf_counter()
-    load = generate(args.n, args.http_share, args.workers, args.batch, args.seed, args.bulk_share, args.otlp_share)
+    load = generate(args.n, args.http_share, workers, args.batch, args.seed, args.bulk_share, args.otlp_share)
     print(f"generated {args.n:,} lines in {time.perf_counter() - t0:.1f}s "
           f"(TCP {load.tcp_lines:,} = {load.tcp_bytes / 1e6:.1f} MB, HTTP {load.http_lines:,} in "
           f"{len(load.http_batches)} batches = {load.http_bytes / 1e6:.1f} MB, _bulk {load.bulk_lines:,} in "
           f"{len(load.bulk_batches)} requests, OTLP {load.otlp_lines:,} in {len(load.otlp_requests)} requests)",
           file=sys.stderr)
-
-    if args.url:
-        if args.http_share + args.bulk_share + args.otlp_share > 0 and not args.api_key:
-            parser.error("--url needs --api-key (or GUETTEUR_API_KEY) when a share is > 0")
-        target = Target(args.url.rstrip("/"), args.api_key or "", args.syslog_host, args.syslog_port, args.dsn,
-                        read_key=args.read_key or "")
-    else:
-        print("starting guetteur up ...", file=sys.stderr)
-        target = start_guetteur(args)
     try:
-        result = asyncio.run(run_load(target, load, args.workers))
-        baseline = None
-        if target.dsn:
-            baseline = copy_baseline(target.dsn, result["wall_start"], args.n)
-        else:
-            print("! no --dsn: COPY baseline skipped", file=sys.stderr)
-    except (BenchError, DeliveryError) as exc:
+        if not args.compare_with:
+            summary = measure(args, load, workers)
+            print_report(summary)
+            print(json.dumps(summary))
+            return 0
+        runs: list[dict[str, Any]] = []
+        for round_ in range(max(args.rounds, 1)):
+            for side, source in (("after", None), ("before", args.compare_with)):
+                summary = measure(args, load, workers, source)
+                summary["side"], summary["round"] = side, round_ + 1
+                print(f"\n--- {side} (round {round_ + 1}) ---")
+                print_report(summary)
+                runs.append(summary)
+    except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
-        if target.workdir is not None:
-            print(_log_tail(target.workdir), file=sys.stderr)
         return 1
-    finally:
-        if target.process is not None:
-            stop_guetteur(target, keep=args.keep)
-    report(args, load, result, baseline)
+    print(json.dumps(compare(runs, args.compare_with)))
     return 0
 
 
-def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baseline: dict[str, Any] | None) -> None:
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def compare(runs: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    """Medians of each side and after/before ratios: events/s, ratio to raw COPY, CPU per event by
+    role and in total, peak memory."""
+    sides: dict[str, dict[str, Any]] = {}
+    for side in ("after", "before"):
+        mine = [run for run in runs if run["side"] == side]
+        cpu_roles = sorted({role for run in mine for role in (run["cpu_us_per_event"] or {})})
+        mem_roles = sorted({role for run in mine for role in (run["rss_mb"] or {})})
+        sides[side] = {
+            "events_per_s": round(_median([run["events_per_s"] for run in mine])),
+            "copy_rows_per_s": round(_median([run["copy_rows_per_s"] or 0 for run in mine])),
+            "ratio": round(_median([run["ratio"] or 0.0 for run in mine]), 4),
+            "cpu_us_per_event": {role: round(_median([(run["cpu_us_per_event"] or {}).get(role, 0.0) for run in mine]), 2)
+                                 for role in cpu_roles},
+            "cpu_us_total": round(_median([sum((run["cpu_us_per_event"] or {}).values()) for run in mine]), 2),
+            "rss_mb": {role: round(max((run["rss_mb"] or {}).get(role, 0.0) for run in mine), 1) for role in mem_roles},
+        }
+    after, before = sides["after"], sides["before"]
+
+    def over(a: float, b: float) -> float | None:
+        return round(a / b, 3) if b else None
+
+    ratios = {"events_per_s": over(after["events_per_s"], before["events_per_s"]),
+              "ratio": over(after["ratio"], before["ratio"]),
+              "cpu_us_total": over(after["cpu_us_total"], before["cpu_us_total"]),
+              "cpu_us_per_event": {role: over(us, before["cpu_us_per_event"].get(role, 0.0))
+                                   for role, us in after["cpu_us_per_event"].items()}}
+    print(f"\n{'median of':<22}{'events/s':>10}{'COPY/s':>10}{'ratio':>8}{'CPU µs/event':>14}{'RSS MB':>9}")
+    for side, figures in sides.items():
+        print(f"{side:<22}{figures['events_per_s']:>10,}{figures['copy_rows_per_s']:>10,}{figures['ratio']:>8.3f}"
+              f"{figures['cpu_us_total']:>14.1f}{figures['rss_mb'].get('guetteur_rss', 0.0):>9.0f}")
+    print(f"after / before: events/s {ratios['events_per_s']}, ratio {ratios['ratio']}, "
+          f"CPU per event {ratios['cpu_us_total']} ({ratios['cpu_us_per_event']})")
+    return {"bench": "ingest", "compare_with": source, "n": runs[0]["n"], "rounds": len(runs) // 2,
+            **after, "before": before, "after_over_before": ratios, "runs": runs}
+
+
+def summarize(args: argparse.Namespace, load: Load, result: dict[str, Any], baseline: dict[str, Any] | None,
+              workers: int) -> dict[str, Any]:
+    """The run's figures, as the JSON line holds them."""
     end = result["end"]
     total_rate = args.n / end
     transports = [("syslog TCP", "syslog-tcp", load.tcp_lines), ("HTTP", "http", load.http_lines),
                   ("ES _bulk", "es_bulk", load.bulk_lines), ("OTLP", "otlp", load.otlp_lines)]
-    rows = [(name, count, result["finished"].get(source, 0.0)) for name, source, count in transports if count]
-    rows.append(("total", args.n, end))
-    print(f"\n{'transport':<12}{'events':>10}{'seconds':>10}{'events/s':>12}")
-    for name, count, seconds in rows:
-        rate = count / seconds if seconds and count else 0.0
-        print(f"{name:<12}{count:>10,}{seconds:>10.2f}{rate:>12,.0f}")
-    print(f"(all sent in {result['sent']:.2f}s: TCP {result['tcp_send']:.2f}s, HTTP {result['http_send']:.2f}s, "
-          f"_bulk {result['bulk_send']:.2f}s, OTLP {result['otlp_send']:.2f}s; 429 waits: HTTP {result['throttled']}, "
-          f"_bulk items resent {result['bulk_throttled']}, OTLP {result['otlp_throttled']})")
     cpu = result.get("cpu")
-    cpu_us: dict[str, float] = {}
-    if cpu:
-        cores = os.cpu_count() or 1
-        cpu_us = {role: seconds / args.n * 1e6 for role, seconds in cpu.items()}
-        total_us = sum(cpu_us.values())
-        parts = ", ".join(f"{role} {us:.1f}" for role, us in cpu_us.items())
-        print(f"CPU per event (µs): {parts}; total {total_us:.1f} -> at most "
-              f"{cores / total_us * 1e6:,.0f} events/s on {cores} cores if nothing else ran")
+    cpu_us = {role: seconds / args.n * 1e6 for role, seconds in cpu.items()} if cpu else {}
     ratio = None
-    if baseline:
-        ratio = total_rate / baseline["rows_per_s"] if baseline["rows_per_s"] else None
-        print(f"{'raw COPY':<12}{baseline['rows']:>10,}{baseline['seconds']:>10.2f}{baseline['rows_per_s']:>12,.0f}")
-        print(f"ratio end-to-end / raw COPY: {ratio:.3f}" if ratio else "ratio: n/a")
-    print(f"target >= 30,000 events/s end to end (product target 100,000): "
-          f"{'met' if total_rate >= 30_000 else 'NOT met'}")
+    if baseline and baseline["rows_per_s"]:
+        ratio = total_rate / baseline["rows_per_s"]
     copy_rate = baseline["rows_per_s"] if baseline else 0.0
     per_transport: dict[str, Any] = {}
     for _name, source, count in transports:
@@ -665,20 +792,54 @@ def report(args: argparse.Namespace, load: Load, result: dict[str, Any], baselin
         rate = count / seconds if count and seconds else 0.0
         per_transport[source] = {"events": count, "seconds": round(seconds, 3), "events_per_s": round(rate),
                                  "ratio_to_copy": round(rate / copy_rate, 4) if rate and copy_rate else None}
-    print(json.dumps({
-        "bench": "ingest", "n": args.n, "http_share": args.http_share, "workers": args.workers,
+    return {
+        "bench": "ingest", "n": args.n, "http_share": args.http_share, "workers": workers, "flood": args.flood,
         "tcp_events": load.tcp_lines, "http_events": load.http_lines,
         "tcp_seconds": round(result["finished"].get("syslog-tcp", 0.0), 3),
         "http_seconds": round(result["finished"].get("http", 0.0), 3),
         "seconds": round(end, 3), "events_per_s": round(total_rate),
+        "sent_seconds": round(result["sent"], 3), "offered_per_s": round(args.n / result["sent"]) if result["sent"] else None,
+        "send_seconds": {"tcp": round(result["tcp_send"], 3), "http": round(result["http_send"], 3),
+                         "es_bulk": round(result["bulk_send"], 3), "otlp": round(result["otlp_send"], 3)},
         "copy_rows": baseline["rows"] if baseline else None,
         "copy_rows_per_s": round(baseline["rows_per_s"]) if baseline else None,
         "ratio": round(ratio, 4) if ratio else None, "http_throttled": result["throttled"],
         "cpu_us_per_event": {role: round(us, 2) for role, us in cpu_us.items()} or None,
+        "rss_mb": {role: round(mb, 1) for role, mb in result.get("memory", {}).items()} or None,
         "bulk_share": args.bulk_share, "otlp_share": args.otlp_share,
         "bulk_items_resent": result["bulk_throttled"], "otlp_throttled": result["otlp_throttled"],
         "transports": per_transport,
-    }))
+        "table": [(name, count, result["finished"].get(source, 0.0)) for name, source, count in transports if count],
+    }
+
+
+def print_report(summary: dict[str, Any]) -> None:
+    rows = [*summary["table"], ("total", summary["n"], summary["seconds"])]
+    print(f"\n{'transport':<12}{'events':>10}{'seconds':>10}{'events/s':>12}")
+    for name, count, seconds in rows:
+        rate = count / seconds if seconds and count else 0.0
+        print(f"{name:<12}{count:>10,}{seconds:>10.2f}{rate:>12,.0f}")
+    sends = summary["send_seconds"]
+    print(f"(all sent in {summary['sent_seconds']:.2f}s, {summary['offered_per_s'] or 0:,} lines/s offered: "
+          f"TCP {sends['tcp']:.2f}s, HTTP {sends['http']:.2f}s, _bulk {sends['es_bulk']:.2f}s, OTLP {sends['otlp']:.2f}s; "
+          f"429 waits: HTTP {summary['http_throttled']}, _bulk items resent {summary['bulk_items_resent']}, "
+          f"OTLP {summary['otlp_throttled']})")
+    cpu_us = summary["cpu_us_per_event"]
+    if cpu_us:
+        cores = os.cpu_count() or 1
+        total_us = sum(cpu_us.values())
+        parts = ", ".join(f"{role} {us:.1f}" for role, us in cpu_us.items())
+        print(f"CPU per event (µs): {parts}; total {total_us:.1f} -> at most "
+              f"{cores / total_us * 1e6:,.0f} events/s on {cores} cores if nothing else ran")
+    memory = summary["rss_mb"]
+    if memory:
+        print(f"peak memory (MB): Guetteur RSS {memory.get('guetteur_rss', 0):.0f} (PSS {memory.get('guetteur_pss', 0):.0f}), "
+              f"PostgreSQL PSS {memory.get('postgres_pss', 0):.0f}")
+    if summary["copy_rows"] is not None:
+        print(f"{'raw COPY':<12}{summary['copy_rows']:>10,}{'':>10}{summary['copy_rows_per_s']:>12,}")
+        print(f"ratio end-to-end / raw COPY: {summary['ratio']:.3f}" if summary["ratio"] else "ratio: n/a")
+    print(f"target >= 30,000 events/s end to end (product target 100,000): "
+          f"{'met' if summary['events_per_s'] >= 30_000 else 'NOT met'}")
 
 
 if __name__ == "__main__":
