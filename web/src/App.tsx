@@ -1,13 +1,15 @@
 import { ActionIcon, AppShell, Burger, Button, Group, Modal, NavLink, Select, Text, Title, Tooltip, useMantineColorScheme } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { useQueryClient } from "@tanstack/react-query";
-import { lazy, type ReactElement, Suspense, useEffect, useState, useSyncExternalStore } from "react";
+import { type ReactElement, Suspense, useEffect, useState, useSyncExternalStore } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { api } from "./api/client";
 import { currentTokens, onSessionChange, storeTokens } from "./api/session";
+import { lazyPage, preloadPage } from "./components/LazyPage";
 import { allows, type Role, useMe } from "./hooks/useMe";
 import { LANGUAGES, type Language, setLanguage } from "./i18n";
+import { AccountButton } from "./routes/Account";
 import { LoginForm, TotpEnrolment } from "./routes/Login";
 
 // Each page's chunk; the one of the address being opened is fetched at once (below), beside the
@@ -23,15 +25,15 @@ const CHUNKS = {
   "/settings": () => import("./routes/Settings"),
 };
 const opening = Object.entries(CHUNKS).find(([path]) => window.location.pathname.startsWith(path));
-if (opening && sessionStorage.getItem("guetteur.session")) void opening[1]().catch(() => undefined);
-const Dashboard = lazy(CHUNKS["/dashboard"]);
-const Explorer = lazy(CHUNKS["/explorer"]);
-const Alerts = lazy(CHUNKS["/alerts"]);
-const Rules = lazy(CHUNKS["/rules"]);
-const Coverage = lazy(CHUNKS["/coverage"]);
-const Users = lazy(CHUNKS["/users"]);
-const Sources = lazy(CHUNKS["/sources"]);
-const Settings = lazy(CHUNKS["/settings"]);
+if (opening && sessionStorage.getItem("guetteur.session")) void preloadPage(opening[1]);
+const Dashboard = lazyPage(CHUNKS["/dashboard"]);
+const Explorer = lazyPage(CHUNKS["/explorer"]);
+const Alerts = lazyPage(CHUNKS["/alerts"]);
+const Rules = lazyPage(CHUNKS["/rules"]);
+const Coverage = lazyPage(CHUNKS["/coverage"]);
+const Users = lazyPage(CHUNKS["/users"]);
+const Sources = lazyPage(CHUNKS["/sources"]);
+const Settings = lazyPage(CHUNKS["/settings"]);
 
 interface Page {
   path: string;
@@ -144,6 +146,7 @@ function Shell({ expired, onRelogged }: { expired: boolean; onRelogged: () => vo
             {me.data && <Text size="sm" data-testid="whoami">{me.data.name} · {t(`roles.${me.data.role}`)}</Text>}
             <LanguageSwitch />
             <ThemeSwitch />
+            <AccountButton />
             <Button variant="default" size="xs" onClick={() => void logout()}>{t("shell.logout")}</Button>
           </Group>
         </Group>

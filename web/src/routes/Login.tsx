@@ -48,17 +48,19 @@ export function LoginForm({ onDone }: { onDone?: () => void }) {
   );
 }
 
-/** An admin without a second factor must enrol one before anything else works. */
-export function TotpEnrolment({ onDone }: { onDone: () => void }) {
+/** Enrolment of a TOTP second factor: a fresh secret as a QR code (drawn by the server as an
+ * SVG `data:` image, allowed by the CSP) and as text, then a current code to confirm it. */
+export function TotpEnrolForm({ onDone }: { onDone: () => void }) {
   const { t } = useTranslation();
-  const [secret, setSecret] = useState<{ secret: string; provisioning_uri: string } | null>(null);
+  const [secret, setSecret] = useState<{ secret: string; provisioning_uri: string; qr_code: string } | null>(null);
   const [code, setCode] = useState("");
   const [error, setError] = useState<string | null>(null);
 
   async function start() {
+    setError(null);
     const answer = await api.POST("/api/v1/auth/totp");
     if (answer.data) setSecret(answer.data);
-    else setError(t("common.failed"));
+    else setError(answer.response.status === 409 ? t("totp.already") : t("common.failed"));
   }
 
   async function confirm(event: React.FormEvent) {
@@ -69,25 +71,37 @@ export function TotpEnrolment({ onDone }: { onDone: () => void }) {
   }
 
   return (
+    <>
+      {!secret ? (
+        <Button onClick={() => void start()}>{t("totp.start")}</Button>
+      ) : (
+        <form onSubmit={(e) => void confirm(e)}>
+          <Stack>
+            <Text>{t("totp.scan")}</Text>
+            <img src={secret.qr_code} alt={t("totp.qr")} width={225} height={225} data-testid="totp-qr"
+              style={{ background: "white", alignSelf: "center", imageRendering: "pixelated" }} />
+            <Text size="sm">{t("totp.secret")}: <Code data-testid="totp-secret">{secret.secret}</Code></Text>
+            <Code block data-testid="totp-uri" fz="xs">{secret.provisioning_uri}</Code>
+            <TextInput label={t("totp.code")} value={code} onChange={(e) => setCode(e.currentTarget.value)}
+              inputMode="numeric" autoComplete="one-time-code" required name="code" />
+            <Button type="submit">{t("totp.confirm")}</Button>
+          </Stack>
+        </form>
+      )}
+      {error && <Alert color="red" mt="md" role="alert">{error}</Alert>}
+    </>
+  );
+}
+
+/** An admin without a second factor must enrol one before anything else works. */
+export function TotpEnrolment({ onDone }: { onDone: () => void }) {
+  const { t } = useTranslation();
+  return (
     <main style={{ maxWidth: 520, margin: "8vh auto", padding: 16 }}>
       <Paper p="lg" withBorder>
         <Title order={2} size="h3" mb="sm">{t("totp.title")}</Title>
         <Text mb="md">{t("totp.why")}</Text>
-        {!secret ? (
-          <Button onClick={() => void start()}>{t("totp.start")}</Button>
-        ) : (
-          <form onSubmit={(e) => void confirm(e)}>
-            <Stack>
-              <Text>{t("totp.scan")}</Text>
-              <Code block data-testid="totp-uri">{secret.provisioning_uri}</Code>
-              <Text size="sm">{t("totp.secret")}: <Code data-testid="totp-secret">{secret.secret}</Code></Text>
-              <TextInput label={t("totp.code")} value={code} onChange={(e) => setCode(e.currentTarget.value)}
-                inputMode="numeric" autoComplete="one-time-code" required name="code" />
-              <Button type="submit">{t("totp.confirm")}</Button>
-            </Stack>
-          </form>
-        )}
-        {error && <Alert color="red" mt="md" role="alert">{error}</Alert>}
+        <TotpEnrolForm onDone={onDone} />
       </Paper>
     </main>
   );

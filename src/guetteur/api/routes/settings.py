@@ -38,26 +38,26 @@ class _SectionPublic(BaseModel):
     applies: str = Field(description="when a change takes effect")
 
 
-class RetentionPublic(_SectionPublic):
+class RetentionSection(_SectionPublic):
     value: RetentionValue = Field(description="in force")
     config: RetentionValue = Field(description="the configuration's (what a reset goes back to)")
     enforced: bool = Field(description="whether a retention job deletes data past these days (not yet)")
 
 
-class CriticalityPublic(_SectionPublic):
+class CriticalitySection(_SectionPublic):
     value: CriticalityValue
     config: CriticalityValue
 
 
-class StatsPublic(_SectionPublic):
+class StatsSection(_SectionPublic):
     value: StatsThresholds
     config: StatsThresholds
 
 
 class SettingsPublic(BaseModel):
-    retention: RetentionPublic
-    criticality: CriticalityPublic
-    stats: StatsPublic
+    retention: RetentionSection
+    criticality: CriticalitySection
+    stats: StatsSection
     refresh_seconds: float = Field(description="how often each process re-reads the saved settings")
 
 
@@ -81,7 +81,7 @@ async def _runtime(state: Any) -> RuntimeSettings:
 def _public(state: Any, runtime: RuntimeSettings) -> SettingsPublic:
     current = runtime.current
     parts: dict[str, Any] = {}
-    for section, model in (("retention", RetentionPublic), ("criticality", CriticalityPublic), ("stats", StatsPublic)):
+    for section, model in (("retention", RetentionSection), ("criticality", CriticalitySection), ("stats", StatsSection)):
         by, at = runtime.updated(section)
         extra = {"enforced": False} if section == "retention" else {}
         parts[section] = model(value=file_value(current, section), config=file_value(state.settings, section),
