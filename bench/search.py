@@ -14,7 +14,10 @@ over 24 h. While they run, another process writes events through the writer at a
 index is built over them: `migrate_s`). `--no-ts-index` drops the B-tree on `ts` (migration 0500)
 first, `--no-word-index` the word index on `message` (0600), to see what they buy;
 `--ingest-cost` only compares the writer's rate without indexes for search, with the `ts` B-tree,
-and with both. One JSON line.
+and with both. Counts and histograms read the per-minute counts (migration 0780) when the query
+allows: before measuring, the bench brings them up to date (`rollup_s`), and while measuring a
+process keeps them so as `guetteur up` does (a round every second); `--raw` also times every
+count and histogram reading the events themselves (`*_raw` keys), in the same run. One JSON line.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from guetteur.store.database import ensure_database
 from guetteur.store.embedded import EmbeddedPostgres
 from guetteur.store.migrate import migrate
 from guetteur.store.pool import open_pool
+from guetteur.store.rollup import roll_up
 from guetteur.store.search import SearchLimits, TimeRange, count, histogram, search, top_values
 from guetteur.store.writer import EventWriter
 
@@ -132,6 +136,26 @@ def capacity(dsn: str, now: datetime, total: int, rows: int = 100_000) -> float:
     return rows / (time.perf_counter() - started)
 
 
+def roll_up_all(dsn: str) -> int:
+    """Brings the per-minute counts up to date; returns the batches counted."""
+    done = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            step = roll_up(conn)
+            if not step:
+                return done
+            done += step
+
+
+def roll_up_every_second(dsn: str, stop: Any) -> None:
+    """What `guetteur up`'s rollup task does (search/rollups.py): a round every second, at once
+    again while batches wait."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            if roll_up(conn) < 200:
+                stop.wait(1.0)
+
+
 def ingest_at(dsn: str, rate: float, now: datetime, total: int, stop: Any, written: Any) -> None:
     """Writes events of the last hour at `rate` rows/s (batches of a tenth of a second) until
     `stop` is set; `written` counts them."""
@@ -161,7 +185,7 @@ async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> dict[str, floa
             "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 1)}
 
 
-async def measure(dsn: str, runs: int, now: datetime, words: bool) -> dict[str, Any]:
+async def measure(dsn: str, runs: int, now: datetime, words: bool, raw: bool) -> dict[str, Any]:
     pool = await open_pool(dsn, max_size=2, application_name="bench-search")
     limits = SearchLimits(120_000)
     hour = TimeRange(now - timedelta(hours=1), now)
@@ -169,8 +193,9 @@ async def measure(dsn: str, runs: int, now: datetime, words: bool) -> dict[str, 
     field = compile_query("event.outcome:failure and host.name:web-5", known=BASE_FIELDS, now=now)
     text = compile_query('"failed password" and user5', known=BASE_FIELDS, now=now, word_index=words)
     failures = compile_query("event.outcome:failure", known=BASE_FIELDS, now=now)
+    everything = compile_query("", known=BASE_FIELDS, now=now)  # the dashboard's histogram, the explorer's count
     try:
-        return {
+        out = {
             "field_1h_page": await timed(runs, lambda: search(pool, field, hour, limit=100, limits=limits)),
             "field_1h_count": await timed(runs, lambda: count(pool, field, hour, limits=limits)),
             "field_24h_page": await timed(runs, lambda: search(pool, field, day, limit=100, limits=limits)),
@@ -179,7 +204,23 @@ async def measure(dsn: str, runs: int, now: datetime, words: bool) -> dict[str, 
             "text_24h_count": await timed(runs, lambda: count(pool, text, day, limits=limits)),
             "histogram_24h": await timed(runs, lambda: histogram(pool, failures, day, limits=limits)),
             "top10_24h": await timed(runs, lambda: top_values(pool, failures, day, spec("user.name"), limits=limits)),
+            "histogram_24h_all": await timed(runs, lambda: histogram(pool, everything, day, buckets=48, limits=limits)),
+            "count_24h_all": await timed(runs, lambda: count(pool, everything, day, limits=limits)),
         }
+        if raw:  # the same counts and histograms reading every event
+            out |= {
+                "field_1h_count_raw": await timed(runs, lambda: count(pool, field, hour, limits=limits,
+                                                                      use_rollup=False)),
+                "field_24h_count_raw": await timed(runs, lambda: count(pool, field, day, limits=limits,
+                                                                       use_rollup=False)),
+                "histogram_24h_raw": await timed(runs, lambda: histogram(pool, failures, day, limits=limits,
+                                                                         use_rollup=False)),
+                "histogram_24h_all_raw": await timed(runs, lambda: histogram(pool, everything, day, buckets=48,
+                                                                             limits=limits, use_rollup=False)),
+                "count_24h_all_raw": await timed(runs, lambda: count(pool, everything, day, limits=limits,
+                                                                     use_rollup=False)),
+            }
+        return out
     finally:
         await pool.close()
 
@@ -222,6 +263,9 @@ def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
     if now is None:
         now = datetime.now(UTC)
         out["write_rows_per_s"] = round(fill(dsn, args.events, now))
+    started = time.perf_counter()
+    out["rollup_batches"] = roll_up_all(dsn)
+    out["rollup_s"] = round(time.perf_counter() - started, 1)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE events")
         out["stored_before"] = _stored(conn)
@@ -239,12 +283,15 @@ def run(args: argparse.Namespace, dsn: str) -> dict[str, Any]:
     writer = multiprocessing.Process(target=ingest_at, args=(dsn, rate, now, args.events, stop, written))
     if rate:
         writer.start()
+    rollups = multiprocessing.Process(target=roll_up_every_second, args=(dsn, stop))
+    rollups.start()
     started = time.perf_counter()
     try:
         out["runs"] = args.runs
-        out |= asyncio.run(measure(dsn, args.runs, now, "words" in out["indexes"]))
+        out |= asyncio.run(measure(dsn, args.runs, now, "words" in out["indexes"], args.raw))
     finally:
         stop.set()
+        rollups.join()
         if rate:
             writer.join()
     with psycopg.connect(dsn) as conn:
@@ -266,6 +313,8 @@ def main() -> None:
                         help="drop the B-tree on events.ts (migration 0500) before filling, to see what it buys")
     parser.add_argument("--words-index", action=argparse.BooleanOptionalAction, default=None,
                         help="create (or drop) the optional word index on message (docs/search.md)")
+    parser.add_argument("--raw", action="store_true",
+                        help="also time counts and histograms reading every event (not the per-minute counts)")
     parser.add_argument("--ingest-cost", action="store_true",
                         help="only compare the writer's rate with and without the search indexes (needs no --dsn)")
     args = parser.parse_args()

@@ -220,6 +220,8 @@ class SearchSettings(BaseModel):
     export_max_rows: int = Field(100_000, ge=1, description="rows of one CSV or NDJSON export")
     sample_size: int = Field(500, ge=10, le=10_000, description="recent events read for top values and the field list")
     stream_queue: int = Field(1000, ge=10, description="events held for one live-stream client before it is dropped")
+    rollup_interval: float = Field(1.0, ge=0, description="seconds between rounds of the per-minute counts' task "
+                                   "(counts and histograms read them); 0 = off (they read every event)")
 
 
 class RiskSettings(BaseModel):

@@ -116,6 +116,7 @@ async def serve(
                           if pipeline.statistics is not None else None)
         alerts = await _start_alerts(settings, pool, dsn, runtime)
         risk = await _start_risk(settings, pool, runtime)
+        rollup = await _start_rollup(settings, pool)
         notifications = await _start_notifications(settings, pool, dsn, owner_dsn, demo_mail=demo and demo_mail)
         sources = build_sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
@@ -178,6 +179,8 @@ async def serve(
                     await alerts.stop()  # after the pipeline: the hits of its last batches become alerts
                 if risk is not None:
                     await risk.stop()  # mid-round work rolls back and is done again at the next start
+                if rollup is not None:
+                    await rollup.stop()
                 await notifications.stop()  # what it did not deliver stays in the outbox for the next start
                 await runtime.stop()
                 await pool.close()
@@ -247,6 +250,18 @@ async def _start_risk(settings: Settings, pool: Any, runtime: RuntimeSettings) -
     await scorer.start()
     return scorer
 
+
+
+async def _start_rollup(settings: Settings, pool: Any) -> Any:
+    """The per-minute counts' task (`search/rollups.py`), started; None when
+    `search.rollup_interval` is 0."""
+    if not settings.search.rollup_interval:
+        return None
+    from guetteur.search.rollups import RollupTask
+
+    task = RollupTask(pool, settings.search.rollup_interval)
+    await task.start()
+    return task
 
 
 async def _start_notifications(settings: Settings, pool: Any, dsn: str, owner_dsn: str, *, demo_mail: bool) -> Any:

@@ -46,13 +46,19 @@ _FALSE = sql.SQL("false")
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """A WHERE condition and its parameters, in order."""
+    """A WHERE condition and its parameters, in order; `rollup`: the same condition on the
+    per-minute counts (`event_rollup`, migration 0780) when the query only tests the fields they
+    keep, else None."""
 
     where: sql.Composable
     params: list[Any]
+    rollup: Frag | None = None
 
 
 Frag = tuple[sql.Composable, list[Any]]
+
+# Columns of `event_rollup` (migration 0780): the promoted text columns counted per minute.
+ROLLUP_COLUMNS = frozenset({"host", "outcome", "source_type"})
 
 
 def _access(target: FieldSpec) -> Frag:
@@ -289,11 +295,41 @@ def _render(p: plan.Plan, positive: bool) -> Frag:
     return leaf, params
 
 
+def _rollup(p: plan.Plan) -> Frag | None:
+    """The condition on `event_rollup` rows equivalent to the plan on events, or None.
+
+    Only exact values of host.name, event.outcome, event.dataset (not numbers: those are read
+    from the document). On events the test is `column = value`, or the document's value when the
+    column is NULL; rollup rows are only used where every such NULL column means "no value in the
+    document" (`irregular` false, checked by the store), so `column = value` alone is the same."""
+    match p:
+        case plan.Const(value):
+            return (_TRUE if value else _FALSE), []
+        case plan.AllOf(items) | plan.AnyOf(items):
+            parts = [_rollup(i) for i in items]
+            if any(part is None for part in parts):
+                return None
+            word = " AND " if isinstance(p, plan.AllOf) else " OR "
+            if not parts:
+                return (_TRUE if isinstance(p, plan.AllOf) else _FALSE), []
+            frags = [part for part in parts if part is not None]
+            return (sql.SQL("(") + sql.SQL(word).join(f[0] for f in frags) + sql.SQL(")"),
+                    [x for f in frags for x in f[1]])
+        case plan.NoneOf(item):
+            inner = _rollup(item)
+            return None if inner is None else (sql.Composed([sql.SQL("NOT "), inner[0]]), inner[1])
+        case plan.Equals() if (p.field.column in ROLLUP_COLUMNS and p.field.column_type == "text"
+                               and p.number is None):
+            return sql.Composed([sql.SQL("coalesce("), sql.Identifier(p.field.column or ""),
+                                 sql.SQL(" = %s, false)")]), [p.text]
+    return None
+
+
 def compile_plan(p: plan.Plan, *, word_index: bool = False) -> Compiled:
     """The SQL condition of a plan; `word_index`: the store has the word index on `message`
     (without it, the index test would only cost time)."""
     query, params = _render(p, word_index)
-    return Compiled(query, params)
+    return Compiled(query, params, _rollup(p))
 
 
 def compile_query(text: str, *, known: tuple[str, ...], now: datetime, word_index: bool = False) -> Compiled:

@@ -26,6 +26,7 @@ from guetteur.model import Event
 from guetteur.search.compile import Compiled
 from guetteur.search.evaluate import elements as field_elements
 from guetteur.search.fields import FieldSpec
+from guetteur.store import rollup as rollups
 from guetteur.store.encoding import pg_micros
 from guetteur.store.events import row_to_event
 
@@ -106,6 +107,30 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
     return events, cursor
 
 
+async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, limits: SearchLimits,
+                       build: Any) -> list[tuple[Any, ...]] | None:
+    """Rows of `build(cut)` (a query over the per-minute counts, the window's edges and the
+    batches not yet counted) in one REPEATABLE READ snapshot, or None when the counts cannot
+    answer this query (guetteur.store.rollup)."""
+    if compiled.rollup is None:
+        return None
+    try:
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            await conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(limits.statement_timeout_ms),))
+            cut = await rollups.split(conn, window.start, window.end)
+            if cut is None:
+                return None
+            query, params = build(cut)
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+    except psycopg.errors.QueryCanceled:
+        raise SearchTimeout(f"the search ran longer than {limits.statement_timeout_ms} ms; "
+                            "narrow the time range or the query") from None
+    except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
+        raise QueryError(f"the database refused this search: {exc.diag.message_primary or exc}") from None
+
+
 async def has_word_index(pool: AsyncConnectionPool, limits: SearchLimits = SearchLimits()) -> bool:
     """Whether the optional word index on `message` exists (migration 0600, docs/search.md)."""
     rows = await _rows(pool, sql.SQL("SELECT to_regclass('events_message_words') IS NOT NULL"), [], limits)
@@ -113,7 +138,15 @@ async def has_word_index(pool: AsyncConnectionPool, limits: SearchLimits = Searc
 
 
 async def count(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *,
-                limits: SearchLimits = SearchLimits()) -> int:
+                limits: SearchLimits = SearchLimits(), use_rollup: bool = True) -> int:
+    """Matching events in the window; from the per-minute counts when the query allows it
+    (`use_rollup`: False always reads `events`, for tests and the benchmark)."""
+    if use_rollup and compiled.rollup is not None:
+        rollup = compiled.rollup
+        found = await _rollup_rows(pool, compiled, window, limits, lambda cut: rollups.count_query(
+            compiled.where, compiled.params, rollup, window.start, window.end, cut))
+        if found is not None:
+            return int(found[0][0])
     where, params = _where(compiled, window)
     rows = await _rows(pool, sql.Composed([sql.SQL("SELECT count(*) FROM events WHERE "), where]), params, limits)
     return int(rows[0][0])
@@ -129,15 +162,23 @@ def bucket_width(window: TimeRange, buckets: int) -> timedelta:
 
 
 async def histogram(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, buckets: int = 60,
-                    limits: SearchLimits = SearchLimits()) -> tuple[timedelta, list[tuple[datetime, int]]]:
-    """Counts per bucket (every bucket of the window, empty ones included) and the width."""
+                    limits: SearchLimits = SearchLimits(),
+                    use_rollup: bool = True) -> tuple[timedelta, list[tuple[datetime, int]]]:
+    """Counts per bucket (every bucket of the window, empty ones included) and the width; from
+    the per-minute counts when the query and the width (whole minutes) allow it."""
     width = bucket_width(window, buckets)
-    where, params = _where(compiled, window)
-    query = sql.Composed([
-        sql.SQL("SELECT date_bin(%s, ts, %s) AS b, count(*) FROM events WHERE "), where,
-        sql.SQL(" GROUP BY b ORDER BY b"),
-    ])
-    rows = await _rows(pool, query, [width, _PG_EPOCH, *params], limits)
+    rows: list[tuple[Any, ...]] | None = None
+    if use_rollup and compiled.rollup is not None and width % rollups.MINUTE == timedelta(0):
+        rollup = compiled.rollup
+        rows = await _rollup_rows(pool, compiled, window, limits, lambda cut: rollups.histogram_query(
+            compiled.where, compiled.params, rollup, window.start, window.end, width, cut))
+    if rows is None:
+        where, params = _where(compiled, window)
+        query = sql.Composed([
+            sql.SQL("SELECT date_bin(%s, ts, %s) AS b, count(*) FROM events WHERE "), where,
+            sql.SQL(" GROUP BY b ORDER BY b"),
+        ])
+        rows = await _rows(pool, query, [width, _PG_EPOCH, *params], limits)
     counts = {r[0]: int(r[1]) for r in rows}
     first = _PG_EPOCH + ((window.start - _PG_EPOCH) // width) * width
     out: list[tuple[datetime, int]] = []
