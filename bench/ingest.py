@@ -532,9 +532,35 @@ def _done(health: dict[str, Any], source: str) -> int:
     return _counter(health, source, "stored") + _counter(health, source, "merged")
 
 
+class _Details:
+    """The per-source counters: `/api/v1/health/details`, or `/api/v1/health` with a key on a Guetteur
+    older than the details route (--compare-with an old commit)."""
+
+    def __init__(self, target: Target) -> None:
+        self.client = HttpIngestClient(target.url, target.read_key)  # its health() reads the details
+        self.url, self.key = target.url, target.read_key
+        self.old = False
+
+    async def health(self) -> dict[str, Any]:
+        if not self.old:
+            try:
+                return await self.client.health()
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 404:
+                    raise
+                self.old = True
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.get(f"{self.url}/api/v1/health", headers={"Authorization": f"Bearer {self.key}"})
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
 async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
     http = HttpIngestClient(target.url, target.api_key)
-    details = HttpIngestClient(target.url, target.read_key)  # its health() reads the details
+    details = _Details(target)
     try:
         before = await details.health()
         if "sources" not in before:
