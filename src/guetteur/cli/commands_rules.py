@@ -1,4 +1,4 @@
-"""`guetteur rules list|validate|test|coverage`: inspect, check and try the Sigma rules.
+"""`guetteur rules list|validate|test|coverage|enable|disable`: inspect, check, try and switch the Sigma rules.
 
 Rules come from the built-in pack (`rules/`), then `settings.detect.rules_dirs`, then any
 `--rules DIR` given. `rules test` replays events stored in the database (read only).
@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pySigma is imported lazily: `guetteur --help` must stay fas
     from guetteur.detect.rules import LoadedCorrelation, LoadedRule, RuleSet
 
 rules_app = typer.Typer(
-    help="Sigma rules: list, validate, test against stored events, ATT&CK coverage.", no_args_is_help=True
+    help="Sigma rules: list, validate, test against stored events, ATT&CK coverage, turn on or off.",
+    no_args_is_help=True
 )
 out = Console(soft_wrap=True)
 
@@ -40,10 +41,17 @@ LEVELS = ("informational", "low", "medium", "high", "critical")
 
 def _load(ctx: typer.Context, extra: list[Path] | None) -> RuleSet:
     from guetteur.config import detect_settings
+    from guetteur.detect.local_rules import disabled_rules
     from guetteur.detect.rules import default_rule_paths, load_rules
 
-    settings = settings_from(ctx)
-    return load_rules(default_rule_paths([*detect_settings(settings).rule_folders(), *(extra or [])]))
+    detect = detect_settings(settings_from(ctx))
+    ruleset = load_rules(default_rule_paths([*detect.rule_folders(), *(extra or [])]))
+    off = disabled_rules(detect.disabled_rules, detect.switches_file())
+    everything: list[LoadedRule | LoadedCorrelation] = [*ruleset.rules, *ruleset.correlations]
+    for loaded in everything:  # as the pipeline runs them: the operator's switches applied
+        if loaded.id in off or (loaded.rule.name or "") in off:
+            loaded.enabled = False
+    return ruleset
 
 
 def _emit_json(payload: Any) -> None:
@@ -476,6 +484,47 @@ def coverage_command(
     if matrix.unknown:
         unknown = ", ".join(f"{k} ({len(v)})" for k, v in matrix.unknown.items())
         console.print(f"[yellow]technique ids not in ATT&CK {attack.catalogue().version}:[/yellow] {unknown}")
+
+
+# ---------------------------------------------------------------------------- enable / disable
+
+
+def _switch(ctx: typer.Context, rule: str, enabled: bool) -> None:
+    from guetteur.cli.commands_store import owner_database
+    from guetteur.config import detect_settings
+    from guetteur.detect.local_rules import LocalRules
+    from guetteur.store.audit import AuditEntry, append_sync
+
+    settings = settings_from(ctx)
+    detect = detect_settings(settings)
+    assert detect.managed_dir is not None
+    ruleset = _load(ctx, None)
+    found = _find(ruleset, rule)
+    first_seen = [r for r in ruleset.first_seen if r.id == rule]
+    if found is None and not first_seen:
+        console.print(f"[red]no single rule matches {rule!r}[/red] (try `guetteur rules list --search`)")
+        raise typer.Exit(1)
+    rule_id = found.id if found is not None else first_seen[0].id
+    LocalRules(detect.managed_dir).switch(rule_id, enabled)
+    with owner_database(settings) as dsn:
+        append_sync(dsn, AuditEntry("cli", "rule.enable" if enabled else "rule.disable", "success", target=rule_id))
+    state = "on" if enabled else "off"
+    console.print(f"rule {rule_id} turned {state}; a running server applies it within "
+                  f"{detect.reload_interval:g} s (detect.reload_interval)")
+
+
+@rules_app.command("enable")
+def enable_command(ctx: typer.Context, rule: Annotated[str, typer.Argument(help="rule id, name or unique title part")]
+                   ) -> None:
+    """Turn a rule on (kept in data_dir/rules/switches.json; overrides detect.disabled_rules)."""
+    _switch(ctx, rule, True)
+
+
+@rules_app.command("disable")
+def disable_command(ctx: typer.Context, rule: Annotated[str, typer.Argument(help="rule id, name or unique title part")]
+                    ) -> None:
+    """Turn a rule off: no worker evaluates it and no correlation runs on it (audited)."""
+    _switch(ctx, rule, False)
 
 
 def register(app: typer.Typer) -> None:
