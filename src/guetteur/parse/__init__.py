@@ -332,7 +332,7 @@ def unparsed(text: str, record: RawRecord) -> Event:
     return finalize(event, text, record, None)
 
 
-def _record_text(record: RawRecord) -> str:
+def _record_text(record: RawRecord) -> str:  # inlined in `_parse_into`: change both
     data = record.data
     text = (data if isinstance(data, str) else data.decode("utf-8", errors="replace")).rstrip("\r\n")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL; keep the rest of the record
@@ -340,7 +340,7 @@ def _record_text(record: RawRecord) -> str:
     return text
 
 
-def _parse_text(text: str, record: RawRecord) -> Event:
+def _parse_text(text: str, record: RawRecord) -> Event:  # inlined in `_parse_into`: change both
     parser = PARSERS.get(record.hint) if record.hint else None
     event: Event | None = None
     if parser is not None:
@@ -445,9 +445,15 @@ def parse_batch(records: Iterable[RawRecord]) -> BatchResult:
 
 def _parse_into(result: BatchResult, records: Iterable[RawRecord]) -> None:
     events = result.events
+    parsers = PARSERS
     for record in records:
-        text = _record_text(record)
-        if (record.hint is None or record.hint == "auditd") and text[:5] in ("type=", "node="):
+        # _record_text and _parse_text inlined: this loop runs once per record
+        data = record.data
+        text = (data if isinstance(data, str) else data.decode("utf-8", errors="replace")).rstrip("\r\n")
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        hint = record.hint
+        if (hint is None or hint == "auditd") and text[:5] in ("type=", "node="):
             parsed = parse_audit_record(text)
             if parsed is not None:
                 try:
@@ -455,7 +461,16 @@ def _parse_into(result: BatchResult, records: Iterable[RawRecord]) -> None:
                     continue
                 except Exception:  # never lose the record to an assembler bug
                     log.exception("auditd assembler raised")
-        events.append(_parse_text(text, record))
+        parser = parsers.get(hint) if hint else None
+        event: Event | None = None
+        if parser is not None:
+            event = _parse_with(parser, text, record)
+        if event is None:
+            event, parser = _autodetect(text, record)
+        event = unparsed(text, record) if event is None else finalize(event, text, record, parser)
+        if "\ufffd" in text:
+            _keep_exact_bytes(event, text, record)
+        events.append(event)
     if ASSEMBLER.pending:
         _emit(result, ASSEMBLER.expire())
     result.pending = ASSEMBLER.pending

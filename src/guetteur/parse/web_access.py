@@ -77,8 +77,8 @@ def _status(event: Event, status: str | None, size: str | None) -> None:
     http = event.setdefault("http", {})
     response: dict = {}
     if status and status != "-":
-        response["status_code"] = int(status)
-        event["event"]["outcome"] = "success" if int(status) < 400 else "failure"
+        code = response["status_code"] = int(status)
+        event["event"]["outcome"] = "success" if code < 400 else "failure"
     if size and size != "-":
         response["body"] = {"bytes": int(size)}
     if response:
