@@ -114,7 +114,7 @@ export default function Coverage() {
         <Group align="flex-end">
           <SegmentedControl size="xs" value={mode} onChange={(v) => set("by", v === "hits" ? "hits" : null)} aria-label={t("coverage.colourBy")}
             data={[{ value: "rules", label: t("coverage.byRules") }, { value: "hits", label: t("coverage.byHits") }]} />
-          <Select size="xs" w={150} label={t("coverage.window")} value={String(days)} allowDeselect={false} onChange={(v) => v && set("days", v === "7" ? null : v)}
+          <Select size="xs" w={190} label={t("coverage.window")} value={String(days)} allowDeselect={false} onChange={(v) => v && set("days", v === "7" ? null : v)}
             data={DAYS.map((d) => ({ value: d, label: t("coverage.days", { count: Number(d) }) }))} />
           <Switch size="xs" label={t("coverage.coveredOnly")} checked={coveredOnly} onChange={(e) => set("covered", e.currentTarget.checked ? "1" : null)} />
         </Group>

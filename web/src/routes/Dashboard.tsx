@@ -85,7 +85,7 @@ export default function Dashboard() {
   const rateOption = useMemo(() => ({
     grid: { left: 45, right: 10, top: 30, bottom: 25 },
     tooltip: { trigger: "axis" },
-    legend: { data: [t("dashboard.in"), t("dashboard.stored")] },
+    legend: { top: 0, data: [t("dashboard.in"), t("dashboard.stored")] },
     xAxis: { type: "time", axisLabel: { hideOverlap: true } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
@@ -111,8 +111,9 @@ export default function Dashboard() {
       <AlertTiles />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <AlertActivityTile />
-        <TacticHeatmap />
+        <RiskiestTile />
       </SimpleGrid>
+      <TacticHeatmap />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder>
           <Group justify="space-between">
@@ -155,24 +156,23 @@ export default function Dashboard() {
         </Card>
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        <RiskiestTile />
         <SilentSourcesTile />
+        <Card withBorder data-testid="tile-detections">
+          <Title order={3} size="h5" mb="xs">{t("dashboard.detections")}</Title>
+          {detections.length === 0 && <Text c="dimmed" fz="sm">{t("dashboard.noDetections")}</Text>}
+          <Table fz="sm" verticalSpacing={2}>
+            <Table.Tbody>
+              {detections.map((d) => (
+                <Table.Tr key={d.id}>
+                  <Table.Td w={150} fz="xs">{formatTime(d.created)}</Table.Td>
+                  <Table.Td w={100}><Badge color={LEVEL_COLOURS[d.level] ?? "gray"}>{t(`levels.${d.level}`, { defaultValue: d.level })}</Badge></Table.Td>
+                  <Table.Td><Anchor component={Link} to={alertsLink({ rule_id: d.rule_id })} fz="sm">{d.title}</Anchor></Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Card>
       </SimpleGrid>
-      <Card withBorder data-testid="tile-detections">
-        <Title order={3} size="h5" mb="xs">{t("dashboard.detections")}</Title>
-        {detections.length === 0 && <Text c="dimmed" fz="sm">{t("dashboard.noDetections")}</Text>}
-        <Table fz="sm" verticalSpacing={2}>
-          <Table.Tbody>
-            {detections.map((d) => (
-              <Table.Tr key={d.id}>
-                <Table.Td w={170}>{formatTime(d.created)}</Table.Td>
-                <Table.Td w={100}><Badge color={LEVEL_COLOURS[d.level] ?? "gray"}>{t(`levels.${d.level}`, { defaultValue: d.level })}</Badge></Table.Td>
-                <Table.Td><Anchor component={Link} to={alertsLink({ rule_id: d.rule_id })} fz="sm">{d.title}</Anchor></Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Card>
     </Stack>
   );
 }

@@ -49,10 +49,12 @@ export function AlertTiles() {
           <Table.Tbody>
             {alerts.map((a) => (
               <Table.Tr key={a.id}>
-                <Table.Td w={120}><SeverityBadge severity={a.severity} /></Table.Td>
-                <Table.Td><Anchor component={Link} to={`/alerts/${a.id}`} fz="sm">{a.rule_title}</Anchor></Table.Td>
-                <Table.Td w="30%"><Text fz="xs" ff="monospace" truncate>{entityText(a.entity)}</Text></Table.Td>
-                <Table.Td w={150} fz="xs">{formatTime(a.last_seen)}</Table.Td>
+                <Table.Td w={100}><SeverityBadge severity={a.severity} /></Table.Td>
+                <Table.Td>
+                  <Anchor component={Link} to={`/alerts/${a.id}`} fz="sm" display="block" truncate="end">{a.rule_title}</Anchor>
+                  <Text fz="xs" ff="monospace" c="dimmed" truncate>{entityText(a.entity)}</Text>
+                </Table.Td>
+                <Table.Td w={130} fz="xs">{formatTime(a.last_seen)}</Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>

@@ -42,7 +42,7 @@ export function AlertActivityTile() {
     return {
       grid: { left: 40, right: 10, top: 30, bottom: 25 },
       tooltip: { trigger: "axis" },
-      legend: { data: SEVERITIES.map((s) => t(`alerts.severities.${s}`)) },
+      legend: { top: 0, data: SEVERITIES.map((s) => t(`alerts.severities.${s}`)) },
       xAxis: { type: "time", axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", minInterval: 1 },
       series: SEVERITIES.map((s) => ({ type: "bar", stack: "severity", name: t(`alerts.severities.${s}`), color: SEVERITY_HEX[s], data: series[s] })),
@@ -91,7 +91,7 @@ export function TacticHeatmap() {
           <Table fz="xs" verticalSpacing={0} horizontalSpacing={0} layout="fixed" withRowBorders={false} data-testid="heatmap">
             <Table.Thead>
               <Table.Tr>
-                <Table.Th w={170}><Text fz="xs" c="dimmed">{t("dashboard.tactic")}</Text></Table.Th>
+                <Table.Th w={160}><Text fz="xs" c="dimmed">{t("dashboard.tactic")}</Text></Table.Th>
                 {buckets.map((b, i) => (
                   <Table.Th key={b.since} ta="center" fw={400}><Text fz={10} c="dimmed">{i % 3 === 0 ? hour(b.since) : ""}</Text></Table.Th>
                 ))}
@@ -155,7 +155,7 @@ export function RiskiestTile() {
                   <Text span fz="xs" c="dimmed">{e.field} </Text>{e.value}
                 </Anchor>
               </Table.Td>
-              <Table.Td w={110} ta="right">
+              <Table.Td w={150} ta="right">
                 <Badge color={RISK_COLOURS[e.level] ?? "gray"} variant="light">{formatNumber(e.score)} · {t(`dashboard.riskLevels.${e.level}`, { defaultValue: e.level })}</Badge>
               </Table.Td>
             </Table.Tr>
