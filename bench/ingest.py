@@ -739,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.compare_with:
             summary = measure(args, load, workers)
             print_report(summary)
-            print(json.dumps(summary))
+            print(json.dumps(_public(summary)))
             return 0
         runs: list[dict[str, Any]] = []
         for round_ in range(max(args.rounds, 1)):
@@ -796,7 +796,12 @@ def compare(runs: list[dict[str, Any]], source: str) -> dict[str, Any]:
     print(f"after / before: events/s {ratios['events_per_s']}, ratio {ratios['ratio']}, "
           f"CPU per event {ratios['cpu_us_total']} ({ratios['cpu_us_per_event']})")
     return {"bench": "ingest", "compare_with": source, "n": runs[0]["n"], "rounds": len(runs) // 2,
-            **after, "before": before, "after_over_before": ratios, "runs": runs}
+            **after, "before": before, "after_over_before": ratios, "runs": [_public(run) for run in runs]}
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without its printing aids (keys starting with `_`)."""
+    return {key: value for key, value in summary.items() if not key.startswith("_")}
 
 
 def summarize(args: argparse.Namespace, load: Load, result: dict[str, Any], baseline: dict[str, Any] | None,
@@ -835,12 +840,12 @@ def summarize(args: argparse.Namespace, load: Load, result: dict[str, Any], base
         "bulk_share": args.bulk_share, "otlp_share": args.otlp_share,
         "bulk_items_resent": result["bulk_throttled"], "otlp_throttled": result["otlp_throttled"],
         "transports": per_transport,
-        "table": [(name, count, result["finished"].get(source, 0.0)) for name, source, count in transports if count],
+        "_table": [(name, count, result["finished"].get(source, 0.0)) for name, source, count in transports if count],
     }
 
 
 def print_report(summary: dict[str, Any]) -> None:
-    rows = [*summary["table"], ("total", summary["n"], summary["seconds"])]
+    rows = [*summary["_table"], ("total", summary["n"], summary["seconds"])]
     print(f"\n{'transport':<12}{'events':>10}{'seconds':>10}{'events/s':>12}")
     for name, count, seconds in rows:
         rate = count / seconds if seconds and count else 0.0
