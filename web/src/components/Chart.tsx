@@ -2,11 +2,15 @@ import { useMantineColorScheme } from "@mantine/core";
 import type { ECharts, EChartsCoreOption } from "echarts/core";
 import { useEffect, useRef, useState } from "react";
 
-// Fetched when the first chart mounts, not before the page can render: the page asks for its
-// data while ECharts (the largest library) arrives, and draws the charts when both are there.
+// Fetched when the first chart mounts and the browser has a moment (parsing it is the longest task
+// of a page load), not before the page can render: the page asks for its data and draws its first
+// rows while ECharts (the largest library) arrives; charts are drawn when both are there.
 let library: Promise<typeof import("./echarts")> | null = null;
 function loadECharts() {
-  library ??= import("./echarts");
+  library ??= new Promise<void>((resolve) => {
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => resolve(), { timeout: 400 });
+    else setTimeout(resolve, 50);
+  }).then(() => import("./echarts"));
   return library;
 }
 

@@ -1,7 +1,7 @@
 import { Badge, Button, Group, Menu, Stack, Switch, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router-dom";
 import { ApiError, api, unwrap } from "../api/client";
@@ -23,12 +23,13 @@ const DEFAULT_COLUMNS = ["@timestamp", "host.name", "event.action", "message"];
 const PAGE = 200;
 const LIVE_MAX = 1000;
 
-function Histogram({ query, range, onZoom }: { query: string; range: TimeRange; onZoom: (r: TimeRange) => void }) {
+function Histogram({ query, range, onZoom, enabled }: { query: string; range: TimeRange; onZoom: (r: TimeRange) => void; enabled: boolean }) {
   const { t } = useTranslation();
   const histogram = useQuery({
     queryKey: ["histogram", query, range.start, range.end],
     queryFn: async () => unwrap(await api.GET("/api/v1/search/histogram", { params: { query: { q: query, start: range.start, end: range.end, buckets: 60 } } })),
     retry: false,
+    enabled,
   });
   const option = useMemo(() => {
     const width = (histogram.data?.interval_seconds ?? 60) * 1000;
@@ -123,10 +124,23 @@ export default function Explorer() {
     retry: false,
     enabled: !live,
   });
+  // The hit count and the histogram scan the whole range (seconds over millions of events): they
+  // are asked once the first page of results is drawn, so that they do not compete with it for
+  // the server's and the browser's time. The page is usable as soon as its results are there.
+  const fetched = results.isFetched;
+  const [drawn, setDrawn] = useState(false);
+  useEffect(() => {
+    setDrawn(false);
+    if (!fetched) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => { timer = setTimeout(() => setDrawn(true), 0); }); // after the paint
+    return () => { cancelAnimationFrame(frame); clearTimeout(timer); };
+  }, [fetched]);
   const count = useQuery({
     queryKey: ["count", query, range.start, range.end],
     queryFn: async () => unwrap(await api.GET("/api/v1/search/count", { params: { query: { q: query, start: range.start, end: range.end } } })),
     retry: false,
+    enabled: drawn || live,
   });
   const error = results.error instanceof ApiError && results.error.status === 400 ? { message: results.error.message, position: results.error.position } : null;
   const rows = useMemo(() => (live ? liveRows : (results.data?.pages ?? []).flatMap((p) => p.data as Doc[])), [live, liveRows, results.data]);
@@ -166,7 +180,7 @@ export default function Explorer() {
           )}
         </Group>
       </Group>
-      <Histogram query={query} range={range} onZoom={setRange} />
+      <Histogram query={query} range={range} onZoom={setRange} enabled={drawn || live} />
       <Group align="flex-start" gap="sm" wrap="nowrap">
         <FieldSidebar query={query} range={range} columns={columns}
           onFilter={(f, v, exclude) => update({ q: addFilter(query, f, v, exclude) })}
