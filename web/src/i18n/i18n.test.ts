@@ -52,6 +52,8 @@ const DYNAMIC: Record<string, string[]> = {
   "alerts.filters": ["since", "until"],
   "dashboard.riskLevels": ["critical", "high", "moderate", "low", "unknown"],
   "coverage.legendOf": ["rules", "hits"],
+  "rules.origins": ["builtin", "folder", "local"],
+  "rules.testStopped": ["max_events", "timeout"],
 };
 
 describe("catalogues", () => {
