@@ -730,9 +730,8 @@ class CorrelationEngine:
                 continue
             rules[rule_id] = {
                 "fingerprint": state.spec.fingerprint,
-                "groups": [
-                    [list(key), [list(e) for e in group.entries]] for key, group in state.groups.items()
-                ],
+                # orjson writes tuples as arrays: the same bytes as lists, without copying every entry
+                "groups": [[key, group.entries] for key, group in state.groups.items()],
             }
         payload = {
             "version": SNAPSHOT_VERSION,
