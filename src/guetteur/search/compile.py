@@ -41,6 +41,7 @@ _TRUE = sql.SQL("true")
 # `[[:alnum:]_]` agree in every locale) and no longer than the index keeps (migration 0600).
 _INDEXED_WORD = re.compile(r"[a-z0-9_]{1,256}(?:\.[a-z0-9_]+)*")
 _WORD_BYTES = 256
+_PLAIN_WORD = re.compile(r"[a-z0-9_.]+")
 _FALSE = sql.SQL("false")
 
 
@@ -229,6 +230,41 @@ def _text_match(p: plan.TextMatch) -> Frag:
     return _elements(p.field, condition)
 
 
+def _prefilter(p: plan.TextMatch) -> Frag | None:
+    """A cheap condition every row the text match accepts meets, or None: its words as
+    substrings of the lower-cased text of the field's whole value (`#>>`: a string itself, an
+    array as JSON text, where word characters are never escaped). One lower() and a substring search per
+    word instead of a type test per branch, and the regular expression only for rows holding every
+    word of every match of an `and` (their tests are put first). ASCII words only: lower() maps a
+    character the same way in the element and in the whole text."""
+    options = p.required
+    if not options or not all(_PLAIN_WORD.fullmatch(w) for option in options for w in option):
+        return None
+    tests = [_like_all(p.field.path, list(option)) for option in options]
+    return _cat(sql.SQL("("), *_or(tests), sql.SQL(")"))
+
+
+def _hoisted(matches: list[plan.TextMatch]) -> list[Frag]:
+    """The prefilters of the text matches of an `and`, to test before any of them: the words
+    of matches with a single option in one test per field (one lower() for them all)."""
+    if len(matches) < 2:
+        return []
+    words: dict[tuple[str, ...], list[str]] = {}
+    out: list[Frag] = []
+    for p in matches:
+        if len(p.required) == 1 and all(_PLAIN_WORD.fullmatch(w) for w in p.required[0]):
+            words.setdefault(p.field.path, []).extend(p.required[0])
+        elif (guard := _prefilter(p)) is not None:
+            out.append(guard)
+    return [_like_all(path, found) for path, found in words.items()] + out
+
+
+def _like_all(path: tuple[str, ...], words: list[str]) -> Frag:
+    """The lower-cased text of the field's whole value holds every word (LIKE ALL: lower() once)."""
+    patterns = ["%" + w.replace("_", "\\_") + "%" for w in dict.fromkeys(words)]
+    return sql.SQL("lower(doc #>> %s::text[]) LIKE ALL (%s::text[])"), [list(path), patterns]
+
+
 def _and(frags: list[Frag]) -> list[Frag | sql.Composable]:
     return _interleave(frags, sql.SQL(" AND "))
 
@@ -250,6 +286,8 @@ def _join(items: tuple[plan.Plan, ...], word: str, empty: sql.Composable, positi
     if not items:
         return empty, []
     frags = [_render(i, positive) for i in items]
+    if word == "AND":  # the cheap tests of every text match first, before any regular expression
+        frags = _hoisted([i for i in items if isinstance(i, plan.TextMatch)]) + frags
     query = sql.SQL("(") + sql.SQL(f" {word} ").join(f[0] for f in frags) + sql.SQL(")")
     return query, [p for f in frags for p in f[1]]
 
@@ -288,6 +326,9 @@ def _render(p: plan.Plan, positive: bool) -> Frag:
             return _time_in(p)
     query, params = _LEAVES[type(p)](p)
     leaf = sql.Composed([sql.SQL("coalesce("), query, sql.SQL(", false)")])
+    guard = _prefilter(p) if isinstance(p, plan.TextMatch) else None
+    if guard is not None:
+        leaf, params = _cat(sql.SQL("("), guard, sql.SQL(" AND "), (leaf, params), sql.SQL(")"))
     # Under `not` the index cannot narrow anything: the test would only cost time there.
     index = _word_index(p) if positive and isinstance(p, plan.TextMatch) else None
     if index is not None:
