@@ -325,7 +325,7 @@ def _render(p: plan.Plan, positive: bool) -> Frag:
         case plan.TimeIn():
             return _time_in(p)
     query, params = _LEAVES[type(p)](p)
-    leaf = sql.Composed([sql.SQL("coalesce("), query, sql.SQL(", false)")])
+    leaf: sql.Composable = sql.Composed([sql.SQL("coalesce("), query, sql.SQL(", false)")])
     guard = _prefilter(p) if isinstance(p, plan.TextMatch) else None
     if guard is not None:
         leaf, params = _cat(sql.SQL("("), guard, sql.SQL(" AND "), (leaf, params), sql.SQL(")"))
