@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 from hypothesis import given, settings
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 
 from guetteur.parse import MAX_JSON_DEPTH, _depth_ok, decode_json_object
 from guetteur.parse.community_id import community_id, packed_ip
-from guetteur.parse import cisco_asa, postgresql, web_access
+from guetteur.parse import cisco_asa, postgresql, timefmt, web_access
+from guetteur.parse.context import CONTEXT, set_timezone
 from guetteur.parse.netfilter import parse_netfilter_message
 from guetteur.parse.postgresql import level_marker, sniff_stderr
 
@@ -149,3 +152,45 @@ def test_access_sniff_is_the_regex(text: str) -> None:
 def test_cisco_sniff_is_the_substring_test(text: str) -> None:
     before = "%ASA-" in text or "%FTD-" in text or "%PIX-" in text or "%FWSM-" in text
     assert cisco_asa._sniff(text) == before
+
+
+# times with a fraction converted once per second (issue 9): the general path is the reference
+_ISO_PARTS = st.tuples(
+    st.sampled_from(["2026-12-05", "2026-03-29", "2026-10-25", "0001-01-01", "9999-12-31", "2026-02-30", "2026-13-01"]),
+    st.sampled_from(["T", " "]),
+    st.sampled_from(["19:50:42", "00:00:00", "01:59:59", "02:00:00", "02:30:00", "02:59:59", "03:00:00", "23:59:59",
+                     "24:00:00", "12:60:00"]),
+    st.sampled_from([".", ","]),
+    st.text("0123456789", min_size=1, max_size=10),
+    st.sampled_from(["", "Z", "+01:00", "-0100", "+14", "-23:59", " UTC", "UTC", " CEST", "XYZ", " EST", "ZZ", "\n",
+                     " ", "+24:00", "Z "]),
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_ISO_PARTS, st.sampled_from(["UTC", "Europe/Paris", "America/St_Johns"]))
+def test_iso_with_fraction_is_the_general_conversion(text: str, zone: str) -> None:
+    saved = CONTEXT.tz
+    set_timezone(ZoneInfo(zone))
+    try:
+        assert timefmt.iso(text) == timefmt._iso(text)
+    finally:
+        set_timezone(saved)
+
+
+def _reference_epoch(number: float) -> str | None:
+    try:
+        return timefmt.utc_text(timefmt._EPOCH + timedelta(seconds=number))
+    except (OverflowError, ValueError):
+        return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.floats(min_value=-7e10, max_value=9.9e10), st.integers(min_value=-7 * 10**10, max_value=99 * 10**9),
+                 st.sampled_from([1796500242.487155, 1796500242.9999999, -0.0005, -1.5, 0.0, 99999999999.9999])))
+def test_epoch_seconds_are_the_general_conversion(number: float) -> None:
+    assert timefmt.epoch(number) == _reference_epoch(number)
+    text = f"{abs(number):.6f}"  # the text path: exact decimal digits
+    whole, _, frac = text.partition(".")
+    reference = timefmt.utc_text(timefmt._EPOCH + timedelta(seconds=int(whole), microseconds=int(frac)))
+    assert timefmt.epoch(text) == reference

@@ -14,7 +14,8 @@
 - `parse_tz(text)`: `+0200`, `GMT-0200`, `GMT+2`, `UTC`, `Europe/Paris` -> tzinfo.
 
 Results are memoised per input text (logs repeat the same second many times), which
-is what keeps the syslog family above 100,000 lines/s; `clear_caches()` is called when
+is what keeps the syslog family above 100,000 lines/s; ISO and epoch times with a fraction
+are memoised per second (the milliseconds are copied); `clear_caches()` is called when
 the configured zone changes.
 """
 
@@ -106,8 +107,27 @@ def parse_iso(text: str) -> datetime | None:
     return moment
 
 
+# An ISO time with a fraction of a second: the same second (with its zone) is converted once
+# and cached, the milliseconds are copied (the zone's offset is whole seconds, `fromisoformat`
+# truncates the fraction: 42.4879999 is .487). ASCII digits only; anything else takes the
+# general path.
+_FRACTION = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2})[.,]([0-9]{1,9})"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?| ?[A-Z]{3,4}|)\Z"
+)
+
+
 def iso(text: str) -> str | None:
     """ISO 8601 text to `@timestamp` text, or None."""
+    if "." in text or "," in text:
+        m = _FRACTION.match(text)
+        if m is not None:
+            second = _iso(m.group(1) + m.group(3))
+            return None if second is None else f"{second[:20]}{(m.group(2) + '00')[:3]}Z"
+    return _iso(text)
+
+
+def _iso(text: str) -> str | None:
     key = (text, id(CONTEXT.tz))
     found = _iso_cache.get(key, _iso_cache)
     if found is not _iso_cache:
@@ -211,8 +231,7 @@ def epoch(value: float | int | str) -> str | None:
         if whole.isdigit() and (not dot or frac.isdigit()) and len(whole) <= 11:
             # exact decimal arithmetic: "1723109482.048" must not become .047999
             try:
-                moment = _EPOCH + timedelta(seconds=int(whole), microseconds=int((frac or "0")[:6].ljust(6, "0")))
-                return utc_text(moment)
+                return _epoch_text(timedelta(seconds=int(whole), microseconds=int((frac or "0")[:6].ljust(6, "0"))))
             except (OverflowError, ValueError):
                 return None
     try:
@@ -229,9 +248,26 @@ def epoch(value: float | int | str) -> str | None:
     elif magnitude >= 1e11:
         number /= 1e3
     try:
-        return utc_text(_EPOCH + timedelta(seconds=number))
+        return _epoch_text(timedelta(seconds=number))
     except (OverflowError, ValueError):
         return None
+
+
+_epoch_cache: dict[tuple[int, int], str] = {}
+
+
+def _epoch_text(delta: timedelta) -> str:
+    """`utc_text(_EPOCH + delta)`, the second converted once (cached) and the milliseconds
+    copied: the epoch has no fraction, so adding `delta`'s microseconds never changes the
+    second. Raises OverflowError as the addition does."""
+    key = (delta.days, delta.seconds)
+    second = _epoch_cache.get(key)
+    if second is None:
+        second = utc_text(_EPOCH + timedelta(delta.days, delta.seconds))[:20]
+        if len(_epoch_cache) >= _CACHE_MAX:
+            _epoch_cache.clear()
+        _epoch_cache[key] = second
+    return f"{second}{delta.microseconds // 1000:03d}Z"
 
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
