@@ -85,7 +85,7 @@ function AuditTrail() {
               <Table.Tr key={r.seq}>
                 <Table.Td>{r.seq}</Table.Td><Table.Td>{formatTime(r.at)}</Table.Td><Table.Td>{r.actor}</Table.Td>
                 <Table.Td><Code>{r.action}</Code></Table.Td>
-                <Table.Td><Badge color={r.outcome === "success" ? "green" : "red"}>{t(`audit.outcomes.${r.outcome}`, { defaultValue: r.outcome })}</Badge></Table.Td>
+                <Table.Td><Badge color={r.outcome === "success" ? "green" : "red"} style={{ minWidth: "fit-content", overflow: "visible" }}>{t(`audit.outcomes.${r.outcome}`, { defaultValue: r.outcome })}</Badge></Table.Td>
                 <Table.Td>{r.source_address}</Table.Td><Table.Td>{r.target}</Table.Td>
                 <Table.Td><Text fz="xs" ff="monospace" lineClamp={2}>{JSON.stringify(r.detail)}</Text></Table.Td>
               </Table.Tr>
