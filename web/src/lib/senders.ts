@@ -17,6 +17,19 @@ export interface SenderConfig {
 
 export const SENDERS = ["rsyslog", "filebeat", "winlogbeat", "fluentbit", "otel", "curl"] as const;
 
+/** The source (health counters, and `input.type` of its events) each sender's configuration feeds. */
+export const SENDER_SOURCE: Record<string, string> = {
+  rsyslog: "syslog-tcp", filebeat: "es_bulk", winlogbeat: "es_bulk", fluentbit: "es_bulk", otel: "otlp", curl: "http",
+};
+
+/** Events of `source` stored since `baseline` (the stored counters when the page opened); a
+ * counter lower than its baseline means the server restarted: everything it counts is new. */
+export function arrivedSince(baseline: Record<string, number>, now: Record<string, { stored: number }>, source: string): number {
+  const current = now[source]?.stored ?? 0;
+  const before = baseline[source] ?? 0;
+  return current >= before ? current - before : current;
+}
+
 export function senderConfigs({ host, syslogPort, apiUrl, key }: SenderTarget): SenderConfig[] {
   const url = new URL(apiUrl);
   const tls = url.protocol === "https:";

@@ -1,23 +1,35 @@
-import { Badge, Button, Card, Code, CopyButton, Group, NumberInput, SimpleGrid, Stack, Table, Tabs, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Card, Code, CopyButton, Group, Loader, NumberInput, SimpleGrid, Stack, Table, Tabs, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { Link } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { formatNumber } from "../i18n";
-import { senderConfigs } from "../lib/senders";
+import { arrivedSince, SENDER_SOURCE, senderConfigs } from "../lib/senders";
 
-/** How to connect a sender: configuration for this server, a fresh ingest key, and the
- * per-source counters (refreshed every 2 s: the first events show up here). */
+/** How to connect a sender: configuration for this server, a fresh ingest key, a live
+ * confirmation once the first events of the chosen sender's transport are stored, and the
+ * per-source counters (refreshed every 2 s). */
 export default function Sources() {
   const { t } = useTranslation();
   const [host, setHost] = useState(window.location.hostname);
   const [syslogPort, setSyslogPort] = useState<number>(5514);
   const [key, setKey] = useState<string | null>(null);
+  const [sender, setSender] = useState<string>("rsyslog");
   const health = useQuery({
     queryKey: ["health-details"],
     queryFn: async () => unwrap(await api.GET("/api/v1/health/details")),
     refetchInterval: 2000,
   });
+  // The stored counters when the page first had them: what arrives later is the new sender's.
+  const [baseline, setBaseline] = useState<Record<string, number> | null>(null);
+  useEffect(() => {
+    if (baseline === null && health.data) {
+      setBaseline(Object.fromEntries(Object.entries(health.data.sources ?? {}).map(([name, s]) => [name, s.stored])));
+    }
+  }, [baseline, health.data]);
+  const source = SENDER_SOURCE[sender] ?? "syslog-tcp";
+  const arrived = baseline === null ? 0 : arrivedSince(baseline, health.data?.sources ?? {}, source);
   const newKey = useMutation({
     mutationFn: async () => unwrap(await api.POST("/api/v1/keys", { body: { name: `source-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-")}`, scope: "ingest" } })),
     onSuccess: (created) => setKey(created.token),
@@ -36,7 +48,7 @@ export default function Sources() {
           <Button onClick={() => newKey.mutate()} loading={newKey.isPending} data-testid="new-ingest-key">{t("sources.newKey")}</Button>
         </Group>
         {key && <Text fz="sm" c="yellow.8" mb="sm" data-testid="key-ready">{t("sources.keyReady")}</Text>}
-        <Tabs defaultValue={configs[0].id}>
+        <Tabs value={sender} onChange={(v) => setSender(v ?? "rsyslog")}>
           <Tabs.List>
             {configs.map((c) => <Tabs.Tab key={c.id} value={c.id}>{c.title}</Tabs.Tab>)}
           </Tabs.List>
@@ -51,6 +63,18 @@ export default function Sources() {
             </Tabs.Panel>
           ))}
         </Tabs>
+        <div aria-live="polite" data-testid="first-events">
+          {arrived > 0 ? (
+            <Alert color="green" mt="sm" title={t("sources.arrivedTitle")} data-testid="first-events-arrived">
+              {t("sources.arrived", { count: arrived, source })}{" "}
+              <Anchor component={Link} to={`/explorer?q=${encodeURIComponent(`input.type:"${source}"`)}&start=now-24h&end=now`}>
+                {t("sources.seeThem")}
+              </Anchor>
+            </Alert>
+          ) : (
+            <Group mt="sm" gap="xs"><Loader size="xs" /><Text fz="sm" c="dimmed">{t("sources.waiting", { source })}</Text></Group>
+          )}
+        </div>
       </Card>
       <Card withBorder>
         <Title order={3} size="h4" mb="xs">{t("sources.counters")}</Title>
