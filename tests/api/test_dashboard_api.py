@@ -178,10 +178,14 @@ async def test_coverage_lists_the_enabled_rules_and_recent_hits_per_technique(ma
         viewer = await bearer(http, add_user(running.owner_dsn, "vera", "viewer"))
         tags_1110 = ["attack.credential-access", "attack.t1110.001"]
         tags_both = ["attack.t1110", "attack.t1046", "attack.t1110.003"]  # T1110 once per hit
-        store_hits(running.owner_dsn, [hit(tags=tags_1110) for _ in range(5)] + [hit(tags=tags_both) for _ in range(3)]
-                   + [hit(tags=["attack.t1086"])]  # revoked: counts for T1059.001, so T1059
-                   + [hit(tags=["cve.2021-44228"])])
-        old = [hit(tags=tags_1110) for _ in range(4)]
+        store_hits(running.owner_dsn, [hit("r-1110", tags=tags_1110) for _ in range(5)]
+                   + [hit("r-both", tags=tags_both) for _ in range(3)]
+                   + [hit("r-old", tags=["attack.t1086"])]  # revoked: counts for T1059.001, so T1059
+                   + [hit("r-cve", tags=["cve.2021-44228"])])
+        # a rule whose tags changed: its hits count under the tags of its latest hit
+        store_hits(running.owner_dsn, [hit("r-edited", tags=["attack.t1046"])])
+        store_hits(running.owner_dsn, [hit("r-edited", tags=["attack.t1021"])])
+        old = [hit("r-1110", tags=tags_1110) for _ in range(4)]
         store_hits(running.owner_dsn, old)
         with psycopg.connect(running.owner_dsn) as conn:  # 4 hits of 10 days ago
             conn.execute("UPDATE hits SET created = now() - interval '10 days' WHERE id IN"
@@ -210,8 +214,9 @@ async def test_coverage_lists_the_enabled_rules_and_recent_hits_per_technique(ma
         assert off not in covered["T1110"] and covered["T1110"]
         assert "T1110.001" in cells["T1110"]["subtechniques"]
         assert (cells["T1110"]["hits"], cells["T1046"]["hits"], cells["T1059"]["hits"]) == (8, 3, 1)
+        assert cells["T1021"]["hits"] == 2
         assert (cells["T1110"]["alerts"], cells["T1046"]["alerts"]) == (1, 0)
-        assert sum(c["hits"] for c in cells.values()) == 12
+        assert sum(c["hits"] for c in cells.values()) == 14
         assert all(r in body["rule_titles"] for ids in covered.values() for r in ids)
         assert cells["T1110"]["url"] == "https://attack.mitre.org/techniques/T1110"
 

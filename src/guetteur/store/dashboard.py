@@ -40,7 +40,12 @@ _ALERTS_BY_TECHNIQUE = (
     "SELECT p.technique, count(*) FROM alerts a"
     " CROSS JOIN LATERAL (SELECT DISTINCT split_part(upper(t), '.', 1) AS technique FROM unnest(a.techniques) t) p"
     " WHERE a.last_seen >= %s GROUP BY 1")
-_HITS_BY_TAGS = "SELECT tags, count(*) FROM hits WHERE created >= %s GROUP BY tags"
+# per rule, then the rule's tags at its latest hit (one index probe per rule): grouping the
+# window's hits by their tag arrays directly costs twice as much (bench/dashboard.py)
+_HITS_BY_RULE = "SELECT rule_id, count(*) FROM hits WHERE created >= %s GROUP BY rule_id"
+_RULE_TAGS = (
+    "SELECT r.rule_id, (SELECT h.tags FROM hits h WHERE h.rule_id = r.rule_id AND h.created >= %s"
+    " ORDER BY h.created DESC, h.id DESC LIMIT 1) FROM unnest(%s::text[]) AS r(rule_id)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,12 @@ async def activity(pool: AsyncConnectionPool, buckets: Buckets, *, by: str,
 
 
 async def technique_activity(pool: AsyncConnectionPool, since: datetime) -> tuple[Counter[str], list[tuple[list[str], int]]]:
-    """Since `since`: alerts active per top-level technique id, and the hits stored per tag
-    list (the caller resolves tags to techniques with the ATT&CK catalogue)."""
+    """Since `since`: alerts active per top-level technique id, and (tags, hits) per rule with
+    hits stored: the rule's tags at its latest hit in the window (the caller resolves tags to
+    techniques with the ATT&CK catalogue)."""
     async with pool.connection() as conn:
         alerts = Counter({str(t): int(n) for t, n in await (await conn.execute(_ALERTS_BY_TECHNIQUE, (since,))).fetchall()
                           if t})
-        hits = [(list(tags or ()), int(n)) for tags, n in await (await conn.execute(_HITS_BY_TAGS, (since,))).fetchall()]
-    return alerts, hits
+        per_rule = {str(r): int(n) for r, n in await (await conn.execute(_HITS_BY_RULE, (since,))).fetchall()}
+        tags = await (await conn.execute(_RULE_TAGS, (since, list(per_rule)))).fetchall()
+    return alerts, [(list(t or ()), per_rule[str(r)]) for r, t in tags]
