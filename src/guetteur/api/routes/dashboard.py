@@ -87,7 +87,8 @@ class TechniqueCoverage(BaseModel):
     rules: list[str] = Field(description="enabled rules covering it or one of its sub-techniques")
     subtechniques: list[str] = Field(description="its sub-techniques the rules name")
     alerts: int = Field(description="alerts of the technique active in the window")
-    hits: int = Field(description="hits stored in the window whose rule names the technique")
+    hits: int = Field(description="hits stored in the window of rules naming the technique (a rule's tags as "
+                                  "of its latest hit there)")
 
 
 class TacticCoverage(BaseModel):
