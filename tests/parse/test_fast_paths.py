@@ -17,9 +17,16 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guetteur.parse import MAX_JSON_DEPTH, _depth_ok, decode_json_object
+from guetteur.parse import (
+    MAX_JSON_DEPTH,
+    _depth_ok,
+    cisco_asa,
+    decode_json_object,
+    postgresql,
+    timefmt,
+    web_access,
+)
 from guetteur.parse.community_id import community_id, packed_ip
-from guetteur.parse import cisco_asa, postgresql, timefmt, web_access
 from guetteur.parse.context import CONTEXT, set_timezone
 from guetteur.parse.netfilter import parse_netfilter_message
 from guetteur.parse.postgresql import level_marker, sniff_stderr
