@@ -182,6 +182,7 @@ const en = {
     sources: { default: "default", config: "config file", console: "console" },
     retention: "Retention", retentionIntro: "How many days stored data is kept (0 = forever).",
     retentionNotEnforced: "No retention job deletes data yet: these durations are recorded and shown, not applied.",
+    retentionEnforced: "at the next hourly retention run: older days of events, older detections and closed alerts are deleted",
     daysHelp: "days, 0 = forever", criticality: "Asset criticality",
     criticalityIntro: "Hosts and users that matter more (or less): their risk scores are weighted (low ×0.5, medium ×1, high ×1.5, extreme ×2). Unmatched names are medium.",
     entity: "Field", pattern: "Pattern (glob)", level: "Criticality", addPattern: "Add a pattern",

@@ -184,6 +184,7 @@ const fr: Catalogue = {
     sources: { default: "par défaut", config: "fichier de config.", console: "console" },
     retention: "Conservation", retentionIntro: "Combien de jours les données stockées sont gardées (0 = toujours).",
     retentionNotEnforced: "Aucune tâche de conservation ne supprime encore de données : ces durées sont enregistrées et affichées, pas appliquées.",
+    retentionEnforced: "à la prochaine passe horaire de conservation : les jours d'événements, détections et alertes closes plus anciens sont supprimés",
     daysHelp: "jours, 0 = toujours", criticality: "Criticité des actifs",
     criticalityIntro: "Les machines et comptes qui comptent plus (ou moins) : leur score de risque est pondéré (faible ×0,5, moyenne ×1, haute ×1,5, extrême ×2). Les noms non reconnus sont en moyenne.",
     entity: "Champ", pattern: "Motif (glob)", level: "Criticité", addPattern: "Ajouter un motif",

@@ -130,12 +130,12 @@ export default function RuleView({ ruleId: given }: { ruleId?: string | null }) 
           : errors.length === 0 && warnings.length === 0 ? <Text fz="sm" c="green" data-testid="rule-valid">{t("rules.valid")}</Text> : null}
         {errors.length > 0 && (
           <Alert color="red" title={t("rules.errors")} data-testid="rule-errors">
-            <List size="sm">{errors.map((f, i) => <List.Item key={i}>{f.line ? `${t("rules.line", { line: f.line })}: ` : ""}{f.message}</List.Item>)}</List>
+            <List size="sm">{errors.map((f, i) => <List.Item key={i}>{f.line ? t("rules.line", { line: f.line, message: f.message }) : f.message}</List.Item>)}</List>
           </Alert>
         )}
         {warnings.length > 0 && (
           <Alert color="yellow" title={t("rules.warnings")}>
-            <List size="sm">{warnings.map((f, i) => <List.Item key={i}>{f.line ? `${t("rules.line", { line: f.line })}: ` : ""}{f.message}</List.Item>)}</List>
+            <List size="sm">{warnings.map((f, i) => <List.Item key={i}>{f.line ? t("rules.line", { line: f.line, message: f.message }) : f.message}</List.Item>)}</List>
           </Alert>
         )}
       </Stack>

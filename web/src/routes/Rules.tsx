@@ -1,13 +1,16 @@
-import { Anchor, Badge, Button, Card, FileButton, Group, Stack, Switch, Table, Text, TextInput, Title } from "@mantine/core";
+import { Anchor, Badge, Button, Card, FileButton, Group, Loader, Stack, Switch, Table, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { lazy, Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { allows, useMe } from "../hooks/useMe";
 import { formatNumber, formatTime } from "../i18n";
 import { LEVEL_COLOURS } from "../theme";
-import RuleView from "./RuleView";
+
+// the rule page brings CodeMirror (the "editor" chunk): loaded when a rule is opened, not for the list
+const RuleView = lazy(() => import("./RuleView"));
 
 export function technique(id: string) {
   return <Anchor key={id} href={`https://attack.mitre.org/techniques/${id.replace(".", "/")}/`} target="_blank" rel="noreferrer" fz="xs" mr={6}>{id}</Anchor>;
@@ -25,11 +28,13 @@ function failed(e: unknown) {
 /** The rule list, the rule page (`/rules/:id`, `/rules/new`). */
 export default function Rules() {
   return (
-    <Routes>
-      <Route index element={<RuleList />} />
-      <Route path="new" element={<RuleView ruleId={null} />} />
-      <Route path=":ruleId" element={<RuleView />} />
-    </Routes>
+    <Suspense fallback={<Loader />}>
+      <Routes>
+        <Route index element={<RuleList />} />
+        <Route path="new" element={<RuleView ruleId={null} />} />
+        <Route path=":ruleId" element={<RuleView />} />
+      </Routes>
+    </Suspense>
   );
 }
 
@@ -65,7 +70,7 @@ function RuleList() {
       notifications.show({ message: t("rules.imported", { saved: result.saved, refused: result.refused }), color: result.refused ? "orange" : undefined });
       for (const file of result.files.filter((f) => !f.saved)) {
         const first = (file.errors ?? [])[0];
-        notifications.show({ color: "red", autoClose: false, message: t("rules.importRefused", { name: file.name, message: first ? (first.line ? `${t("rules.line", { line: first.line })}: ${first.message}` : first.message) : "?" }) });
+        notifications.show({ color: "red", autoClose: false, message: t("rules.importRefused", { name: file.name, message: first ? (first.line ? t("rules.line", { line: first.line, message: first.message }) : first.message) : "?" }) });
       }
       void client.invalidateQueries({ queryKey: ["rules"] });
     },
@@ -103,7 +108,7 @@ function RuleList() {
       {isAnalyst && <Proposals admin={isAdmin} />}
       <Card withBorder>
         <Title order={3} size="h4" mb="sm">{t("rules.detection", { count: rules.data?.count ?? 0 })}</Title>
-        <Table.ScrollContainer minWidth={900}>
+        <Table.ScrollContainer minWidth={1000}>
           <Table striped data-testid="rules-table">
             <Table.Thead><Table.Tr>
               <Table.Th>{t("rules.rule")}</Table.Th><Table.Th>{t("rules.level")}</Table.Th><Table.Th>{t("rules.techniques")}</Table.Th>
@@ -113,10 +118,10 @@ function RuleList() {
             <Table.Tbody>
               {(rules.data?.data ?? []).filter(matches).map((r) => (
                 <Table.Tr key={r.rule_id} data-testid={`rule-row-${r.rule_id}`}>
-                  <Table.Td>{title(r.rule_id, r.title)}<Text fz="xs" c="dimmed" ff="monospace">{r.rule_id}</Text></Table.Td>
+                  <Table.Td title={r.rule_id}>{title(r.rule_id, r.title)}</Table.Td>
                   <Table.Td><LevelBadge level={r.level} /></Table.Td>
                   <Table.Td>{(r.attack?.techniques ?? []).map(technique)}</Table.Td>
-                  <Table.Td>{origin(r.origin)}<Text fz="xs" ff="monospace" c="dimmed">{r.source}</Text></Table.Td>
+                  <Table.Td title={r.source ?? undefined}>{origin(r.origin)}</Table.Td>
                   <Table.Td ta="right">{formatNumber(r.hits)}</Table.Td>
                   <Table.Td ta="right">{formatNumber(r.hits_24h)}</Table.Td>
                   <Table.Td ta="right">{ratio(r.rule_id)}</Table.Td>
@@ -130,7 +135,7 @@ function RuleList() {
       </Card>
       <Card withBorder>
         <Title order={3} size="h4" mb="sm">{t("rules.correlations", { count: rules.data?.correlation_count ?? 0 })}</Title>
-        <Table.ScrollContainer minWidth={900}>
+        <Table.ScrollContainer minWidth={1000}>
           <Table striped>
             <Table.Thead><Table.Tr>
               <Table.Th>{t("rules.rule")}</Table.Th><Table.Th>{t("rules.level")}</Table.Th><Table.Th>{t("rules.type")}</Table.Th>
