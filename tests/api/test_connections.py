@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+import websockets
 from tests.conftest import free_port
 
 from guetteur.api import connections
@@ -34,10 +35,25 @@ async def body_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """HTTP: `body_echo`; WebSocket: accepts, then echoes each text message."""
+    if scope["type"] == "http":
+        await body_echo(scope, receive, send)
+        return
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif message["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message.get("text") or ""})
+        else:
+            return
+
+
 @contextlib.asynccontextmanager
 async def serving(**limits: Any) -> AsyncIterator[int]:
     port = free_port()
-    config = uvicorn.Config(body_echo, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+    config = uvicorn.Config(echo_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                             http=guarded_h11_protocol(ApiSettings(**limits)))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -138,3 +154,14 @@ async def test_a_kept_alive_connection_serves_requests_until_it_idles_past_the_h
         seconds = await seconds_until_closed(reader, 10)
         writer.close()
         assert seconds < 3
+
+
+async def test_a_websocket_outlives_the_head_deadline() -> None:
+    """A connection upgraded to a WebSocket (the live stream) is no longer under the head
+    deadline armed when it opened: it still answers well after it."""
+    async with serving(header_timeout=1.0) as port, websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+        await ws.send("first")
+        assert await asyncio.wait_for(ws.recv(), timeout=5) == "first"
+        await asyncio.sleep(2.5)
+        await ws.send("later")
+        assert await asyncio.wait_for(ws.recv(), timeout=5) == "later"

@@ -13,6 +13,7 @@ that are complete. `guarded_h11_protocol` makes its subclass, installed with
 - a body deadline, for every route: a request whose body is not complete `body_timeout` +
   `BODY_GRACE` seconds after its head is cut (the route sees a disconnect). The ingest route
   answers 408 at `body_timeout` itself; this is the backstop for any route that reads a body.
+- a connection upgraded to a WebSocket leaves both deadlines behind (a live stream lasts).
 - past `max_connections` open connections, the connection that has waited longest for its
   request's head is closed to make room (a flood of trickling peers evicts itself, while a
   client that sends its request at once is never the one waiting longest); when none waits
@@ -73,6 +74,14 @@ class GuardedH11Protocol(H11Protocol):
                 self._body_timer = self.loop.call_later(self.body_timeout + BODY_GRACE, self._body_timed_out)
         if self._body_timer is not None and self.conn.their_state is not h11.SEND_BODY:
             self._body_arrived()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        # The connection becomes a WebSocket, handed to its own protocol (with its own keepalive
+        # pings): no deadline of this one may close it later. (The head timer, armed when the
+        # connection opened, used to cut every live stream 10 s after it started.)
+        self._head_arrived()
+        self._body_arrived()
+        super().handle_websocket_upgrade(event)
 
     def on_response_complete(self) -> None:
         # Armed first: a pipelined request that the parent starts right away cancels it.
