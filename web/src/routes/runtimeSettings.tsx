@@ -64,7 +64,8 @@ function SectionCard({ section, title, intro, children, settings }: { section: S
       </Group>
       <Text fz="sm" c="dimmed" mb="sm">{intro}</Text>
       {children}
-      <Text fz="xs" c="dimmed" mt="sm">{t("prefs.applies")}: {t(`prefs.appliesWhen.${section}`, { seconds: settings.refresh_seconds })}</Text>
+      <Text fz="xs" c="dimmed" mt="sm">{t("prefs.applies")}: {section === "retention" && settings.retention.enforced
+        ? t("prefs.retentionEnforced") : t(`prefs.appliesWhen.${section}`, { seconds: settings.refresh_seconds })}</Text>
     </Card>
   );
 }
