@@ -315,8 +315,10 @@ class StatsSettings(BaseModel):
 
 class RetentionSettings(BaseModel):
     """How long stored data is kept, in days (0 = forever). Changeable from the console
-    (`/api/v1/settings`, docs/security.md "Runtime settings"). No retention job deletes anything
-    yet (docs/storage.md): these values are recorded and shown, not enforced."""
+    (`/api/v1/settings`, docs/security.md "Runtime settings"). Enforced by the retention task of
+    `guetteur up` (at start, then hourly) and `guetteur retention run` (store/retention.py,
+    docs/storage.md "Retention"): older day partitions of events are dropped, older hits and
+    closed alerts deleted."""
 
     events_days: int = Field(0, ge=0, le=36_500, description="days of stored events (whole day partitions)")
     hits_days: int = Field(0, ge=0, le=36_500, description="days of detection hits")

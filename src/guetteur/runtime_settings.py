@@ -10,7 +10,8 @@ stored in `runtime_settings` (migration 0760); every change is audited by the AP
 sections over them, re-read from the database every `REFRESH_SECONDS` by a task of its own
 (and at once when the API of the same process saves a change). Its consumers read it when they
 work: the risk scorer and the alert manager's per-hit score take `criticality` on each round,
-the statistics stage applies `stats` on its next tick. What the thresholds do not cover
+the statistics stage applies `stats` on its next tick, the retention task (store/retention.py)
+reads `retention` at each hourly run. What the thresholds do not cover
 (`stats.frequency_half_life_days`, `stats.enabled`...) stays in the file and needs a restart.
 """
 
@@ -38,7 +39,7 @@ Level = Literal["low", "medium", "high", "extreme"]
 
 
 class RetentionValue(RetentionSettings):
-    """Retention days (0 = forever). Recorded and shown; no retention job deletes data yet."""
+    """Retention days (0 = forever), enforced by the hourly retention task (store/retention.py)."""
 
     model_config = ConfigDict(extra="forbid")
 

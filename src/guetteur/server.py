@@ -117,6 +117,7 @@ async def serve(
         alerts = await _start_alerts(settings, pool, dsn, runtime)
         risk = await _start_risk(settings, pool, runtime)
         rollup = await _start_rollup(settings, pool)
+        retention = await _start_retention(settings, owner_dsn, runtime, pool)
         notifications = await _start_notifications(settings, pool, dsn, owner_dsn, demo_mail=demo and demo_mail)
         sources = build_sources(settings, pipeline)
         api_task: asyncio.Task[None] | None = None
@@ -131,6 +132,7 @@ async def serve(
             state.notifier = notifications.notifier
             state.alerts = alerts
             state.runtime = runtime
+            state.retention = retention
             https = api_tls_options(settings)  # {} when the API serves plain HTTP
             config = uvicorn.Config(create_app(state), host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="off", access_log=False,
@@ -181,6 +183,7 @@ async def serve(
                     await risk.stop()  # mid-round work rolls back and is done again at the next start
                 if rollup is not None:
                     await rollup.stop()
+                await retention.stop()  # a drop cut short rolls back whole; the next start does it again
                 await notifications.stop()  # what it did not deliver stays in the outbox for the next start
                 await runtime.stop()
                 await pool.close()
@@ -260,6 +263,16 @@ async def _start_rollup(settings: Settings, pool: Any) -> Any:
     from guetteur.search.rollups import RollupTask
 
     task = RollupTask(pool, settings.search.rollup_interval)
+    await task.start()
+    return task
+
+
+async def _start_retention(settings: Settings, owner_dsn: str, runtime: RuntimeSettings, pool: Any) -> Any:
+    """The retention task (`store/retention.py`): a run now, then hourly, with the owner's
+    connection (the application role cannot delete events); the settings in force each time."""
+    from guetteur.store.retention import RetentionTask
+
+    task = RetentionTask(owner_dsn, settings, runtime=runtime, pool=pool)
     await task.start()
     return task
 

@@ -21,6 +21,7 @@ class AppState:
     notifier: Any = None  # guetteur.notify.Notifier: its health (outbox, dead letters)
     alerts: Any = None  # guetteur.alert.manager.AlertManager: its health (hits grouped, gaps waited for)
     runtime: Any = None  # guetteur.runtime_settings.RuntimeSettings: the file's settings + the console's
+    retention: Any = None  # guetteur.store.retention.RetentionTask: the last run (health, settings page)
 
     @property
     def effective(self) -> Settings:

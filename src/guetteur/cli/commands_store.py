@@ -1,4 +1,5 @@
-"""Commands of the store area: `db migrate`, `db status`, `verify`, `keys create|list|revoke`.
+"""Commands of the store area: `db migrate`, `db status`, `verify`, `keys create|list|revoke`,
+`retention run [--dry-run]`.
 
 Each command uses the configured database (`database_url`, else the embedded server, started for
 the command and released after it), and applies pending migrations first.
@@ -22,10 +23,13 @@ from guetteur.store.database import resolve_dsn
 from guetteur.store.keys import SCOPES, ApiKeyError, create_key, list_keys, revoke_key
 from guetteur.store.migrate import applied, migrate
 from guetteur.store.partitions import ensure_partitions, list_partitions
+from guetteur.store.retention import effective_retention, run_retention
 from guetteur.store.settings import record_verification_sync
 
 db_app = typer.Typer(help="The PostgreSQL database: schema migrations and status.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for machines (ingest) and read-only clients (read).", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention: delete stored data older than the retention settings (GDPR).",
+                            no_args_is_help=True)
 
 
 @contextmanager
@@ -98,6 +102,8 @@ def verify_command(ctx: typer.Context) -> None:
     if report.ok:
         typer.echo(f"chain intact: {report.batches_checked} batches, {report.rows_checked} events; "
                    f"head {report.head_hash}")
+        if report.retention:
+            typer.echo(report.retention)
         if not audit.ok:
             raise typer.Exit(1)
         return
@@ -155,7 +161,27 @@ def keys_revoke(ctx: typer.Context, name: Annotated[str, typer.Argument(help="th
     console.print(f"key {name!r} revoked")
 
 
+@retention_app.command("run")
+def retention_run(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only count what would be deleted")] = False,
+) -> None:
+    """Delete now what is older than the retention settings in force (the console's over the
+    configuration's): whole day partitions of events, hits, closed alerts. `guetteur up` does
+    this every hour; exit 1 when the run stopped early (the rest goes at the next run)."""
+    settings = settings_from(ctx)
+    with owner_database(settings) as dsn:
+        with psycopg.connect(dsn) as conn:
+            retention = effective_retention(conn, settings)
+        report = run_retention(dsn, retention, actor="cli", dry_run=dry_run)
+    for line in report.lines():
+        typer.echo(line)
+    if report.error:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(keys_app, name="keys")
+    app.add_typer(retention_app, name="retention")
     app.command("verify")(verify_command)

@@ -19,6 +19,14 @@ batches): `guetteur_batch_digest`, computed by PostgreSQL over each row's text.
 chain link, then checks that no stored row sits outside the batches, and reports the first
 broken batch. It cannot see the newest batches removed together with their `batches` rows (a
 truncated tail): keep the printed head hash somewhere else to detect that.
+
+Retention (store/retention.py, migration 0785) drops whole day partitions but keeps their
+`batches` rows, and records each drop in `retention_log` (the partitions, how many batches they
+held, the chain hash of the newest). A batch whose UTC day of `stored_at` is a partition recorded
+there is checked for its chain link only: its content is gone by design. Each record must match
+the chain (the batches counted on those days, the newest one's chain hash), or verify fails. A
+batch whose rows vanished without such a record is still reported as broken. The report says
+how many batches expired and from which day contents were verified (`VerifyReport.retention`).
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import orjson
 import psycopg
@@ -158,17 +167,82 @@ class VerifyReport:
     first_broken_batch: int | None = None
     reason: str | None = None
     head_hash: str | None = None
+    expired_batches: int = 0  # batches whose content retention removed (their links were checked)
+    expired_rows: int = 0
+    retention: str | None = None  # what retention cut and what was verified, in words
+
+
+@dataclass(slots=True)
+class _Cut:
+    """One `retention_log` record of dropped partitions, and what the chain holds on its days."""
+
+    id: int
+    at: datetime
+    batches: int
+    last_chain_hash: bytes | None
+    found: int = 0
+    found_seq: int = 0
+    found_hash: bytes | None = None
+
+
+def _retention_cuts(cur: psycopg.Cursor[Any]) -> tuple[dict[date, _Cut], list[_Cut]]:
+    """The days whose partition retention dropped -> their record (empty before migration 0785)."""
+    if cur.execute("SELECT to_regclass('retention_log') IS NOT NULL").fetchone() != (True,):
+        return {}, []
+    days: dict[date, _Cut] = {}
+    cuts: list[_Cut] = []
+    for id_, at, partitions, batches, last_hash in cur.execute(
+            "SELECT id, at, partitions, batches, last_chain_hash FROM retention_log"
+            " WHERE kind = 'events' ORDER BY id").fetchall():
+        cut = _Cut(int(id_), at, int(batches), bytes(last_hash) if last_hash is not None else None)
+        cuts.append(cut)
+        for name in partitions:
+            try:
+                day = datetime.strptime(str(name)[len("events_"):], "%Y%m%d").date()
+            except ValueError:
+                continue
+            days.setdefault(day, cut)
+    return days, cuts
+
+
+def _cuts_match(cuts: list[_Cut]) -> str | None:
+    for cut in cuts:
+        if cut.found != cut.batches:
+            return (f"retention record {cut.id} ({cut.at:%Y-%m-%d %H:%M} UTC) says {cut.batches} batches were cut, "
+                    f"the chain has {cut.found} on its days")
+        if cut.batches and cut.found_hash != cut.last_chain_hash:
+            return f"retention record {cut.id}: the chain hash of its newest batch does not match the chain"
+    return None
+
+
+def _retention_note(expired: int, expired_rows: int, expired_days: list[date], cuts: list[_Cut],
+                    first_content_day: date | None) -> str | None:
+    if not expired:
+        return None
+    last_cut = max(c.at for c in cuts if c.found)
+    verified = (f"contents verified from {first_content_day.isoformat()}" if first_content_day is not None
+                else "no batch left with content")
+    before = max(expired_days) + timedelta(days=1)
+    return (f"{expired} batches ({expired_rows} events) before {before.isoformat()} expired by retention "
+            f"(last cut on {last_cut:%Y-%m-%d}); links verified; {verified}")
 
 
 def verify(dsn: str) -> VerifyReport:
     """Recompute every batch's content hash and the chain; report the first broken batch."""
     batches = rows = 0
+    expired = expired_rows = 0
+    expired_days: set[date] = set()
+    first_content_day: date | None = None
     prev = GENESIS
     expected_seq = 1
     with psycopg.connect(dsn) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction(), conn.cursor() as digest_cur, conn.cursor(name="guetteur_verify") as cur:
+            # Before the snapshot: a retention drop either committed before it (its record is
+            # visible) or waits for this verification (no partition vanishes under it).
+            digest_cur.execute("LOCK TABLE events IN ACCESS SHARE MODE")
+            cut_days, cuts = _retention_cuts(digest_cur)
             cur.itersize = 1000
             cur.execute(
                 "SELECT batch_id, seq, stored_at, row_count, digest_version, content_hash, prev_hash, chain_hash"
@@ -178,6 +252,19 @@ def verify(dsn: str) -> VerifyReport:
                 content, stored_chain = bytes(content), bytes(stored_chain)
                 reason = _check_link(expected_seq, prev, seq, bytes(prev_hash), stored_chain,
                                      content, batch_id, row_count, stored_at, version)
+                day = stored_at.astimezone(UTC).date()
+                cut = cut_days.get(day)
+                if reason is None and cut is not None:  # content dropped by retention: the link only
+                    cut.found += 1
+                    if seq > cut.found_seq:
+                        cut.found_seq, cut.found_hash = seq, stored_chain
+                    expired += 1
+                    expired_rows += row_count
+                    expired_days.add(day)
+                    batches += 1
+                    prev = stored_chain
+                    expected_seq = seq + 1
+                    continue
                 if reason is None and version == 1:
                     digest_cur.execute(
                         "SELECT row_count, digest FROM guetteur_batch_digest(%s, %s)", (batch_id, stored_at)
@@ -188,11 +275,16 @@ def verify(dsn: str) -> VerifyReport:
                     count, digest = stored_digest(conn, batch_id, stored_at)
                     reason = _check_content(row_count, content, count, digest)
                 if reason is not None:
-                    return VerifyReport(False, batches, rows, batch_id, reason, prev.hex())
+                    return VerifyReport(False, batches, rows, batch_id, reason, prev.hex(), expired, expired_rows)
                 batches += 1
                 rows += row_count
+                if first_content_day is None or day < first_content_day:
+                    first_content_day = day
                 prev = stored_chain
                 expected_seq = seq + 1
+            mismatch = _cuts_match(cuts)
+            if mismatch is not None:
+                return VerifyReport(False, batches, rows, None, mismatch, prev.hex(), expired, expired_rows)
             total_row = digest_cur.execute("SELECT count(*) FROM events").fetchone()
             total = int(total_row[0]) if total_row else 0
             if total != rows:
@@ -203,8 +295,9 @@ def verify(dsn: str) -> VerifyReport:
                 where = f" (unknown batch_id {orphan[0]})" if orphan else ""
                 return VerifyReport(False, batches, rows, None,
                                     f"rows outside any batch: {total - rows} stored rows are not in the chain{where}",
-                                    prev.hex())
-    return VerifyReport(True, batches, rows, None, None, prev.hex())
+                                    prev.hex(), expired, expired_rows)
+    note = _retention_note(expired, expired_rows, sorted(expired_days), cuts, first_content_day)
+    return VerifyReport(True, batches, rows, None, None, prev.hex(), expired, expired_rows, note)
 
 
 def _check_link(expected_seq: int, prev: bytes, seq: int, prev_hash: bytes, stored_chain: bytes,

@@ -7,8 +7,8 @@
 - `GET /api/v1/health/details` (`read` key): the same status, the database (`state`,
   `since`, `reason`, `restarts`, `outages`), the pipeline's counters per source and in
   total, its queues, detection (each counter says what it counts, see the models) and the
-  listeners' transport counters, and the statistical detectors (`statistics`, with the list
-  of silent sources).
+  listeners' transport counters, the statistical detectors (`statistics`, with the list
+  of silent sources), and the retention task's last run (`retention`).
 """
 
 from __future__ import annotations
@@ -129,6 +129,27 @@ class AlertsHealth(BaseModel):
     last_error: str | None = Field(description="the last round's error, None once a round succeeded")
 
 
+class RetentionRun(BaseModel):
+    """One retention run (docs/storage.md "Retention"): what it deleted."""
+
+    started_at: datetime
+    finished_at: datetime | None
+    event_partitions: int = Field(description="day partitions of events dropped")
+    events: int = Field(description="events those partitions held")
+    hits: int = Field(description="detection hits deleted")
+    alerts: int = Field(description="closed alerts deleted (with their history and links)")
+    complete: bool = Field(description="false: more is left for the next run (bounded runs, or a busy table)")
+    error: str | None = Field(description="why the run stopped early")
+
+
+class RetentionHealth(BaseModel):
+    settings: dict[str, int] = Field(description="the retention days in force (0 = keep forever)")
+    interval_seconds: float = Field(description="time between runs")
+    runs: int = Field(description="runs since the start")
+    next_run: datetime | None
+    last_run: RetentionRun | None = Field(description="the last run (null before the first one ended)")
+
+
 class HealthDetails(HealthPublic):
     database: DatabaseHealth | None = Field(description="absent when Guetteur runs without a database supervisor")
     sources: dict[str, FlowHealth] = Field(default_factory=dict, description="per source (`input.type`)")
@@ -140,6 +161,7 @@ class HealthDetails(HealthPublic):
         default_factory=dict, description="per listener: bytes, connections open, refused, closed, errors")
     notify: NotifyHealth | None = Field(None, description="notifications: outbox and dead letters")
     alerts: AlertsHealth | None = Field(None, description="the alert manager; absent when alert.enabled is off")
+    retention: RetentionHealth | None = Field(None, description="the retention task of `guetteur up`")
 
 
 def _status(state: AppState) -> HealthPublic:
@@ -174,4 +196,6 @@ async def health_details(state: State, key: Viewer) -> HealthDetails:
         body["notify"] = state.notifier.health()
     if state.alerts is not None:
         body["alerts"] = state.alerts.health()
+    if state.retention is not None:
+        body["retention"] = state.retention.health()
     return HealthDetails.model_validate(body)

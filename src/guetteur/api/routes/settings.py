@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from guetteur.api.audit_trail import record
 from guetteur.api.deps import Admin, State, client_address
+from guetteur.api.routes.health import RetentionRun
 from guetteur.runtime_settings import (
     REFRESH_SECONDS,
     CriticalityValue,
@@ -41,7 +42,9 @@ class _SectionPublic(BaseModel):
 class RetentionSection(_SectionPublic):
     value: RetentionValue = Field(description="in force")
     config: RetentionValue = Field(description="the configuration's (what a reset goes back to)")
-    enforced: bool = Field(description="whether a retention job deletes data past these days (not yet)")
+    enforced: bool = Field(description="whether a retention task deletes data past these days (true when this API "
+                                       "runs in `guetteur up`, whose retention task runs hourly)")
+    last_run: RetentionRun | None = Field(None, description="the retention task's last run (null before it)")
 
 
 class CriticalitySection(_SectionPublic):
@@ -62,7 +65,7 @@ class SettingsPublic(BaseModel):
 
 
 _APPLIES = {
-    "retention": "recorded only: no retention job deletes data yet",
+    "retention": "at the next hourly retention run of `guetteur up` (or now: `guetteur retention run`)",
     "criticality": "at once in this server (risk scorer and alert scores of new hits); other processes "
                    f"within {REFRESH_SECONDS:g} s",
     "stats": f"at the statistical detectors' next judgement (within {REFRESH_SECONDS:g} s)",
@@ -78,12 +81,19 @@ async def _runtime(state: Any) -> RuntimeSettings:
     return runtime
 
 
+def _retention_extra(state: Any) -> dict[str, Any]:
+    task = getattr(state, "retention", None)
+    if task is None:
+        return {"enforced": False, "last_run": None}
+    return {"enforced": True, "last_run": task.health()["last_run"]}
+
+
 def _public(state: Any, runtime: RuntimeSettings) -> SettingsPublic:
     current = runtime.current
     parts: dict[str, Any] = {}
     for section, model in (("retention", RetentionSection), ("criticality", CriticalitySection), ("stats", StatsSection)):
         by, at = runtime.updated(section)
-        extra = {"enforced": False} if section == "retention" else {}
+        extra = _retention_extra(state) if section == "retention" else {}
         parts[section] = model(value=file_value(current, section), config=file_value(state.settings, section),
                                sources=sources(state.settings, section, runtime.stored.get(section)),
                                updated_by=by, updated_at=at, applies=_APPLIES[section], **extra)
