@@ -4270,7 +4270,7 @@ export interface components {
             alerts: number;
             /**
              * Hits
-             * @description hits stored in the window whose rule names the technique
+             * @description hits stored in the window of rules naming the technique (a rule's tags as of its latest hit there)
              */
             hits: number;
             /**
