@@ -68,6 +68,25 @@ async def test_stream_sends_matching_events_detections_and_counters(make_running
             assert all("queues" in c and "in" in c for c in counters)
 
 
+async def test_a_counters_only_client_gets_every_stored_event_counted_and_no_event(make_running: Any) -> None:
+    """`events: false` (the dashboard): detections and counters, no events; `stored` still counts
+    every stored event (from the batches: the hub reads none), and each counters message says how
+    many seconds it covers."""
+    async with make_running() as running:
+        async with websockets.connect(ws_url(running)) as ws:
+            await ws.send(orjson.dumps({"token": running.read_key, "query": "", "events": False}).decode())
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "ready"
+            await asyncio.sleep(1.5)  # the hub's first look sets where "new" starts
+            await store(running.owner_dsn, list(DOCS))
+            await store(running.owner_dsn, list(DOCS[:3]))
+            messages = await collect(ws, lambda m: sum(x["counters"]["stored"] for x in m if x["type"] == "counters")
+                                     >= len(DOCS) + 3 and sum(x["type"] == "counters" for x in m) >= 2)
+            assert not [m for m in messages if m["type"] == "event"]
+            counters = [m["counters"] for m in messages if m["type"] == "counters"]
+            assert sum(c["stored"] for c in counters) == len(DOCS) + 3
+            assert all(c["skipped"] == 0 and c["seconds"] > 0 for c in counters)
+
+
 async def test_stream_authentication_and_errors(make_running: Any) -> None:
     async with make_running() as running:
         async with websockets.connect(ws_url(running)) as ws:  # the token as first message

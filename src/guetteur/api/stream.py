@@ -7,7 +7,11 @@ events its KQL query matches (evaluated in Python on the same plan the SQL compi
 every hit, and the counters, through a bounded queue of its own. A client whose queue is full
 is dropped (closed with code 4008): the hub never waits for a client, and it only reads the
 database, so a slow consumer can neither slow the hub nor ingestion. At most `MAX_EVENTS` events
-are read per second; beyond, the stream says how many it skipped (`skipped` in counters).
+are read per second; beyond, the stream says how many it skipped (`skipped` in counters). When no
+client wants events (the dashboard asks only for counters and detections: `events: false`), the
+hub reads none: `stored` is then counted from the batches, which costs the API process nothing per
+event at full ingest rate. Counters carry `seconds`, the time since the previous counters: under
+load a look can take longer than a second, and rates are the counts divided by it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +46,7 @@ class Listener:
     query: plan.Plan
     queue: asyncio.Queue[bytes]
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
+    events: bool = True  # False: counters, detections and alerts only
 
     def offer(self, message: bytes) -> None:
         if self.dropped.is_set():
@@ -60,6 +66,7 @@ class StreamHub:
         self._last_seq: int | None = None
         self._last_hit: int | None = None
         self._previous_totals: dict[str, int] = {}
+        self._previous_counters: float | None = None
         self._alerts = AlertChanges()  # new and changed alerts
         self._wake = asyncio.Event()  # set by the alert manager's NOTIFY: an alert to push now
 
@@ -67,8 +74,8 @@ class StreamHub:
     def listeners(self) -> int:
         return len(self._listeners)
 
-    def subscribe(self, query: plan.Plan, queue_size: int) -> Listener:
-        listener = Listener(query, asyncio.Queue(queue_size))
+    def subscribe(self, query: plan.Plan, queue_size: int, events: bool = True) -> Listener:
+        listener = Listener(query, asyncio.Queue(queue_size), events=events)
         self._listeners.add(listener)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="stream-hub")
@@ -80,6 +87,7 @@ class StreamHub:
             self._task.cancel()
             self._task = None
             self._last_seq = self._last_hit = None
+            self._previous_counters = None
             self._alerts.reset()
 
     async def _run(self) -> None:
@@ -117,7 +125,11 @@ class StreamHub:
                 (self._last_seq, MAX_BATCHES))).fetchall()
             events: list[tuple[Any, ...]] = []
             skipped = 0
-            if batches:
+            counted = 0  # stored events not read (no client wants events)
+            if batches and not any(listener.events for listener in self._listeners):
+                self._last_seq = int(batches[-1][1])
+                counted = sum(int(b[3]) for b in batches)
+            elif batches:
                 self._last_seq = int(batches[-1][1])
                 read = 0
                 chosen: list[tuple[Any, ...]] = []
@@ -139,15 +151,17 @@ class StreamHub:
             if hits:
                 self._last_hit = int(hits[-1][0])
             alerts = await self._alerts.read(conn)
-        self._publish(events, hits, skipped, alerts)
+        self._publish(events, hits, skipped, alerts, counted)
 
     def _publish(self, events: list[tuple[Any, ...]], hits: list[tuple[Any, ...]], skipped: int,
-                 alerts: list[bytes]) -> None:
+                 alerts: list[bytes], counted: int = 0) -> None:
         decoded = []
         for ts, ingested, text, original in events:
             doc = orjson.loads(text)
             decoded.append((ts, doc, row_to_event(ingested, text, original)))
         for listener in list(self._listeners):
+            if not listener.events:
+                continue
             for ts, doc, full in decoded:
                 if evaluate.matches(listener.query, doc, ts):
                     listener.offer(orjson.dumps({"type": "event", "event": full}))
@@ -160,12 +174,17 @@ class StreamHub:
         for message in alerts:
             for listener in list(self._listeners):
                 listener.offer(message)
-        counters = orjson.dumps({"type": "counters", "counters": self._counters(len(events), len(hits), skipped)})
+        counters = orjson.dumps({"type": "counters",
+                                 "counters": self._counters(len(events) + counted, len(hits), skipped)})
         for listener in list(self._listeners):
             listener.offer(counters)
 
     def _counters(self, stored: int, hits: int, skipped: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"stored": stored, "hits": hits, "skipped": skipped, "listeners": len(self._listeners)}
+        now = time.monotonic()
+        seconds = now - self._previous_counters if self._previous_counters is not None else self._interval
+        self._previous_counters = now
+        out: dict[str, Any] = {"stored": stored, "hits": hits, "skipped": skipped, "seconds": round(seconds, 3),
+                               "listeners": len(self._listeners)}
         pipeline = self._state.pipeline
         if pipeline is not None:
             health = pipeline.health()

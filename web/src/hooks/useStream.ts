@@ -6,6 +6,8 @@ export interface Counters {
   hits: number;
   skipped: number;
   in?: number;
+  /** Seconds since the previous counters (a look can take longer than a second under load). */
+  seconds?: number;
 }
 
 export type StreamMessage =
@@ -21,8 +23,9 @@ export type StreamState = "off" | "connecting" | "live" | "closed";
  * The live stream (`/api/v1/stream`), the token sent as the first message (never in the address,
  * which proxies log). Messages are handed to `onBatch` at most every `flushMs`, in one call: a
  * full-rate stream costs one React render per flush, not one per event. Reconnects after 3 s.
+ * `events` false: detections, alerts and counters only (the server reads no events for it).
  */
-export function useStream(enabled: boolean, query: string, onBatch: (messages: StreamMessage[]) => void, flushMs = 1000): StreamState {
+export function useStream(enabled: boolean, query: string, onBatch: (messages: StreamMessage[]) => void, flushMs = 1000, events = true): StreamState {
   const [state, setState] = useState<StreamState>("off");
   const handler = useRef(onBatch);
   handler.current = onBatch;
@@ -49,7 +52,7 @@ export function useStream(enabled: boolean, query: string, onBatch: (messages: S
       setState("connecting");
       const scheme = window.location.protocol === "https:" ? "wss" : "ws";
       socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/stream`);
-      socket.onopen = () => socket?.send(JSON.stringify({ token: tokens.access_token, query }));
+      socket.onopen = () => socket?.send(JSON.stringify({ token: tokens.access_token, query, events }));
       socket.onmessage = (e) => {
         const message = JSON.parse(String(e.data)) as StreamMessage;
         if (message.type === "ready") setState("live");
@@ -72,6 +75,6 @@ export function useStream(enabled: boolean, query: string, onBatch: (messages: S
       clearTimeout(retry);
       socket?.close();
     };
-  }, [enabled, query, flushMs]);
+  }, [enabled, query, flushMs, events]);
   return state;
 }

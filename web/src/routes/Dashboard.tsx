@@ -17,7 +17,8 @@ import { AlertActivityTile, RiskiestTile, SilentSourcesTile, TacticHeatmap } fro
 
 const RANGE = { start: "now-24h", end: "now" };
 const POINTS = 120;
-// The dashboard wants the stream's counters and detections, not its events: a query no event matches.
+// The dashboard wants the stream's counters and detections, not its events (`events: false`; and a
+// query no event matches, for a server that does not know that option).
 const NO_EVENTS = 'event.dataset:"guetteur.console.none"';
 
 function TopTile({ field, title }: { field: string; title: string }) {
@@ -59,8 +60,11 @@ export default function Dashboard() {
     const fresh: Point[] = [];
     const found: Detection[] = [];
     for (const m of messages) {
-      // `stored` counts the events the stream read; beyond its per-second cap it counts the rest in `skipped`.
-      if (m.type === "counters") fresh.push({ at: Date.now(), in: m.counters.in ?? 0, stored: m.counters.stored + m.counters.skipped });
+      // Counts since the previous counters, over `seconds` (longer than 1 under load): rates per second.
+      if (m.type === "counters") {
+        const seconds = m.counters.seconds && m.counters.seconds > 0 ? m.counters.seconds : 1;
+        fresh.push({ at: Date.now(), in: Math.round((m.counters.in ?? 0) / seconds), stored: Math.round((m.counters.stored + m.counters.skipped) / seconds) });
+      }
       if (m.type === "detection") found.push(m.detection);
     }
     if (fresh.length) setPoints((p) => [...p, ...fresh].slice(-POINTS));
@@ -69,7 +73,7 @@ export default function Dashboard() {
       void client.invalidateQueries({ queryKey: ["alerts"] }); // a detection may have opened an alert
     }
   }, [client]);
-  const streamState = useStream(true, NO_EVENTS, onBatch, 1000);
+  const streamState = useStream(true, NO_EVENTS, onBatch, 1000, false);
 
   const histogram = useQuery({
     queryKey: ["histogram", "", RANGE.start, RANGE.end, "dashboard"],

@@ -368,12 +368,14 @@ async def _stream_caller(websocket: WebSocket, token: str) -> Principal:
 
 
 @router.websocket("/stream")
-async def stream(websocket: WebSocket, token: str | None = None, q: str = "") -> None:
+async def stream(websocket: WebSocket, token: str | None = None, q: str = "", events: bool = True) -> None:
     """Live tail (viewer): new events matching the KQL query `q`, new detections, and the
     counters, once a second. Authenticate with `?token=` (an access token or read key) or with a
-    first message `{"token": ..., "query": ...}`. Messages are JSON objects whose `type` is
-    `ready`, `event`, `detection`, `counters` or `error`. A client that does not keep up (its
-    queue of `search.stream_queue` messages is full) is closed with code 4008."""
+    first message `{"token": ..., "query": ..., "events": ...}`. `events` false: no events, only
+    detections, alerts and counters (a dashboard; the server then reads no events for it).
+    Messages are JSON objects whose `type` is `ready`, `event`, `detection`, `alert`, `counters`
+    or `error`. A client that does not keep up (its queue of `search.stream_queue` messages is
+    full) is closed with code 4008."""
     state: AppState = websocket.app.state.guetteur
     await websocket.accept()
     try:
@@ -381,6 +383,7 @@ async def stream(websocket: WebSocket, token: str | None = None, q: str = "") ->
             first = await asyncio.wait_for(websocket.receive_json(), STREAM_AUTH_SECONDS)
             token = str(first.get("token", "")) if isinstance(first, dict) else ""
             q = str(first.get("query", q)) if isinstance(first, dict) else q
+            events = first.get("events", events) is not False if isinstance(first, dict) else events
         try:
             who = await _stream_caller(websocket, token[:4096])
         except HTTPException as exc:
@@ -396,7 +399,7 @@ async def stream(websocket: WebSocket, token: str | None = None, q: str = "") ->
             await websocket.close(4400)
             return
         hub = _hub(websocket.app.state, state)
-        listener = hub.subscribe(filter_plan, state.settings.search.stream_queue)
+        listener = hub.subscribe(filter_plan, state.settings.search.stream_queue, events=events)
         await websocket.send_json({"type": "ready", "query": q, "user": who.actor})
         try:
             await _pump(websocket, listener)
