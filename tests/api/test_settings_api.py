@@ -107,7 +107,7 @@ async def test_settings_need_an_admin_and_are_saved_with_their_author(make_runni
         saved = await http.put("/api/v1/settings/retention", headers=admin,
                                json={"events_days": 90, "hits_days": 180, "alerts_days": 365})
         assert saved.json()["retention"]["value"] == {"events_days": 90, "hits_days": 180, "alerts_days": 365}
-        assert saved.json()["retention"]["enforced"] is False
+        assert saved.json()["retention"]["enforced"] is True  # the retention task of guetteur up runs
         stats = await http.put("/api/v1/settings/stats", headers=admin, json={"frequency_z": 4.5, "silent_learning": 7})
         assert stats.status_code == 200
         assert stats.json()["stats"]["value"]["frequency_z"] == 4.5

@@ -2818,6 +2818,8 @@ export interface components {
              * @description why it is degraded (absent when ok)
              */
             reason?: string | null;
+            /** @description the retention task of `guetteur up` */
+            retention?: components["schemas"]["RetentionHealth"] | null;
             /**
              * Sources
              * @description per source (`input.type`)
@@ -3338,6 +3340,73 @@ export interface components {
             /** Refresh Token */
             refresh_token: string;
         };
+        /** RetentionHealth */
+        RetentionHealth: {
+            /**
+             * Interval Seconds
+             * @description time between runs
+             */
+            interval_seconds: number;
+            /** @description the last run (null before the first one ended) */
+            last_run: components["schemas"]["RetentionRun"] | null;
+            /** Next Run */
+            next_run: string | null;
+            /**
+             * Runs
+             * @description runs since the start
+             */
+            runs: number;
+            /**
+             * Settings
+             * @description the retention days in force (0 = keep forever)
+             */
+            settings: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * RetentionRun
+         * @description One retention run (docs/storage.md "Retention"): what it deleted.
+         */
+        RetentionRun: {
+            /**
+             * Alerts
+             * @description closed alerts deleted (with their history and links)
+             */
+            alerts: number;
+            /**
+             * Complete
+             * @description false: more is left for the next run (bounded runs, or a busy table)
+             */
+            complete: boolean;
+            /**
+             * Error
+             * @description why the run stopped early
+             */
+            error: string | null;
+            /**
+             * Event Partitions
+             * @description day partitions of events dropped
+             */
+            event_partitions: number;
+            /**
+             * Events
+             * @description events those partitions held
+             */
+            events: number;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Hits
+             * @description detection hits deleted
+             */
+            hits: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+        };
         /** RetentionSection */
         RetentionSection: {
             /**
@@ -3349,9 +3418,11 @@ export interface components {
             config: components["schemas"]["RetentionValue"];
             /**
              * Enforced
-             * @description whether a retention job deletes data past these days (not yet)
+             * @description whether a retention task deletes data past these days (true when this API runs in `guetteur up`, whose retention task runs hourly)
              */
             enforced: boolean;
+            /** @description the retention task's last run (null before it) */
+            last_run?: components["schemas"]["RetentionRun"] | null;
             /**
              * Sources
              * @description per value: `default` (built in), `config` (configuration file or environment), `console` (saved here)
@@ -3371,7 +3442,7 @@ export interface components {
         };
         /**
          * RetentionValue
-         * @description Retention days (0 = forever). Recorded and shown; no retention job deletes data yet.
+         * @description Retention days (0 = forever), enforced by the hourly retention task (store/retention.py).
          */
         RetentionValue: {
             /**

@@ -79,6 +79,10 @@ function Retention({ settings }: { settings: SettingsPublic }) {
   return (
     <SectionCard section="retention" title={t("prefs.retention")} intro={t("prefs.retentionIntro")} settings={settings}>
       {!part.enforced && <Alert color="yellow" variant="light" mb="sm" data-testid="retention-not-enforced">{t("prefs.retentionNotEnforced")}</Alert>}
+      {part.last_run && <Text fz="sm" mb="sm" data-testid="retention-last-run">{part.last_run.error
+        ? t("prefs.retentionLastRunError", { when: formatTime(part.last_run.started_at), error: part.last_run.error })
+        : t("prefs.retentionLastRun", { when: formatTime(part.last_run.started_at), partitions: part.last_run.event_partitions,
+          events: part.last_run.events, hits: part.last_run.hits, alerts: part.last_run.alerts })}</Text>}
       <form onSubmit={(e) => { e.preventDefault(); save.mutate(value); }}>
         <Group align="flex-end">
           {fields.map((f) => (
