@@ -246,6 +246,9 @@ def test_cli_uses_the_console_setting_and_dry_run(fresh_dsn: str, aged: dict[int
     assert done.exit_code == 0, done.output
     assert "events: deleted 2 day partition(s)" in done.output
     assert count(fresh_dsn) == 15
+    status = runner.invoke(app, ["db", "status"])
+    assert status.exit_code == 0, status.output
+    assert "batches:    8  events: 15 (and 25 expired by retention)" in status.output
     checked = runner.invoke(app, ["verify"])
     assert checked.exit_code == 0, checked.output
     assert "expired by retention" in checked.output and "links verified" in checked.output

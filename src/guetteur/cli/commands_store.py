@@ -72,7 +72,8 @@ def db_status(ctx: typer.Context) -> None:
             parts = list_partitions(conn)
             row = conn.execute(
                 "SELECT count(*), coalesce(sum(row_count), 0),"
-                " (SELECT encode(chain_hash, 'hex') FROM batches ORDER BY seq DESC LIMIT 1) FROM batches"
+                " (SELECT encode(chain_hash, 'hex') FROM batches ORDER BY seq DESC LIMIT 1),"
+                " (SELECT coalesce(sum(rows_deleted), 0) FROM retention_log WHERE kind = 'events') FROM batches"
             ).fetchone()
         migrations = applied(dsn)
     assert row is not None
@@ -80,7 +81,8 @@ def db_status(ctx: typer.Context) -> None:
     typer.echo(f"database:   {where}")
     typer.echo(f"migrations: {', '.join(name for name, _ in migrations)}")
     typer.echo(f"partitions: {len(parts)} ({parts[0] if parts else '-'} .. {parts[-1] if parts else '-'})")
-    typer.echo(f"batches:    {row[0]}  events: {row[1]}")
+    expired = f" (and {row[3]} expired by retention)" if row[3] else ""
+    typer.echo(f"batches:    {row[0]}  events: {row[1] - row[3]}{expired}")
     typer.echo(f"chain head: {row[2] or '-'}")
 
 
