@@ -25,6 +25,7 @@ import contextlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -93,6 +94,7 @@ class LocalRules:
         self.local_dir = root / "local"
         self.proposals_dir = root / "proposals"
         self.switches_path = root / SWITCHES_FILE
+        self._switching = threading.Lock()  # switch() reads, changes and writes the whole file
 
     def _file(self, folder: Path, rule_id: str) -> Path:
         if not valid_rule_id(rule_id):
@@ -161,6 +163,7 @@ class LocalRules:
 
     def switch(self, rule_id: str, enabled: bool) -> None:
         """Record that `rule_id` is on or off (read by every process at its next reload)."""
-        switches = self.switches()
-        switches[rule_id] = enabled
-        write_atomically(self.switches_path, orjson.dumps(switches, option=orjson.OPT_SORT_KEYS))
+        with self._switching:
+            switches = self.switches()
+            switches[rule_id] = enabled
+            write_atomically(self.switches_path, orjson.dumps(switches, option=orjson.OPT_SORT_KEYS))
