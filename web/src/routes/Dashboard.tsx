@@ -1,6 +1,6 @@
 import { Anchor, Badge, Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useMemo, useState, useSyncExternalStore } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router-dom";
 import { api, unwrap } from "../api/client";
@@ -49,42 +49,28 @@ function TopTile({ field, title }: { field: string; title: string }) {
 interface Point { at: number; in: number; stored: number }
 type Detection = Extract<StreamMessage, { type: "detection" }>["detection"];
 
-/** The live dashboard: the stream's counters and detections, batched once a second. */
-export default function Dashboard() {
-  const { t } = useTranslation();
-  const navigate = useNavigate();
-  const client = useQueryClient();
-  const [points, setPoints] = useState<Point[]>([]);
-  const [detections, setDetections] = useState<Detection[]>([]);
-  const onBatch = useCallback((messages: StreamMessage[]) => {
-    const fresh: Point[] = [];
-    const found: Detection[] = [];
-    for (const m of messages) {
-      // Counts since the previous counters, over `seconds` (longer than 1 under load): rates per second.
-      if (m.type === "counters") {
-        const seconds = m.counters.seconds && m.counters.seconds > 0 ? m.counters.seconds : 1;
-        fresh.push({ at: Date.now(), in: Math.round((m.counters.in ?? 0) / seconds), stored: Math.round((m.counters.stored + m.counters.skipped) / seconds) });
-      }
-      if (m.type === "detection") found.push(m.detection);
-    }
-    if (fresh.length) setPoints((p) => [...p, ...fresh].slice(-POINTS));
-    if (found.length) {
-      setDetections((d) => [...found.reverse(), ...d].slice(0, 50));
-      void client.invalidateQueries({ queryKey: ["alerts"] }); // a detection may have opened an alert
-    }
-  }, [client]);
-  const streamState = useStream(true, NO_EVENTS, onBatch, 1000, false);
+/** The rate points, kept outside React state: each second's flush re-renders the rate tile
+ * only, not the whole dashboard with its other tiles and charts (at full ingest rate that
+ * re-render, every second, is what took the page's time). */
+function pointStore() {
+  let points: Point[] = [];
+  const listeners = new Set<() => void>();
+  return {
+    add(fresh: Point[]) {
+      points = [...points, ...fresh].slice(-POINTS);
+      for (const listener of listeners) listener();
+    },
+    subscribe(listener: () => void) {
+      listeners.add(listener);
+      return () => { listeners.delete(listener); };
+    },
+    get: () => points,
+  };
+}
 
-  const histogram = useQuery({
-    queryKey: ["histogram", "", RANGE.start, RANGE.end, "dashboard"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/search/histogram", { params: { query: { start: RANGE.start, end: RANGE.end, buckets: 48 } } })),
-    refetchInterval: 30_000,
-  });
-  const rules = useQuery({
-    queryKey: ["rules"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/detection/rules")),
-    refetchInterval: 30_000,
-  });
+function RateTile({ store }: { store: ReturnType<typeof pointStore> }) {
+  const { t } = useTranslation();
+  const points = useSyncExternalStore(store.subscribe, store.get);
   const last = points[points.length - 1];
   const rateOption = useMemo(() => ({
     grid: { left: 45, right: 10, top: 30, bottom: 25 },
@@ -97,6 +83,54 @@ export default function Dashboard() {
       { type: "line", name: t("dashboard.stored"), showSymbol: false, data: points.map((p) => [p.at, p.stored]) },
     ],
   }), [points, t]);
+  return (
+    <Card withBorder>
+      <Group justify="space-between">
+        <Title order={3} size="h5">{t("dashboard.rate")}</Title>
+        <Text fz="sm" data-testid="rate">{t("dashboard.rateNow", { in: formatNumber(last?.in ?? 0), stored: formatNumber(last?.stored ?? 0) })}</Text>
+      </Group>
+      <Chart option={rateOption} height={180} label={t("dashboard.rate")} />
+      <Anchor component={Link} to={explorerLink("", "now-15m")} fz="sm">{t("dashboard.latestEvents")}</Anchor>
+    </Card>
+  );
+}
+
+/** The live dashboard: the stream's counters and detections, batched once a second. */
+export default function Dashboard() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const client = useQueryClient();
+  const [points] = useState(pointStore);
+  const [detections, setDetections] = useState<Detection[]>([]);
+  const onBatch = useCallback((messages: StreamMessage[]) => {
+    const fresh: Point[] = [];
+    const found: Detection[] = [];
+    for (const m of messages) {
+      // Counts since the previous counters, over `seconds` (longer than 1 under load): rates per second.
+      if (m.type === "counters") {
+        const seconds = m.counters.seconds && m.counters.seconds > 0 ? m.counters.seconds : 1;
+        fresh.push({ at: Date.now(), in: Math.round((m.counters.in ?? 0) / seconds), stored: Math.round((m.counters.stored + m.counters.skipped) / seconds) });
+      }
+      if (m.type === "detection") found.push(m.detection);
+    }
+    if (fresh.length) points.add(fresh);
+    if (found.length) {
+      setDetections((d) => [...found.reverse(), ...d].slice(0, 50));
+      void client.invalidateQueries({ queryKey: ["alerts"] }); // a detection may have opened an alert
+    }
+  }, [client, points]);
+  const streamState = useStream(true, NO_EVENTS, onBatch, 1000, false);
+
+  const histogram = useQuery({
+    queryKey: ["histogram", "", RANGE.start, RANGE.end, "dashboard"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/search/histogram", { params: { query: { start: RANGE.start, end: RANGE.end, buckets: 48 } } })),
+    refetchInterval: 30_000,
+  });
+  const rules = useQuery({
+    queryKey: ["rules"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/detection/rules")),
+    refetchInterval: 30_000,
+  });
   const histogramOption = useMemo(() => ({
     grid: { left: 50, right: 10, top: 10, bottom: 25 },
     tooltip: { trigger: "axis" },
@@ -119,14 +153,7 @@ export default function Dashboard() {
       </SimpleGrid>
       <TacticHeatmap />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        <Card withBorder>
-          <Group justify="space-between">
-            <Title order={3} size="h5">{t("dashboard.rate")}</Title>
-            <Text fz="sm" data-testid="rate">{t("dashboard.rateNow", { in: formatNumber(last?.in ?? 0), stored: formatNumber(last?.stored ?? 0) })}</Text>
-          </Group>
-          <Chart option={rateOption} height={180} label={t("dashboard.rate")} />
-          <Anchor component={Link} to={explorerLink("", "now-15m")} fz="sm">{t("dashboard.latestEvents")}</Anchor>
-        </Card>
+        <RateTile store={points} />
         <Card withBorder>
           <Title order={3} size="h5">{t("dashboard.overTime")}</Title>
           <Chart option={histogramOption} height={180} label={t("dashboard.overTime")} onClick={(p) => {
