@@ -88,7 +88,7 @@ const en = {
     filter: "Filter rules", readOnly: "The rules Guetteur runs; analysts and administrators open them to read, test and change them.",
     intro: "Built-in rules come from the pack. Rules you save or import are kept in the data folder (local) and replace a built-in rule with the same id; Guetteur applies every change within seconds.",
     introAnalyst: "Open a rule to read its YAML and test it on the last 24 hours; propose changes or new rules to an administrator.",
-    hits24h: "Hits 24 h", hits7d: "Hits 7 d", alerts30d: "Alerts 30 d", fpRatio: "False positives", enabled: "On",
+    stat: "{{label}}: {{value}}", hits24h: "Hits 24 h", hits7d: "Hits 7 d", alerts30d: "Alerts 30 d", fpRatio: "False positives", enabled: "On",
     on: "on", switchRule: "Turn {{title}} on or off", origin: "Origin", origins: { builtin: "built-in", folder: "rules folder", local: "local" },
     newRule: "New rule", import: "Import files", imported: "{{saved}} files imported, {{refused}} refused.", importRefused: "{{name}} refused: {{message}}",
     proposals: "Proposed rules", proposedBy: "proposed by {{who}}", accept: "Accept", reject: "Reject", proposed: "Proposal sent to the administrators.",

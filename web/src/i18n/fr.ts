@@ -90,7 +90,7 @@ const fr: Catalogue = {
     filter: "Filtrer les règles", readOnly: "Les règles que Guetteur applique ; analystes et administrateurs les ouvrent pour les lire, les tester et les modifier.",
     intro: "Les règles intégrées viennent du pack. Les règles enregistrées ou importées sont gardées dans le dossier de données (locales) et remplacent une règle intégrée de même id ; Guetteur applique chaque changement en quelques secondes.",
     introAnalyst: "Ouvrez une règle pour lire son YAML et la tester sur les dernières 24 h ; proposez des modifications ou de nouvelles règles à un administrateur.",
-    hits24h: "Décl. 24 h", hits7d: "Décl. 7 j", alerts30d: "Alertes 30 j", fpRatio: "Faux positifs", enabled: "Active",
+    stat: "{{label}} : {{value}}", hits24h: "Décl. 24 h", hits7d: "Décl. 7 j", alerts30d: "Alertes 30 j", fpRatio: "Faux positifs", enabled: "Active",
     on: "active", switchRule: "Activer ou désactiver {{title}}", origin: "Origine", origins: { builtin: "intégrée", folder: "dossier de règles", local: "locale" },
     newRule: "Nouvelle règle", import: "Importer des fichiers", imported: "{{saved}} fichiers importés, {{refused}} refusés.", importRefused: "{{name}} refusé : {{message}}",
     proposals: "Règles proposées", proposedBy: "proposée par {{who}}", accept: "Accepter", reject: "Refuser", proposed: "Proposition envoyée aux administrateurs.",

@@ -117,7 +117,12 @@ export default function RuleView({ ruleId: given }: { ruleId?: string | null }) 
           <Badge variant="light" color={data.origin === "local" ? "grape" : "gray"}>{t(`rules.origins.${data.origin}`)}</Badge>
           {!data.enabled && <Badge color="gray" data-testid="rule-off">{t("rules.off")}</Badge>}
           {(data.techniques ?? []).map(technique)}
-          <Text fz="sm">{t("rules.hits24h")}: {formatNumber(data.hits_24h)} · {t("rules.hits7d")}: {formatNumber(data.hits_7d)} · {t("rules.alerts30d")}: {formatNumber(data.alerts_30d)} · {t("rules.fpRatio")}: {data.false_positive_ratio == null ? "–" : `${formatNumber(data.false_positive_ratio * 100)} %`}</Text>
+          <Text fz="sm">{[
+            t("rules.stat", { label: t("rules.hits24h"), value: formatNumber(data.hits_24h) }),
+            t("rules.stat", { label: t("rules.hits7d"), value: formatNumber(data.hits_7d) }),
+            t("rules.stat", { label: t("rules.alerts30d"), value: formatNumber(data.alerts_30d) }),
+            t("rules.stat", { label: t("rules.fpRatio"), value: data.false_positive_ratio == null ? "–" : `${formatNumber(data.false_positive_ratio * 100)} %` }),
+          ].join(" · ")}</Text>
         </Group>
       )}
       {data?.replaces && <Text fz="sm" c="dimmed">{t("rules.overrides", { file: data.replaces })}</Text>}
