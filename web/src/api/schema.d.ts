@@ -159,8 +159,9 @@ export interface paths {
         };
         /**
          * Audit Verify
-         * @description Recompute the audit trail's hash chain now (every row, in a read-only snapshot) and give
-         *     the last result of the event store's chain verification.
+         * @description The audit trail's hash chain recomputed (every row, in a read-only snapshot; the result of
+         *     a walk is reused for 5 minutes unless `fresh`, see `verified_at`), and the last result of the
+         *     event store's chain verification.
          */
         get: operations["audit_verify_api_v1_audit_verify_get"];
         put?: never;
@@ -1995,6 +1996,7 @@ export interface components {
             /**
              * Verified At
              * Format: date-time
+             * @description when this walk ran (a walk is reused for 5 minutes unless `fresh`)
              */
             verified_at: string;
         };
@@ -5055,7 +5057,10 @@ export interface operations {
     };
     audit_verify_api_v1_audit_verify_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description walk the audit chain again even if the last walk is recent */
+                fresh?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5069,6 +5074,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VerifyPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

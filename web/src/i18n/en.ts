@@ -110,7 +110,7 @@ const en = {
     outcomes: { success: "success", failure: "failure" },
     verification: "Verification", verifyAgain: "Verify again", intact: "chain intact", broken: "chain broken",
     rowsVerified_one: "{{formatted}} row verified", rowsVerified_other: "{{formatted}} rows verified", brokenAt: "first broken row #{{seq}}: {{reason}}",
-    head: "head", storeChain: "Stored events:", storeOk: "{{batches}} batches, {{rows}} events verified", storeBroken: "broken at batch {{batch}}: {{reason}}",
+    head: "head", walkedAt: "walked {{when}}", storeChain: "Stored events:", storeOk: "{{batches}} batches, {{rows}} events verified", storeBroken: "broken at batch {{batch}}: {{reason}}",
     storeWhen: "{{when}} by {{who}}", storeNever: "never verified", storeStart: "Verify now (background)",
     storeHow: "Verifying the events reads them all again (minutes on millions); on the server:",
     brokenHelp: "A row was changed or removed after it was written: keep this page's details and compare with a saved head hash.",

@@ -112,7 +112,7 @@ const fr: Catalogue = {
     outcomes: { success: "réussite", failure: "échec" },
     verification: "Vérification", verifyAgain: "Vérifier à nouveau", intact: "chaîne intacte", broken: "chaîne rompue",
     rowsVerified_one: "{{formatted}} ligne vérifiée", rowsVerified_other: "{{formatted}} lignes vérifiées", brokenAt: "première ligne rompue n° {{seq}} : {{reason}}",
-    head: "tête", storeChain: "Événements stockés :", storeOk: "{{batches}} lots, {{rows}} événements vérifiés", storeBroken: "rompue au lot {{batch}} : {{reason}}",
+    head: "tête", walkedAt: "parcourue le {{when}}", storeChain: "Événements stockés :", storeOk: "{{batches}} lots, {{rows}} événements vérifiés", storeBroken: "rompue au lot {{batch}} : {{reason}}",
     storeWhen: "{{when}} par {{who}}", storeNever: "jamais vérifiés", storeStart: "Vérifier maintenant (en arrière-plan)",
     storeHow: "Vérifier les événements les relit tous (des minutes sur des millions) ; sur le serveur :",
     brokenHelp: "Une ligne a été modifiée ou supprimée après son écriture : gardez les détails de cette page et comparez avec une tête de chaîne sauvegardée.",

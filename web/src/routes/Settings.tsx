@@ -17,6 +17,10 @@ function Verification() {
     queryFn: async () => unwrap(await api.GET("/api/v1/audit/verify")),
     refetchInterval: (q) => (q.state.data?.store_running ? 2000 : false),
   });
+  const again = useMutation({
+    mutationFn: async () => unwrap(await api.GET("/api/v1/audit/verify", { params: { query: { fresh: true } } })),
+    onSuccess: (data) => client.setQueryData(["audit-verify"], data),
+  });
   const start = useMutation({
     mutationFn: async () => unwrap(await api.POST("/api/v1/audit/verify/store")),
     onSuccess: (data) => client.setQueryData(["audit-verify"], data),
@@ -27,7 +31,7 @@ function Verification() {
     <Card withBorder data-testid="verification">
       <Group justify="space-between" mb="xs">
         <Title order={3} size="h4">{t("audit.verification")}</Title>
-        <Button size="xs" variant="default" loading={verify.isFetching} onClick={() => void verify.refetch()}>{t("audit.verifyAgain")}</Button>
+        <Button size="xs" variant="default" loading={verify.isFetching || again.isPending} onClick={() => again.mutate()}>{t("audit.verifyAgain")}</Button>
       </Group>
       {audit && (
         <Group gap="sm" mb="xs">
@@ -35,6 +39,7 @@ function Verification() {
           <Text fz="sm">{audit.ok ? t("audit.rowsVerified", { count: audit.rows_checked, formatted: formatNumber(audit.rows_checked) })
             : t("audit.brokenAt", { seq: audit.first_broken_seq, reason: audit.reason })}</Text>
           {audit.head_hash && <Text fz="xs" c="dimmed">{t("audit.head")} <Code fz="xs">{audit.head_hash.slice(0, 16)}…</Code></Text>}
+          <Text fz="xs" c="dimmed">{t("audit.walkedAt", { when: formatTime(audit.verified_at) })}</Text>
         </Group>
       )}
       <Group gap="sm">

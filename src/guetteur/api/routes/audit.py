@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -69,7 +70,7 @@ class AuditVerification(BaseModel):
     reason: str | None
     head_hash: str | None = Field(description="hex chain hash of the last verified row: keep it elsewhere to "
                                               "detect a truncated tail")
-    verified_at: datetime
+    verified_at: datetime = Field(description="when this walk ran (a walk is reused for 5 minutes unless `fresh`)")
 
 
 class StoreVerificationPublic(BaseModel):
@@ -100,16 +101,42 @@ def _running(request: Request) -> bool:
     return task is not None and not task.done()
 
 
+AUDIT_VERIFY_SECONDS = 300.0  # a walk's result is reused this long (about 17,000 rows/s: a big trail takes a while)
+
+
+async def _audit_report(request: Request, state: Any, fresh: bool) -> AuditVerification:
+    """The audit chain walked now, or the last walk when younger than `AUDIT_VERIFY_SECONDS`
+    (`fresh` walks again); concurrent callers share one walk."""
+    app_state = request.app.state
+    lock: asyncio.Lock | None = getattr(app_state, "audit_verify_lock", None)
+    if lock is None:
+        lock = app_state.audit_verify_lock = asyncio.Lock()
+    async with lock:
+        cached: tuple[float, AuditVerification] | None = getattr(app_state, "audit_verify", None)
+        if cached is not None and not fresh and time.monotonic() - cached[0] < AUDIT_VERIFY_SECONDS:
+            return cached[1]
+        report = await asyncio.to_thread(verify_audit_chain, _sync_dsn(state))
+        audit = AuditVerification(ok=report.ok, rows_checked=report.rows_checked,
+                                  first_broken_seq=report.first_broken_seq, reason=report.reason,
+                                  head_hash=report.head_hash, verified_at=datetime.now(UTC))
+        app_state.audit_verify = (time.monotonic(), audit)
+        return audit
+
+
 @router.get("/audit/verify", response_model=VerifyPublic)
-async def audit_verify(request: Request, state: State, who: Admin) -> VerifyPublic:
-    """Recompute the audit trail's hash chain now (every row, in a read-only snapshot) and give
-    the last result of the event store's chain verification."""
+async def audit_verify(
+    request: Request,
+    state: State,
+    who: Admin,
+    fresh: Annotated[bool, Query(description="walk the audit chain again even if the last walk is recent")] = False,
+) -> VerifyPublic:
+    """The audit trail's hash chain recomputed (every row, in a read-only snapshot; the result of
+    a walk is reused for 5 minutes unless `fresh`, see `verified_at`), and the last result of the
+    event store's chain verification."""
     del who
-    report = await asyncio.to_thread(verify_audit_chain, _sync_dsn(state))
+    audit = await _audit_report(request, state, fresh)
     async with state.pool.connection() as conn:
         last = await last_verification(conn)
-    audit = AuditVerification(ok=report.ok, rows_checked=report.rows_checked, first_broken_seq=report.first_broken_seq,
-                              reason=report.reason, head_hash=report.head_hash, verified_at=datetime.now(UTC))
     store = None if last is None else StoreVerificationPublic(
         ok=last.ok, batches_checked=last.batches_checked, rows_checked=last.rows_checked,
         first_broken_batch=last.first_broken_batch, reason=last.reason, head_hash=last.head_hash,
@@ -142,4 +169,4 @@ async def store_verify_start(request: Request, state: State, who: Admin) -> Veri
 
     request.app.state.store_verify = asyncio.create_task(run(), name="store-verify")
     await record(state, AuditEntry(who.actor, "store.verify", "success", client_address(request)))
-    return await audit_verify(request, state, who)
+    return await audit_verify(request, state, who, fresh=False)
