@@ -22,6 +22,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Past this many stored rows not yet counted (the task stopped or fell behind), a reader reads
 # `events` directly: reading them by batch would cost more than the plain scan.
 MAX_PENDING_ROWS = 200_000
+MAX_PENDING_BATCHES = 5_000  # their ids travel as one array parameter
 
 _NEXT = "SELECT batch_id, seq FROM batches WHERE seq > %s ORDER BY seq LIMIT %s"
 # `irregular`: a NULL column while the document holds something at that field.
@@ -94,10 +95,11 @@ async def split(conn: psycopg.AsyncConnection[Any], start: datetime, end: dateti
     if inner_start >= inner_end:
         return None
     cur = await conn.execute(
-        "SELECT coalesce(sum(b.row_count), 0), coalesce(array_agg(b.batch_id), '{}') FROM batches b"
-        " WHERE b.seq > (SELECT seq FROM event_rollup_cursor)")
+        "SELECT coalesce(sum(b.row_count), 0), coalesce(array_agg(b.batch_id), '{}') FROM ("
+        " SELECT batch_id, row_count FROM batches WHERE seq > (SELECT seq FROM event_rollup_cursor)"
+        " ORDER BY seq LIMIT %s) AS b", (MAX_PENDING_BATCHES + 1,))
     row = await cur.fetchone()
-    if row is None or int(row[0]) > MAX_PENDING_ROWS:
+    if row is None or int(row[0]) > MAX_PENDING_ROWS or len(row[1]) > MAX_PENDING_BATCHES:
         return None
     cur = await conn.execute("SELECT EXISTS (SELECT FROM event_rollup WHERE minute >= %s AND minute < %s"
                              " AND irregular)", (inner_start, inner_end))
