@@ -180,7 +180,8 @@ def test_iso_with_fraction_is_the_general_conversion(text: str, zone: str) -> No
     saved = CONTEXT.tz
     set_timezone(ZoneInfo(zone))
     try:
-        assert timefmt.iso(text) == timefmt._iso(text)
+        assert timefmt.iso(text) == timefmt.convert_iso(text)
+        assert timefmt.iso(text) == timefmt.convert_iso(text)  # memoised
     finally:
         set_timezone(saved)
 

@@ -36,6 +36,7 @@ _CACHE_MAX = 8192
 _iso_cache: dict[tuple[str, int], str | None] = {}
 _bsd_cache: dict[tuple[str, str, str, str | None, str | None, int], str | None] = {}
 _clf_cache: dict[str, str | None] = {}
+_iso_second_cache: dict[tuple[str, int], str | None] = {}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TZ_OFFSET = re.compile(r"(?:GMT|UTC)?\s*([+-])(\d{1,2}):?(\d{2})?$")
@@ -45,6 +46,7 @@ _ZONE_WORD = re.compile(r"^(.*\d)\s*(UTC|GMT|Z|[A-Z]{3,4})$")
 def clear_caches() -> None:
     """Forget memoised conversions (their result depends on the configured zone)."""
     _iso_cache.clear()
+    _iso_second_cache.clear()
     _bsd_cache.clear()
     _clf_cache.clear()
 
@@ -107,7 +109,8 @@ def parse_iso(text: str) -> datetime | None:
     return moment
 
 
-# An ISO time with a fraction of a second: the same second (with its zone) is converted once
+# An ISO time with a fraction of a second, not in the per-text memo (millisecond times rarely
+# repeat): the same second (with its zone) is converted once
 # and cached, the milliseconds are copied (the zone's offset is whole seconds, `fromisoformat`
 # truncates the fraction: 42.4879999 is .487). ASCII digits only; anything else takes the
 # general path.
@@ -119,28 +122,43 @@ _FRACTION = re.compile(
 
 def iso(text: str) -> str | None:
     """ISO 8601 text to `@timestamp` text, or None."""
-    if "." in text or "," in text:
-        m = _FRACTION.match(text)
-        if m is not None:
-            second = _iso(m.group(1) + m.group(3))
-            return None if second is None else f"{second[:20]}{(m.group(2) + '00')[:3]}Z"
-    return _iso(text)
-
-
-def _iso(text: str) -> str | None:
     key = (text, id(CONTEXT.tz))
     found = _iso_cache.get(key, _iso_cache)
     if found is not _iso_cache:
         return found  # type: ignore[return-value]
-    moment = parse_iso(text)
-    try:
-        result = None if moment is None else utc_text(moment)
-    except (OverflowError, ValueError):  # year 1 in a negative zone...
-        result = None
+    m = _FRACTION.match(text) if "." in text or "," in text else None
+    if m is None:
+        result = convert_iso(text)
+    else:
+        second = _iso_second(m.group(1) + m.group(3))
+        result = None if second is None else f"{second[:20]}{(m.group(2) + '00')[:3]}Z"
     if len(_iso_cache) >= _CACHE_MAX:
         _iso_cache.clear()
     _iso_cache[key] = result
     return result
+
+
+def _iso_second(text: str) -> str | None:
+    """`convert_iso` of a time without fraction, memoised apart from `_iso_cache` (which
+    millisecond times fill and clear)."""
+    key = (text, id(CONTEXT.tz))
+    found = _iso_second_cache.get(key, _iso_second_cache)
+    if found is not _iso_second_cache:
+        return found  # type: ignore[return-value]
+    result = convert_iso(text)
+    if len(_iso_second_cache) >= _CACHE_MAX:
+        _iso_second_cache.clear()
+    _iso_second_cache[key] = result
+    return result
+
+
+def convert_iso(text: str) -> str | None:
+    """What `iso` returns, computed without any memo (the reference of its shortcuts)."""
+    moment = parse_iso(text)
+    try:
+        return None if moment is None else utc_text(moment)
+    except (OverflowError, ValueError):  # year 1 in a negative zone...
+        return None
 
 
 def infer_year(month: int, day: int, hms: tuple[int, int, int], micro: int, received: float,
