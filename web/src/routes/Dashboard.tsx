@@ -11,6 +11,7 @@ import { alertsLink } from "../lib/dashboard";
 import { display } from "../lib/event";
 import { quoteValue } from "../lib/kql";
 import { explorerLink } from "../lib/links";
+import { type Point, type PointStore, pointStore, ratePoint } from "../lib/rates";
 import { LEVEL_COLOURS } from "../theme";
 import { AlertTiles } from "./alertTiles";
 import { AlertActivityTile, RiskiestTile, SilentSourcesTile, TacticHeatmap } from "./dashboardTiles";
@@ -46,29 +47,9 @@ function TopTile({ field, title }: { field: string; title: string }) {
   );
 }
 
-interface Point { at: number; in: number; stored: number }
 type Detection = Extract<StreamMessage, { type: "detection" }>["detection"];
 
-/** The rate points, kept outside React state: each second's flush re-renders the rate tile
- * only, not the whole dashboard with its other tiles and charts (at full ingest rate that
- * re-render, every second, is what took the page's time). */
-function pointStore() {
-  let points: Point[] = [];
-  const listeners = new Set<() => void>();
-  return {
-    add(fresh: Point[]) {
-      points = [...points, ...fresh].slice(-POINTS);
-      for (const listener of listeners) listener();
-    },
-    subscribe(listener: () => void) {
-      listeners.add(listener);
-      return () => { listeners.delete(listener); };
-    },
-    get: () => points,
-  };
-}
-
-function RateTile({ store }: { store: ReturnType<typeof pointStore> }) {
+function RateTile({ store }: { store: PointStore }) {
   const { t } = useTranslation();
   const points = useSyncExternalStore(store.subscribe, store.get);
   const last = points[points.length - 1];
@@ -100,20 +81,16 @@ export default function Dashboard() {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const client = useQueryClient();
-  const [points] = useState(pointStore);
+  const [points] = useState(() => pointStore(POINTS));
   const [detections, setDetections] = useState<Detection[]>([]);
   const onBatch = useCallback((messages: StreamMessage[]) => {
     const fresh: Point[] = [];
     const found: Detection[] = [];
     for (const m of messages) {
-      // Counts since the previous counters, over `seconds` (longer than 1 under load): rates per second.
-      if (m.type === "counters") {
-        const seconds = m.counters.seconds && m.counters.seconds > 0 ? m.counters.seconds : 1;
-        fresh.push({ at: Date.now(), in: Math.round((m.counters.in ?? 0) / seconds), stored: Math.round((m.counters.stored + m.counters.skipped) / seconds) });
-      }
+      if (m.type === "counters") fresh.push(ratePoint(m.counters, Date.now()));
       if (m.type === "detection") found.push(m.detection);
     }
-    if (fresh.length) points.add(fresh);
+    points.add(fresh);
     if (found.length) {
       setDetections((d) => [...found.reverse(), ...d].slice(0, 50));
       void client.invalidateQueries({ queryKey: ["alerts"] }); // a detection may have opened an alert
