@@ -1,14 +1,26 @@
 """The console's speed from the browser: how long the dashboard and the explorer take until
-they show their data over a large store, from the browser's own clock; and the bundle size.
+they are usable over a large store, from the browser's own clock; the live dashboard under a
+full-rate stream; and the bundle size.
 
-Usage: python bench/console.py [--events 5000000] [--runs 5]
-An embedded PostgreSQL is started in a temp dir and filled with `--events` events over the
-last 24 h by bench/search.py's writer (binary COPY, digest, chain; the pipeline is not the
-subject); `guetteur up` then runs on it, and Debian's Chromium (Playwright) logs in as an
-analyst and loads each page `--runs` times. Figures, milliseconds from the navigation's start
-(`performance.now()`, Navigation Timing): `dom_interactive`, and `ready`: for the dashboard,
-the first row of the top-hosts tile and of the busiest-rules tile drawn; for the explorer
-over 24 h, the first result row and the hit count drawn (its slowest search). Median and max.
+Usage: python bench/console.py [--events 5000000] [--runs 5] [--data-dir DIR] [--live-lines N]
+An embedded PostgreSQL is filled with `--events` events over the last 24 h by bench/search.py's
+writer (binary COPY, digest, chain; the pipeline is not the subject). `--data-dir` keeps the
+filled cluster there: the next run reuses it and only tops it up with the events of the time
+since (same density), `--fill-only` stops after that. `guetteur up` then runs on it, and
+Debian's Chromium (Playwright) logs in as an analyst and loads each page `--runs` times after a
+warm-up load. Times are milliseconds from the navigation's start, recorded in the page (a
+MutationObserver installed before the page's scripts): `ready` is the page usable (dashboard:
+its top-hosts and busiest-rules tiles drawn; explorer: the first result row drawn), `count` the
+explorer's hit count drawn, `dom_interactive` from Navigation Timing, `scripts_loaded` the last
+script's end; and for each API request its start, end and duration (Resource Timing): which
+request gates `ready`, and whether any waits for another. Median (and max) over the runs.
+`--live-lines N`: then the dashboard stays open while bench/ingest.py sends N lines as fast as
+the machine takes them (syslog TCP and HTTP) to this Guetteur; the page records each counters
+message received, each change of the rate it shows, long tasks (PerformanceObserver) and frame
+gaps (requestAnimationFrame): updates per second, whether each shown rate is the one of the last
+counters received, streamed totals, long tasks and the longest frame gap. Those events stay in
+a `--data-dir` store (timestamped now): filtered searches of a later run see them.
+Bundle: total and first page (the entry and what index.html preloads), gzipped.
 Needs the console built (scripts/setup.sh). One JSON line.
 """
 
