@@ -362,6 +362,21 @@ def test_zeek_tsv_headers_are_remembered_per_file() -> None:
     assert first["@timestamp"].startswith("2023-08-16T")
 
 
+@pytest.mark.parametrize("hint", ["zeek_tsv", None])
+def test_zeek_tsv_cut_separator_escape_is_no_header(hint: str | None, caplog: pytest.LogCaptureFixture) -> None:
+    """`#separator \\x` (an escape cut short) is no header the parser can read: the record is
+    kept as any other line, and the parser says so instead of raising (no traceback logged)."""
+    zeek.reset_state()
+    with caplog.at_level("ERROR"):
+        event = parse_record(RawRecord("#separator \\x", time.time(), "file", hint, "/logs/conn.log"))
+    assert event["event"]["original"] == "#separator \\x"
+    assert "zeek_header" not in event.get("tags", [])
+    assert not [r for r in caplog.records if "raised" in r.getMessage()]
+    # a well-formed escape still sets the separator
+    ok = parse_record(RawRecord("#separator \\x09", time.time(), "file", "zeek_tsv", "/logs/conn.log"))
+    assert "zeek_header" in ok["tags"]
+
+
 def test_zeek_json_variants() -> None:
     for path in sorted(need(DATA / "security-datasets/compound/apt29/day1/zeek").glob("*.log")):
         for line in path.read_text().splitlines()[:50]:

@@ -67,7 +67,12 @@ def _header_line(text: str, record: RawRecord) -> Event | None:
         header = _HEADERS[key] = _Header()
     if text.startswith("#separator"):
         value = text[len("#separator"):].strip()
-        header.separator = value.encode().decode("unicode_escape") if value.startswith("\\x") else value or "\t"
+        if value.startswith("\\x"):
+            try:
+                value = value.encode().decode("unicode_escape")
+            except UnicodeError:  # a cut escape ("\x"): not a header this parser reads
+                return None
+        header.separator = value or "\t"
     else:
         name, _, value = text[1:].partition(header.separator)
         if name == "set_separator":
