@@ -382,6 +382,6 @@ def test_alert_list_bulk_acknowledge_and_silence_in_two_clicks(admin: Console) -
     admin.page.get_by_role("button", name="Mettre en silence").click()  # 1
     admin.page.get_by_role("dialog").get_by_role("button", name="Mettre en silence").click()  # 2
     admin.page.get_by_text(re.compile("^En silence jusqu'au ")).wait_for()
-    admin.goto("/settings")
+    admin.goto("/settings?tab=silences")  # Settings has one tab per subject
     admin.page.get_by_test_id("silences-table").get_by_text(f"mise en silence depuis l'alerte n° {ids[0]} dans la console").wait_for()
     admin.shot("10-settings")

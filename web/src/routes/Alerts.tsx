@@ -7,6 +7,7 @@ import { Link, Route, Routes, useParams, useSearchParams } from "react-router-do
 import { api, type Schemas, unwrap } from "../api/client";
 import { ResultsTable } from "../components/ResultsTable";
 import { EventView } from "../components/EventView";
+import { SEVERITIES, SeverityBadge } from "../components/SeverityBadge";
 import { allows, useMe } from "../hooks/useMe";
 import { formatNumber, formatTime } from "../i18n";
 import { entityQuery, entityText, type Grouping, groupAlerts } from "../lib/alerts";
@@ -14,18 +15,11 @@ import type { Doc } from "../lib/event";
 import { quoteValue } from "../lib/kql";
 import { explorerLink } from "../lib/links";
 
-export const SEVERITIES = ["critical", "medium", "low"] as const;
-export const SEVERITY_COLOURS: Record<string, string> = { critical: "red", medium: "orange", low: "blue" };
 const STATUSES = ["open", "acknowledged", "closed"] as const;
 const REASONS = ["true_positive", "false_positive", "benign_positive", "duplicate", "other"] as const;
 type Status = (typeof STATUSES)[number];
 type Reason = (typeof REASONS)[number];
 type Alert = Schemas["AlertPublic"];
-
-export function SeverityBadge({ severity }: { severity: string }) {
-  const { t } = useTranslation();
-  return <Badge color={SEVERITY_COLOURS[severity] ?? "gray"} style={{ flexShrink: 0 }} miw={70}>{t(`alerts.severities.${severity}`, { defaultValue: severity })}</Badge>;
-}
 
 function technique(id: string) {
   return <Anchor key={id} href={`https://attack.mitre.org/techniques/${id.replace(".", "/")}/`} target="_blank" rel="noreferrer" fz="xs" mr={6}>{id}</Anchor>;

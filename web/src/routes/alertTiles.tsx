@@ -5,7 +5,7 @@ import { Link } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { formatNumber, formatTime } from "../i18n";
 import { entityText } from "../lib/alerts";
-import { SEVERITIES, SEVERITY_COLOURS, SeverityBadge } from "./Alerts";
+import { SEVERITIES, SEVERITY_COLOURS, SeverityBadge } from "../components/SeverityBadge";
 
 /** Open alerts by severity (counted by the server) and the latest open ones; refreshed every
  * 5 s, and at once when the stream brings a detection (the dashboard invalidates ["alerts"]). */

@@ -8,7 +8,7 @@ import { Chart } from "../components/Chart";
 import i18n, { formatNumber, formatTime } from "../i18n";
 import { alertsLink, bucketAt, colourStep, ENTITY_FILTER, heatmapRows, severitySeries, stepColour } from "../lib/dashboard";
 import { quoteValue } from "../lib/kql";
-import { SEVERITIES } from "./Alerts";
+import { SEVERITIES } from "../components/SeverityBadge";
 
 // The dashboard's window for alert activity, as the events' (Dashboard.tsx).
 const START = "now-24h";
