@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start everything: database, parser workers, syslog listeners, file inputs, API."""
         from guetteur.errors import ConfigError
+        from guetteur.pipeline.collector import settle_collector
         from guetteur.server import ShutdownIncomplete, serve
 
         settings = settings_from(ctx)
@@ -28,7 +29,8 @@ def register(app: typer.Typer) -> None:
             console.print("[red]--mail goes with --demo[/red]")
             raise typer.Exit(2)
         try:
-            asyncio.run(serve(settings, demo=demo, demo_mail=mail))
+            # once serving, the process is built: its collector settles (pipeline/collector.py)
+            asyncio.run(serve(settings, demo=demo, demo_mail=mail, on_ready=lambda _info: settle_collector()))
         except (OSError, ConfigError) as exc:
             console.print(f"[red]cannot start:[/red] {exc}")
             raise typer.Exit(1) from None

@@ -133,6 +133,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
     from guetteur.config import DetectSettings, ParseSettings
     from guetteur.parse import BatchResult, flush_pending, parse_batch
     from guetteur.parse.context import configure
+    from guetteur.pipeline.collector import settle_collector
     from guetteur.pipeline.detection import WorkerDetection
     from guetteur.pipeline.transfer import unpack
     from guetteur.store.writer import EventWriter
@@ -161,8 +162,7 @@ def worker_main(worker_id: int, dsn: str, parse_settings: dict[str, Any], detect
 
     # Batches allocate many short-lived dicts; the default collector thresholds spend a
     # large share of parse time re-scanning the long-lived modules and rule tables.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    settle_collector()
     results.put(("ready", worker_id, None, None))
     try:
         while True:
