@@ -57,11 +57,12 @@ function RateTile({ store }: { store: PointStore }) {
     grid: { left: 45, right: 10, top: 30, bottom: 25 },
     tooltip: { trigger: "axis" },
     legend: { top: 0, data: [t("dashboard.in"), t("dashboard.stored")] },
-    xAxis: { type: "time", axisLabel: { hideOverlap: true } },
+    // At least the last minute (a first point alone made a time axis of days), dots while too few for a line.
+    xAxis: { type: "time", min: (v: { min: number; max: number }) => Math.min(v.min, v.max - 60_000), max: "dataMax", axisLabel: { hideOverlap: true } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { type: "line", name: t("dashboard.in"), showSymbol: false, data: points.map((p) => [p.at, p.in]) },
-      { type: "line", name: t("dashboard.stored"), showSymbol: false, data: points.map((p) => [p.at, p.stored]) },
+      { type: "line", name: t("dashboard.in"), showSymbol: points.length < 3, data: points.map((p) => [p.at, p.in]) },
+      { type: "line", name: t("dashboard.stored"), showSymbol: points.length < 3, data: points.map((p) => [p.at, p.stored]) },
     ],
   }), [points, t]);
   return (
