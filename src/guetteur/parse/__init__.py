@@ -268,27 +268,6 @@ def _ingested(received: float) -> str:
     return _last_ingested[1]
 
 
-# a source's peer field ("log.source.address") split once: (parents, leaf)
-_PEER_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
-
-
-def _put_peer(event: Event, path: str, value: str) -> None:
-    """`ecs.put(event, path, value)` with the path split once per field name (a handful of sources)."""
-    split = _PEER_PATHS.get(path)
-    if split is None:
-        *parents, leaf = path.split(".")
-        split = (tuple(parents), leaf)
-        if len(_PEER_PATHS) < 64:
-            _PEER_PATHS[path] = split
-    node = event
-    for part in split[0]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[split[1]] = value
-
-
 def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) -> Event:
     """Fill what every event carries, whatever parsed it."""
     meta = event.get("event")
@@ -317,7 +296,7 @@ def finalize(event: Event, text: str, record: RawRecord, parser: Parser | None) 
     event["input"] = {"type": record.source}  # the pipeline counts stored events per input
     peer = record.peer
     if peer:  # where the source says (`log.source.address`, `log.file.path`)
-        _put_peer(event, record.peer_field, peer)
+        ecs.put(event, record.peer_field, peer)
     if record.meta:
         if "offset" in record.meta:
             ecs.put(event, "log.offset", record.meta["offset"])
@@ -332,7 +311,7 @@ def unparsed(text: str, record: RawRecord) -> Event:
     return finalize(event, text, record, None)
 
 
-def _record_text(record: RawRecord) -> str:  # inlined in `_parse_into`: change both
+def _record_text(record: RawRecord) -> str:
     data = record.data
     text = (data if isinstance(data, str) else data.decode("utf-8", errors="replace")).rstrip("\r\n")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL; keep the rest of the record
@@ -340,7 +319,7 @@ def _record_text(record: RawRecord) -> str:  # inlined in `_parse_into`: change 
     return text
 
 
-def _parse_text(text: str, record: RawRecord) -> Event:  # inlined in `_parse_into`: change both
+def _parse_text(text: str, record: RawRecord) -> Event:
     parser = PARSERS.get(record.hint) if record.hint else None
     event: Event | None = None
     if parser is not None:
@@ -445,15 +424,9 @@ def parse_batch(records: Iterable[RawRecord]) -> BatchResult:
 
 def _parse_into(result: BatchResult, records: Iterable[RawRecord]) -> None:
     events = result.events
-    parsers = PARSERS
     for record in records:
-        # _record_text and _parse_text inlined: this loop runs once per record
-        data = record.data
-        text = (data if isinstance(data, str) else data.decode("utf-8", errors="replace")).rstrip("\r\n")
-        if "\x00" in text:
-            text = text.replace("\x00", "\ufffd")
-        hint = record.hint
-        if (hint is None or hint == "auditd") and text[:5] in ("type=", "node="):
+        text = _record_text(record)
+        if (record.hint is None or record.hint == "auditd") and text[:5] in ("type=", "node="):
             parsed = parse_audit_record(text)
             if parsed is not None:
                 try:
@@ -461,16 +434,7 @@ def _parse_into(result: BatchResult, records: Iterable[RawRecord]) -> None:
                     continue
                 except Exception:  # never lose the record to an assembler bug
                     log.exception("auditd assembler raised")
-        parser = parsers.get(hint) if hint else None
-        event: Event | None = None
-        if parser is not None:
-            event = _parse_with(parser, text, record)
-        if event is None:
-            event, parser = _autodetect(text, record)
-        event = unparsed(text, record) if event is None else finalize(event, text, record, parser)
-        if "\ufffd" in text:
-            _keep_exact_bytes(event, text, record)
-        events.append(event)
+        events.append(_parse_text(text, record))
     if ASSEMBLER.pending:
         _emit(result, ASSEMBLER.expire())
     result.pending = ASSEMBLER.pending
