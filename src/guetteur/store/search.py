@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,18 +80,25 @@ def _where(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[An
     )
 
 
-async def _rows(pool: AsyncConnectionPool, query: sql.SQL | sql.Composed, params: list[Any],
-                limits: SearchLimits) -> list[tuple[Any, ...]]:
+@contextmanager
+def _refusals(limits: SearchLimits) -> Iterator[None]:
+    """A search cancelled by `statement_timeout` or refused by PostgreSQL, as the caller's error."""
     try:
-        async with pool.connection() as conn, conn.transaction():
-            await conn.execute(_SETTINGS, (str(limits.statement_timeout_ms),))
-            cur = await conn.execute(query, params)
-            return await cur.fetchall()
+        yield
     except psycopg.errors.QueryCanceled:
         raise SearchTimeout(f"the search ran longer than {limits.statement_timeout_ms} ms; "
                             "narrow the time range or the query") from None
     except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
         raise QueryError(f"the database refused this search: {exc.diag.message_primary or exc}") from None
+
+
+async def _rows(pool: AsyncConnectionPool, query: sql.SQL | sql.Composed, params: list[Any],
+                limits: SearchLimits) -> list[tuple[Any, ...]]:
+    with _refusals(limits):
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute(_SETTINGS, (str(limits.statement_timeout_ms),))
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
 
 
 async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, limit: int,
@@ -119,7 +127,7 @@ async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: Ti
     answer this query (guetteur.store.rollup)."""
     if compiled.rollup is None:
         return None
-    try:
+    with _refusals(limits):
         async with pool.connection() as conn, conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             await conn.execute(_SETTINGS, (str(limits.statement_timeout_ms),))
@@ -129,11 +137,6 @@ async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: Ti
             query, params = build(cut)
             cur = await conn.execute(query, params)
             return await cur.fetchall()
-    except psycopg.errors.QueryCanceled:
-        raise SearchTimeout(f"the search ran longer than {limits.statement_timeout_ms} ms; "
-                            "narrow the time range or the query") from None
-    except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
-        raise QueryError(f"the database refused this search: {exc.diag.message_primary or exc}") from None
 
 
 async def has_word_index(pool: AsyncConnectionPool, limits: SearchLimits = SearchLimits()) -> bool:
