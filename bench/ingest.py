@@ -232,6 +232,19 @@ def _proc_table() -> dict[int, tuple[int, float, str]]:
         table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd)
     return table
 
+def _descendants(table: dict[int, tuple[int, float, str]], root: int) -> list[int]:
+    """`root` and every process below it in `table` (from `_proc_table`)."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu, _cmd) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            out.append(pid)
+            todo.extend(children.get(pid, ()))
+    return out
+
 
 def cpu_by_role(target: Target) -> dict[str, float] | None:
     """CPU seconds used so far by the Guetteur we started, by role: the main process, the
@@ -240,27 +253,14 @@ def cpu_by_role(target: Target) -> dict[str, float] | None:
     if target.process is None or not os.path.isdir("/proc"):
         return None
     table = _proc_table()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _cpu, _cmd) in table.items():
-        children.setdefault(ppid, []).append(pid)
-
-    def tree(root: int) -> list[int]:
-        out, todo = [], [root]
-        while todo:
-            pid = todo.pop()
-            if pid in table:
-                out.append(pid)
-                todo.extend(children.get(pid, ()))
-        return out
-
     main = target.process.pid
     roles = {"main": table.get(main, (0, 0.0, ""))[1], "workers": 0.0, "pg sessions": 0.0, "pg background": 0.0}
-    for pid in tree(main):
+    for pid in _descendants(table, main):
         if pid != main and "spawn_main" in table[pid][2]:
             roles["workers"] += table[pid][1]
     postmaster = _postmaster_pid(target)
     if postmaster is not None:
-        for pid in tree(postmaster):
+        for pid in _descendants(table, postmaster):
             # sessions show their client ("[local]", an address); the rest is the postmaster,
             # WAL writer, checkpointer, autovacuum (BRIN summaries)...
             session = "[local]" in table[pid][2] or "127.0.0.1" in table[pid][2]
@@ -293,22 +293,9 @@ def memory_mb(target: Target) -> dict[str, float] | None:
     if target.process is None or not os.path.isdir("/proc"):
         return None
     table = _proc_table()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _cpu, _cmd) in table.items():
-        children.setdefault(ppid, []).append(pid)
-
-    def tree(root: int) -> list[int]:
-        out, todo = [], [root]
-        while todo:
-            pid = todo.pop()
-            if pid in table:
-                out.append(pid)
-                todo.extend(children.get(pid, ()))
-        return out
-
     postmaster = _postmaster_pid(target)
-    pg = set(tree(postmaster)) if postmaster is not None else set()
-    ours = [pid for pid in tree(target.process.pid) if pid not in pg]
+    pg = set(_descendants(table, postmaster)) if postmaster is not None else set()
+    ours = [pid for pid in _descendants(table, target.process.pid) if pid not in pg]
     mine = [_memory_kb(pid) for pid in ours]
     return {"guetteur_rss": sum(r for r, _ in mine) / 1024, "guetteur_pss": sum(p for _, p in mine) / 1024,
             "postgres_pss": sum(_memory_kb(pid)[1] for pid in pg) / 1024}
