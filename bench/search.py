@@ -17,7 +17,9 @@ first, `--no-word-index` the word index on `message` (0600), to see what they bu
 and with both. Counts and histograms read the per-minute counts (migration 0780) when the query
 allows: before measuring, the bench brings them up to date (`rollup_s`), and while measuring a
 process keeps them so as `guetteur up` does (a round every second); `--raw` also times every
-count and histogram reading the events themselves (`*_raw` keys), in the same run. One JSON line.
+count and histogram reading the events themselves (`*_raw` keys), in the same run. Free-text
+counts and histograms read the lower-cased messages of `event_text` (migration 0790); `--raw`
+times the same count reading `events` (`text_24h_count_raw`). One JSON line.
 """
 
 from __future__ import annotations
@@ -202,6 +204,7 @@ async def measure(dsn: str, runs: int, now: datetime, words: bool, raw: bool) ->
             "field_24h_count": await timed(runs, lambda: count(pool, field, day, limits=limits)),
             "text_24h_page": await timed(runs, lambda: search(pool, text, day, limit=100, limits=limits)),
             "text_24h_count": await timed(runs, lambda: count(pool, text, day, limits=limits)),
+            "text_24h_histogram": await timed(runs, lambda: histogram(pool, text, day, limits=limits)),
             "histogram_24h": await timed(runs, lambda: histogram(pool, failures, day, limits=limits)),
             "top10_24h": await timed(runs, lambda: top_values(pool, failures, day, spec("user.name"), limits=limits)),
             "histogram_24h_all": await timed(runs, lambda: histogram(pool, everything, day, buckets=48, limits=limits)),
@@ -219,6 +222,8 @@ async def measure(dsn: str, runs: int, now: datetime, words: bool, raw: bool) ->
                                                                              limits=limits, use_rollup=False)),
                 "count_24h_all_raw": await timed(runs, lambda: count(pool, everything, day, limits=limits,
                                                                      use_rollup=False)),
+                "text_24h_count_raw": await timed(runs, lambda: count(pool, text, day, limits=limits,
+                                                                      use_text=False)),
             }
         return out
     finally:

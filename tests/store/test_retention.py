@@ -1,5 +1,5 @@
 """Retention (store/retention.py, migration 0785): old day partitions dropped and newer ones kept,
-`verify` still proves the chain after a cut and fails after a drop by hand, hits and closed alerts
+`verify` still proves the chain after a cut (the message texts of migration 0790 go with their days) and fails after a drop by hand, hits and closed alerts
 deleted and open alerts kept, 0 = forever, dry runs, who may cut. Real PostgreSQL; old batches
 are stored by the real writer with its clock moved back (`head_query`), into partitions the owner
 created for those past days."""
@@ -67,10 +67,10 @@ def write_days_ago(owner_dsn: str, app_dsn: str, days_ago: int, batches: int = 2
             conn.execute("ALTER TABLE events ALTER COLUMN ingested SET DEFAULT now()")
 
 
-def partitions(dsn: str) -> set[str]:
+def partitions(dsn: str, table: str = "events") -> set[str]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                            " WHERE i.inhparent = 'events'::regclass").fetchall()
+                            " WHERE i.inhparent = %s::regclass", (table,)).fetchall()
     return {str(r[0]) for r in rows}
 
 
@@ -97,6 +97,7 @@ def test_old_partitions_dropped_newer_kept_and_verify_still_proves_the_chain(
     assert set(cut.partitions) == old
     assert (cut.deleted, cut.batches) == (25, 5)  # 2 x 5 + 3 x 5 events
     assert partitions(fresh_dsn) == before - old  # 20 days ago, today and the days ahead kept
+    assert partitions(fresh_dsn, "event_text") == {"event_text_" + p[7:] for p in before - old}  # messages too
     assert count(fresh_dsn) == 15
     with psycopg.connect(fresh_dsn) as conn:
         logged = conn.execute("SELECT partitions, rows_deleted, batches, last_batch_seq, encode(last_chain_hash, 'hex'),"

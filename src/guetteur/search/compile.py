@@ -49,11 +49,13 @@ _FALSE = sql.SQL("false")
 class Compiled:
     """A WHERE condition and its parameters, in order; `rollup`: the same condition on the
     per-minute counts (`event_rollup`, migration 0780) when the query only tests the fields they
-    keep, else None."""
+    keep, else None; `text`: the same condition on `event_text` rows (migration 0790) when the
+    query only tests `message` (and time) and no event without a message can match it, else None."""
 
     where: sql.Composable
     params: list[Any]
     rollup: Frag | None = None
+    text: Frag | None = None
 
 
 Frag = tuple[sql.Composable, list[Any]]
@@ -217,15 +219,19 @@ def _compare_address(p: plan.CompareAddress) -> Frag:
     return _address_test(p.field, _OPS[p.op], str(p.address.network_address))
 
 
+def _lowered_match(lowered: Frag, p: plan.TextMatch) -> Frag:
+    """The text match on a lower-cased string: a cheap substring test first (the words the
+    regex needs), then the regex."""
+    options = [_cat(sql.SQL("("), *_and([_cat(sql.SQL("strpos("), lowered, (sql.SQL(", %s) > 0"), [w]))
+                                        for w in words]), sql.SQL(")"))
+               for words in p.required]
+    guard = _cat(sql.SQL("("), *_or(options), sql.SQL(") AND ")) if options else (sql.SQL(""), [])
+    return _cat(guard, lowered, (sql.SQL(" ~ %s"), [p.postgres]))
+
+
 def _text_match(p: plan.TextMatch) -> Frag:
     def condition(x: Frag) -> Frag:
-        lowered = _cat(sql.SQL("lower"), _text_of(x))
-        # A cheap substring test first (the words the regex needs), then the regex.
-        options = [_cat(sql.SQL("("), *_and([_cat(sql.SQL("strpos("), lowered, (sql.SQL(", %s) > 0"), [w]))
-                                            for w in words]), sql.SQL(")"))
-                   for words in p.required]
-        guard = _cat(sql.SQL("("), *_or(options), sql.SQL(") AND ")) if options else (sql.SQL(""), [])
-        return _cat(_type_of(x), sql.SQL(" = 'string' AND "), guard, lowered, (sql.SQL(" ~ %s"), [p.postgres]))
+        return _cat(_type_of(x), sql.SQL(" = 'string' AND "), _lowered_match(_cat(sql.SQL("lower"), _text_of(x)), p))
 
     return _elements(p.field, condition)
 
@@ -336,18 +342,14 @@ def _render(p: plan.Plan, positive: bool) -> Frag:
     return leaf, params
 
 
-def _rollup(p: plan.Plan) -> Frag | None:
-    """The condition on `event_rollup` rows equivalent to the plan on events, or None.
-
-    Only exact values of host.name, event.outcome, event.dataset (not numbers: those are read
-    from the document). On events the test is `column = value`, or the document's value when the
-    column is NULL; rollup rows are only used where every such NULL column means "no value in the
-    document" (`irregular` false, checked by the store), so `column = value` alone is the same."""
+def _translate(p: plan.Plan, leaf: Callable[[plan.Plan], Frag | None]) -> Frag | None:
+    """The plan as a condition on another table, its leaves rendered by `leaf` (None: that leaf
+    cannot be answered there, nor then the plan)."""
     match p:
         case plan.Const(value):
             return (_TRUE if value else _FALSE), []
         case plan.AllOf(items) | plan.AnyOf(items):
-            parts = [_rollup(i) for i in items]
+            parts = [_translate(i, leaf) for i in items]
             if any(part is None for part in parts):
                 return None
             word = " AND " if isinstance(p, plan.AllOf) else " OR "
@@ -357,20 +359,59 @@ def _rollup(p: plan.Plan) -> Frag | None:
             return (sql.SQL("(") + sql.SQL(word).join(f[0] for f in frags) + sql.SQL(")"),
                     [x for f in frags for x in f[1]])
         case plan.NoneOf(item):
-            inner = _rollup(item)
+            inner = _translate(item, leaf)
             return None if inner is None else (sql.Composed([sql.SQL("NOT "), inner[0]]), inner[1])
-        case plan.Equals() if (p.field.column in ROLLUP_COLUMNS and p.field.column_type == "text"
-                               and p.number is None):
-            return sql.Composed([sql.SQL("coalesce("), sql.Identifier(p.field.column or ""),
-                                 sql.SQL(" = %s, false)")]), [p.text]
+    return leaf(p)
+
+
+def _rollup_leaf(p: plan.Plan) -> Frag | None:
+    """A leaf on `event_rollup` rows, equivalent to the leaf on events, or None.
+
+    Only exact values of host.name, event.outcome, event.dataset (not numbers: those are read
+    from the document). On events the test is `column = value`, or the document's value when the
+    column is NULL; rollup rows are only used where every such NULL column means "no value in the
+    document" (`irregular` false, checked by the store), so `column = value` alone is the same."""
+    if (isinstance(p, plan.Equals) and p.field.column in ROLLUP_COLUMNS and p.field.column_type == "text"
+            and p.number is None):
+        return sql.Composed([sql.SQL("coalesce("), sql.Identifier(p.field.column or ""),
+                             sql.SQL(" = %s, false)")]), [p.text]
     return None
+
+
+_M: Frag = (sql.SQL("m"), [])
+
+
+def _text_leaf(p: plan.Plan) -> Frag | None:
+    """A leaf on `event_text` rows (migration 0790: `m`, the lower-cased `message` of an event
+    whose message is a string), equivalent to the leaf on that event, or None."""
+    if isinstance(p, plan.TextMatch) and p.field.path == ("message",):
+        return _cat(sql.SQL("("), _lowered_match(_M, p), sql.SQL(")"))
+    if isinstance(p, plan.TimeIn):
+        return _time_in(p)
+    return None
+
+
+def _needs_message(p: plan.Plan) -> bool:
+    """No event without a `message` matches the plan."""
+    match p:
+        case plan.Const(value):
+            return not value
+        case plan.AllOf(items):
+            return any(_needs_message(i) for i in items)
+        case plan.AnyOf(items):
+            return all(_needs_message(i) for i in items)
+        case plan.TextMatch():
+            return p.field.path == ("message",)
+    return False
 
 
 def compile_plan(p: plan.Plan, *, word_index: bool = False) -> Compiled:
     """The SQL condition of a plan; `word_index`: the store has the word index on `message`
     (without it, the index test would only cost time)."""
     query, params = _render(p, word_index)
-    return Compiled(query, params, _rollup(p))
+    # With the word index, `events` answers free text faster than a scan of `event_text`.
+    text = None if word_index or not _needs_message(p) else _translate(p, _text_leaf)
+    return Compiled(query, params, _translate(p, _rollup_leaf), text)
 
 
 def compile_query(text: str, *, known: tuple[str, ...], now: datetime, word_index: bool = False) -> Compiled:

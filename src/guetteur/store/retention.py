@@ -156,6 +156,8 @@ def _events(conn: psycopg.Connection, days: int, actor: str, dry_run: bool, lock
                     "SELECT cutoff, partitions, rows_deleted, batches, more"
                     " FROM guetteur_retention_events(%s, %s, %s, %s)",
                     (days, MAX_PARTITIONS if dry_run else 1, actor, dry_run)).fetchone(), "guetteur_retention_events")
+                if not dry_run:  # the message texts of the days dropped (migration 0790) go with them
+                    conn.execute("SELECT guetteur_pair_text_partitions()")
         except psycopg.errors.LockNotAvailable:
             cut.complete = False
             report.error = "the events table was busy (lock timeout): the rest at the next run"

@@ -139,6 +139,23 @@ async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: Ti
             return await cur.fetchall()
 
 
+def _matched_times(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[Any]]:
+    """`SELECT ts, id` of the matching events of the window read from `event_text` (migration 0790),
+    for a query that has its condition there (`compiled.text`): the rows whose message is a
+    string, tested on their lower-cased text, and the few whose message is something else
+    (NULL there), tested on `events`. Events without a message cannot match (the compiler's
+    condition for `text`), and have no row there."""
+    assert compiled.text is not None
+    text, text_params = compiled.text
+    query = sql.Composed([
+        sql.SQL("SELECT ts, id FROM event_text WHERE ts >= %s AND ts < %s AND m IS NOT NULL AND "), text,
+        sql.SQL(" UNION ALL SELECT ts, id FROM events WHERE ts >= %s AND ts < %s AND (ts, id) IN"
+                " (SELECT ts, id FROM event_text WHERE ts >= %s AND ts < %s AND m IS NULL) AND "), compiled.where,
+    ])
+    span = [window.start, window.end]
+    return query, [*span, *text_params, *span, *span, *compiled.params]
+
+
 async def has_word_index(pool: AsyncConnectionPool, limits: SearchLimits = SearchLimits()) -> bool:
     """Whether the optional word index on `message` exists (migration 0600, docs/search.md)."""
     rows = await _rows(pool, sql.SQL("SELECT to_regclass('events_message_words') IS NOT NULL"), [], limits)
@@ -146,15 +163,19 @@ async def has_word_index(pool: AsyncConnectionPool, limits: SearchLimits = Searc
 
 
 async def count(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *,
-                limits: SearchLimits = SearchLimits(), use_rollup: bool = True) -> int:
-    """Matching events in the window; from the per-minute counts when the query allows it
-    (`use_rollup`: False always reads `events`, for tests and the benchmark)."""
+                limits: SearchLimits = SearchLimits(), use_rollup: bool = True, use_text: bool = True) -> int:
+    """Matching events in the window; from the per-minute counts or the message texts when the
+    query allows it (`use_rollup`, `use_text`: False reads `events`, for tests and the benchmark)."""
     if use_rollup and compiled.rollup is not None:
         rollup = compiled.rollup
         found = await _rollup_rows(pool, compiled, window, limits, lambda cut: rollups.count_query(
             compiled.where, compiled.params, rollup, window.start, window.end, cut))
         if found is not None:
             return int(found[0][0])
+    if use_text and compiled.text is not None:
+        matched, params = _matched_times(compiled, window)
+        query = sql.Composed([sql.SQL("SELECT count(*) FROM ("), matched, sql.SQL(") AS matched")])
+        return int((await _rows(pool, query, params, limits))[0][0])
     where, params = _where(compiled, window)
     rows = await _rows(pool, sql.Composed([sql.SQL("SELECT count(*) FROM events WHERE "), where]), params, limits)
     return int(rows[0][0])
@@ -170,16 +191,22 @@ def bucket_width(window: TimeRange, buckets: int) -> timedelta:
 
 
 async def histogram(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, buckets: int = 60,
-                    limits: SearchLimits = SearchLimits(),
-                    use_rollup: bool = True) -> tuple[timedelta, list[tuple[datetime, int]]]:
+                    limits: SearchLimits = SearchLimits(), use_rollup: bool = True,
+                    use_text: bool = True) -> tuple[timedelta, list[tuple[datetime, int]]]:
     """Counts per bucket (every bucket of the window, empty ones included) and the width; from
-    the per-minute counts when the query and the width (whole minutes) allow it."""
+    the per-minute counts when the query and the width (whole minutes) allow it, or from the
+    message texts (as `count`)."""
     width = bucket_width(window, buckets)
     rows: list[tuple[Any, ...]] | None = None
     if use_rollup and compiled.rollup is not None and width % rollups.MINUTE == timedelta(0):
         rollup = compiled.rollup
         rows = await _rollup_rows(pool, compiled, window, limits, lambda cut: rollups.histogram_query(
             compiled.where, compiled.params, rollup, window.start, window.end, width, cut))
+    if rows is None and use_text and compiled.text is not None:
+        matched, params = _matched_times(compiled, window)
+        query = sql.Composed([sql.SQL("SELECT date_bin(%s, ts, %s) AS b, count(*) FROM ("), matched,
+                              sql.SQL(") AS matched GROUP BY b ORDER BY b")])
+        rows = await _rows(pool, query, [width, _PG_EPOCH, *params], limits)
     if rows is None:
         where, params = _where(compiled, window)
         query = sql.Composed([

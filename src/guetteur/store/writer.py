@@ -3,7 +3,9 @@
 `EventWriter` is synchronous (it runs in worker processes) and holds one connection, normally as
 the application role. Per batch: a cheap client-side check that day partitions are still ahead
 (DDL only when a new day is needed), `nextval` + `now()` (the batch's `ingested`), one binary
-COPY, the content digest, then under the chain's advisory lock the link to the previous batch and
+COPY, the batch's rows of `event_text` (migration 0790: the lower-cased `message` that free-text
+counts read, copied from the rows just stored by one INSERT ... SELECT on the batch's id), the
+content digest, then under the chain's advisory lock the link to the previous batch and
 the `batches` row; all committed together.
 
 The content digest is digest version 2 (`chain.py`): SHA-256 over the binary COPY tuples this
@@ -73,6 +75,12 @@ log = logging.getLogger(__name__)
 _COPY = sql.SQL("COPY events ({}) FROM STDIN (FORMAT BINARY)").format(
     sql.SQL(", ").join(sql.Identifier(c) for c in COPY_COLUMNS)
 )
+# The batch's `message` texts for free-text counts (migration 0790), from its stored rows: the
+# same `doc ->> 'message'` and PostgreSQL `lower` the search compiler tests on `events`.
+_TEXT = sql.SQL(
+    "INSERT INTO event_text (ingested, ts, id, m) SELECT ingested, ts, id,"
+    " CASE jsonb_typeof(doc -> 'message') WHEN 'string' THEN lower(doc ->> 'message') END"
+    " FROM events WHERE ingested = %s AND batch_id = %s AND doc ? 'message'")
 _CHUNK_ROWS = 2000
 _PARTITION_RETRY_SECONDS = 30.0
 
@@ -191,6 +199,7 @@ class EventWriter:
                            stored_at=stored_at)
             _encode(batch, ids)
             quarantined = self._store_all(conn, batch)
+            self._store_text(conn, batch)
             count, content = self._digest(conn, batch)
             if count != len(events) or batch.copied != count:
                 raise StoreInconsistent(f"{batch.copied} rows stored, {count} hashed, for {len(events)} events",
@@ -275,6 +284,16 @@ class EventWriter:
         raise QuarantineFailed(f"the quarantine form was refused too ({refused.message}); "
                                f"record refused first for: {error.message}", code=refused.code,
                                location=poison.location) from error
+
+    def _store_text(self, conn: psycopg.Connection, batch: _Batch) -> None:
+        """The batch's `event_text` rows. A partition of `events` made without its twin there (by
+        hand: the partition function makes both) is paired, then the rows are stored."""
+        try:
+            with conn.transaction():
+                conn.execute(_TEXT, (batch.stored_at, batch.batch_id))
+        except psycopg.errors.CheckViolation:  # "no partition of relation event_text found for row"
+            conn.execute("SELECT guetteur_ensure_event_partitions(%s)", (self._ahead,))
+            conn.execute(_TEXT, (batch.stored_at, batch.batch_id))
 
     def _digest(self, conn: psycopg.Connection, batch: _Batch) -> tuple[int, bytes]:
         """(rows, content digest version 2) of the batch: from the tuples sent, checked against
