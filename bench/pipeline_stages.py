@@ -6,7 +6,8 @@ The same lines `bench/ingest.py` sends (the demo's normal traffic, no auditd) ar
 batches as the syslog TCP source would hand them over, then each stage runs on every batch
 and its CPU time (process time, so other jobs on the machine matter less than for wall
 time) is summed: pack + pickle (main process), unpickle + unpack + parse, detection, encode
-(rows for COPY), and the write (client CPU, plus the PostgreSQL backend's CPU read from
+(rows for COPY), the statistical detectors' batch and the per-source counts (`guetteur up`
+runs the statistics), and the write (client CPU, plus the PostgreSQL backend's CPU read from
 /proc: COPY, digest, chain link, commit), and the correlation feed: pickled by the worker with
 its results, unpickled and correlated in the main process (`CorrelationStage.correlate`, which
 runs on the main process's correlation thread). The best of `--rounds` is printed in µs per
@@ -32,6 +33,7 @@ from guetteur.demo import Sim, normal_traffic
 from guetteur.model import RawRecord
 from guetteur.pipeline.detection import CorrelationStage, WorkerDetection
 from guetteur.pipeline.transfer import pack, unpack
+from guetteur.pipeline.worker import batch_stats
 from guetteur.store.database import app_dsn, ensure_database
 from guetteur.store.embedded import EmbeddedPostgres
 from guetteur.store.migrate import migrate
@@ -84,6 +86,10 @@ def run(dsn: str, n: int, size: int, rounds: int) -> None:
                 found = detection.run(events)
                 t3 = time.process_time()
                 spent["worker: detection"] += t3 - t2
+                detection.statistics(events)
+                batch_stats(events, {})
+                t2, t3 = t3, time.process_time()
+                spent["worker: statistics + counts"] += t3 - t2
                 pg0 = proc_cpu(backend)
                 writer.write_batch(events, detection.store_hits(found.alerts), found.ids)
                 spent["worker: write (client)"] += time.process_time() - t3

@@ -31,8 +31,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "guetteur.parse.timefmt",
     "guetteur.parse.web_access",
     "guetteur.parse.zeek",
+    "guetteur.pipeline.projection",
     "guetteur.pipeline.transfer",
+    "guetteur.stats.batch",
     "guetteur.store.encoding",
+    "guetteur.store.ids",
     "guetteur.detect.engine",
     "guetteur.detect.view",
 )

@@ -12,7 +12,8 @@ from guetteur.demo import Sim, normal_traffic
 from guetteur.demo.scenarios import SCENARIOS
 from guetteur.model import RawRecord
 from guetteur.parse import parse_batch
-from guetteur.pipeline.detection import CorrelationStage, WorkerDetection, _add_path, project
+from guetteur.pipeline.detection import CorrelationStage, WorkerDetection
+from guetteur.pipeline.projection import add_path, project
 
 
 def _events() -> list[dict]:
@@ -53,7 +54,7 @@ def test_projected_feed_fires_the_same_correlations() -> None:
 def test_projection_keeps_exactly_the_paths() -> None:
     trie: dict = {}
     for path in (("source", "ip"), ("user", "name"), ("winlog", "event_data", "x"), ("user",), ("@timestamp",)):
-        _add_path(trie, path)
+        add_path(trie, path)
     event = {"@timestamp": "t", "source": {"ip": "1.2.3.4", "port": 5}, "user": {"name": "a", "id": 1},
              "winlog": {"event_data": "not a dict"}, "message": "big"}
     assert project(event, trie) == {"@timestamp": "t", "source": {"ip": "1.2.3.4"}, "user": {"name": "a", "id": 1},

@@ -38,6 +38,7 @@ from guetteur.detect.local_rules import disabled_rules
 from guetteur.detect.rule_catalogue import RuleCatalogue
 from guetteur.detect.rules import RuleSet, default_rule_paths, iter_rule_files, load_rules
 from guetteur.model import Event
+from guetteur.pipeline.projection import PathTrie, add_path, project
 from guetteur.stats.batch import StatsBatch, collect_batch
 from guetteur.store.detection import (
     DEFAULT_ENGINE,
@@ -58,45 +59,6 @@ STATS_SECONDS = 5.0
 RuleRef = tuple[str, str | None, str, str]
 CorrelationFeed = list[tuple[Event, list[RuleRef]]]
 
-# A trie of field paths: key -> sub-trie, or None where the whole value is kept.
-_PathTrie = dict[str, "_PathTrie | None"]
-
-
-def _add_path(trie: _PathTrie, path: tuple[str, ...]) -> None:
-    node = trie
-    for position, part in enumerate(path):
-        last = position == len(path) - 1
-        if part in node:
-            child = node[part]
-            if child is None:  # the whole value is already kept
-                return
-            if last:
-                node[part] = None
-                return
-            node = child
-        elif last:
-            node[part] = None
-        else:
-            node[part] = child = {}
-            node = child
-
-
-def project(event: Event, trie: _PathTrie) -> Event:
-    """The parts of `event` at the trie's paths (values shared, not copied). A lookup of any
-    of those paths gives the same result on the projection as on the event."""
-    out: Event = {}
-    for key, sub in trie.items():
-        value = event.get(key, _ABSENT)
-        if value is _ABSENT:
-            continue
-        if sub is None:
-            out[key] = value
-        elif type(value) is dict:
-            out[key] = project(value, sub)
-    return out
-
-
-_ABSENT: Any = object()
 
 
 def load_ruleset(rules_dirs: list[str] | list[Path]) -> RuleSet:
@@ -180,16 +142,16 @@ class WorkerDetection:
         self._router = CorrelationEngine(ruleset.correlations, lateness=self.settings.correlation_lateness)
         # Every field any correlation reads, so chained correlations (which read the fields
         # of their base events through the hits) see them too.
-        self._fields: _PathTrie = {}
-        _add_path(self._fields, ("@timestamp",))
-        _add_path(self._fields, ("event", "id"))
+        self._fields: PathTrie = {}
+        add_path(self._fields, ("@timestamp",))
+        add_path(self._fields, ("event", "id"))
         for path in STREAM_FIELDS:
-            _add_path(self._fields, path)
+            add_path(self._fields, path)
         for spec in self._router.specs:
             for per_rule in (*spec.group_paths, *spec.value_paths):
                 for alternatives in per_rule:
                     for path in alternatives:
-                        _add_path(self._fields, path)
+                        add_path(self._fields, path)
         self._feeding: dict[tuple[str, str | None], bool] = {}
 
     def maybe_reload(self) -> bool:

@@ -49,24 +49,29 @@ def batch_stats(events: list[Event], merged_by_source: dict[str, int],
     Counted per event (`input.type`), not per batch: an assembler may close, in this
     batch, a group that started in another source's batch."""
     out: dict[str, dict[str, int]] = {}
-
-    def counts_of(event: Event) -> dict[str, int]:
-        source = (event.get("input") or {}).get("type", "unknown")
-        counts = out.get(source)
-        if counts is None:
-            counts = out[source] = {"stored": 0, "unparsed": 0, "merged": 0, "quarantined": 0}
-        return counts
-
+    # a batch holds one source's records, so the per-source counts are looked up only when
+    # the source changes from one event to the next
+    current: object = None
+    counts: dict[str, int] = {}
     for event in events:
-        counts = counts_of(event)
+        found = (event.get("input") or {}).get("type", "unknown")
+        if found != current:
+            current = found
+            counts = out.get(found) or out.setdefault(found, _zero_counts())
         counts["stored"] += 1
-        if "unparsed" in (event.get("tags") or ()):
+        tags = event.get("tags")
+        if tags and "unparsed" in tags:
             counts["unparsed"] += 1
     for position in quarantined:
-        counts_of(events[position])["quarantined"] += 1
+        found = (events[position].get("input") or {}).get("type", "unknown")
+        out.setdefault(found, _zero_counts())["quarantined"] += 1
     for source, merged in merged_by_source.items():
-        out.setdefault(source, {"stored": 0, "unparsed": 0, "merged": 0, "quarantined": 0})["merged"] += merged
+        out.setdefault(source, _zero_counts())["merged"] += merged
     return out
+
+
+def _zero_counts() -> dict[str, int]:
+    return {"stored": 0, "unparsed": 0, "merged": 0, "quarantined": 0}
 
 
 def hits_writer(events: list[Event], hits: list[Hit]) -> Callable[[psycopg.Connection, Sequence[int]], None] | None:
