@@ -17,6 +17,13 @@ far more than the 10% budget, so it is not created by default) and the caller sa
 the exact test and outside its `coalesce`, where the planner can answer it from the GIN index.
 Every row the exact test accepts holds those words, so the answers are unchanged; words the index
 may not hold (non-ASCII, or longer than it keeps) skip it.
+
+Two more renderings of the same plan serve counts and histograms (`Compiled`): on the per-minute
+counts (`rollup`, migration 0780) and on the message texts (`text`, migration 0790: `m`, the
+lower-cased `message` of each event whose message is a string). The latter exists only for plans
+of `message` matches and time (with `and`, `or`, `not`) that no event without a message can
+match, so counting the rows of `event_text` that meet it, plus the events whose message is not a
+string that meet `where`, is counting `events`.
 """
 
 from __future__ import annotations
@@ -221,12 +228,16 @@ def _compare_address(p: plan.CompareAddress) -> Frag:
 
 def _lowered_match(lowered: Frag, p: plan.TextMatch) -> Frag:
     """The text match on a lower-cased string: a cheap substring test first (the words the
-    regex needs), then the regex."""
+    regex needs), then the regex. In a CASE, which fixes that order: in a plain AND the planner
+    sorts the tests by its cost estimates, which put the regex (one operator) before the
+    substring tests (a function and a comparison each): 15 s instead of 1 s over 5M messages."""
+    regex = _cat(lowered, (sql.SQL(" ~ %s"), [p.postgres]))
     options = [_cat(sql.SQL("("), *_and([_cat(sql.SQL("strpos("), lowered, (sql.SQL(", %s) > 0"), [w]))
                                         for w in words]), sql.SQL(")"))
                for words in p.required]
-    guard = _cat(sql.SQL("("), *_or(options), sql.SQL(") AND ")) if options else (sql.SQL(""), [])
-    return _cat(guard, lowered, (sql.SQL(" ~ %s"), [p.postgres]))
+    if not options:
+        return regex
+    return _cat(sql.SQL("CASE WHEN "), *_or(options), sql.SQL(" THEN "), regex, sql.SQL(" ELSE false END"))
 
 
 def _text_match(p: plan.TextMatch) -> Frag:
