@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 # Hot, fully typed, per-event modules only (see docs/performance.md, "Compiled modules").
-# Not detect/prefilter.py: it builds instances with object.__new__, which compiled classes refuse.
 COMPILED_MODULES: tuple[str, ...] = (
     "guetteur.parse.__init__",
     "guetteur.parse.address",
@@ -37,6 +36,8 @@ COMPILED_MODULES: tuple[str, ...] = (
     "guetteur.store.encoding",
     "guetteur.store.ids",
     "guetteur.detect.engine",
+    "guetteur.detect.logsource",
+    "guetteur.detect.prefilter",
     "guetteur.detect.view",
 )
 

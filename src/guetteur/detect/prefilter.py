@@ -106,7 +106,7 @@ class Prefilter(Generic[R]):
             return self
         if not always and not allowed:
             return None
-        clone: Prefilter[R] = object.__new__(Prefilter)
+        clone: Prefilter[R] = Prefilter(())  # no rules: built without a scanner, filled below
         clone.gated, clone.fields, clone.projection, clone._literals = (
             self.gated, self.fields, self.projection, self._literals
         )
