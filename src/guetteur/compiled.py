@@ -17,6 +17,7 @@ from typing import Any
 
 # Hot, fully typed, per-event modules only (see docs/performance.md, "Compiled modules").
 COMPILED_MODULES: tuple[str, ...] = (
+    "guetteur.ecs",
     "guetteur.parse.__init__",
     "guetteur.parse.address",
     "guetteur.parse.community_id",
