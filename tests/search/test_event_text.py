@@ -27,7 +27,7 @@ from guetteur.search.evaluate import compile_filter, matches
 from guetteur.store.database import with_params
 from guetteur.store.migrate import migrate, migration_files
 from guetteur.store.pool import open_pool
-from guetteur.store.search import TimeRange, _matched_times, count, histogram
+from guetteur.store.search import TimeRange, _matched_times, count, histogram, search
 from guetteur.store.writer import EventWriter
 
 WIDE = TimeRange(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
@@ -211,3 +211,33 @@ async def test_counts_follow_new_batches(fresh_dsn: str, app_pool: Any) -> None:
             window = TimeRange(datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1))
             assert await count(app_pool, compiled, window) == n * (n + 1) // 2
             assert await count(app_pool, compiled, window, use_text=False) == n * (n + 1) // 2
+
+
+async def _pages(pool: Any, compiled: Compiled, *, use_text: bool, newest_first: bool) -> list[str]:
+    out: list[str] = []
+    cursor = None
+    while True:
+        events, cursor = await search(pool, compiled, WIDE, limit=2, after=cursor, newest_first=newest_first,
+                                      use_text=use_text)
+        out += [e["labels"]["doc"] for e in events]
+        if cursor is None:
+            return out
+
+
+@pytest.mark.parametrize("first_rows", [1, 3, 100_000])
+@pytest.mark.parametrize("newest_first", [True, False])
+async def test_pages_from_the_message_texts(seeded_app_dsn: str, monkeypatch: pytest.MonkeyPatch, first_rows: int,
+                                            newest_first: bool) -> None:
+    """Every free-text query of the suite pages through the same events in the same order whether
+    the page is found among the newest events (many first rows), from `event_text` (one first
+    row: never a full page there), or by reading `events` alone."""
+    monkeypatch.setattr("guetteur.store.search.TEXT_FIRST_ROWS", first_rows)
+    pool = await open_pool(seeded_app_dsn, max_size=1)
+    try:
+        for query, expected, why in TEXT_CASES:
+            compiled = compile_query(query, known=KNOWN, now=NOW)
+            by_text = await _pages(pool, compiled, use_text=True, newest_first=newest_first)
+            assert by_text == await _pages(pool, compiled, use_text=False, newest_first=newest_first), query
+            assert sorted(by_text) == sorted(expected), why
+    finally:
+        await pool.close()

@@ -38,6 +38,10 @@ _SELECT = sql.SQL("SELECT ts, id, ingested, doc::text, original FROM events WHER
 # of a KQL condition took ~4.9 s of a 9.5 s free-text count at 5M events on the loaded 2-core
 # machine (EXPLAIN ANALYZE), for far less than that saved in execution (docs/search.md).
 _SETTINGS = "SELECT set_config('statement_timeout', %s, true), set_config('jit', 'off', true)"
+# Events a free-text page tests in time order before reading the message texts (`search`): at
+# the benchmark's 5M events over 24 h, ~100-200 ms of reading, which finds a page of 100 for a
+# query matching one event in 1 000.
+TEXT_FIRST_ROWS = 100_000
 # Nice bucket widths for histograms, smallest first.
 BUCKETS = tuple(timedelta(seconds=s) for s in (
     1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400,
@@ -102,18 +106,42 @@ async def _rows(pool: AsyncConnectionPool, query: sql.SQL | sql.Composed, params
 
 
 async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange, *, limit: int,
-                 after: str | None = None, newest_first: bool = True,
-                 limits: SearchLimits = SearchLimits()) -> tuple[list[Event], str | None]:
-    """Matching events in the window, at most `limit`, and the cursor of the next page."""
-    where, params = _where(compiled, window)
-    parts: list[sql.Composable] = [_SELECT, where]
+                 after: str | None = None, newest_first: bool = True, limits: SearchLimits = SearchLimits(),
+                 use_text: bool = True) -> tuple[list[Event], str | None]:
+    """Matching events in the window, at most `limit`, and the cursor of the next page.
+
+    A query answered by the message texts (`compiled.text`) first tests the `TEXT_FIRST_ROWS`
+    newest (oldest) events of the window in order, which finds a page at once when the words are
+    frequent; when those hold less than a page, the page comes from the texts (`event_text`: one
+    scan of the window's short rows, whatever the words' frequency) and its events are read by
+    key. Without it a rare word made the planner either walk the whole window in time order or
+    read it all and sort (8-14 s at 5M events on the loaded machine). `use_text`: False reads
+    `events` only, for tests and the benchmark."""
+    order = sql.SQL(" ORDER BY ts DESC, id DESC" if newest_first else " ORDER BY ts, id")
+    keyset: tuple[sql.Composable, list[Any]] = (sql.SQL(""), [])
     if after is not None:
         ts, event_id = decode_cursor(after)
-        parts.append(sql.SQL(" AND (ts, id) < (%s, %s)" if newest_first else " AND (ts, id) > (%s, %s)"))
-        params += [ts, event_id]
-    parts.append(sql.SQL(" ORDER BY ts DESC, id DESC LIMIT %s" if newest_first else " ORDER BY ts, id LIMIT %s"))
-    params.append(limit + 1)
-    rows = await _rows(pool, sql.Composed(parts), params, limits)
+        keyset = (sql.SQL(" AND (ts, id) < (%s, %s)" if newest_first else " AND (ts, id) > (%s, %s)"), [ts, event_id])
+    where, params = _where(compiled, window)
+    if use_text and compiled.text is not None:
+        first = sql.Composed([
+            sql.SQL("SELECT ts, id, ingested, doc::text, original FROM (SELECT * FROM events"
+                    " WHERE ts >= %s AND ts < %s"), keyset[0], order, sql.SQL(" LIMIT %s) AS recent WHERE "),
+            compiled.where, order, sql.SQL(" LIMIT %s")])
+        rows = await _rows(pool, first, [window.start, window.end, *keyset[1], TEXT_FIRST_ROWS, *compiled.params,
+                                         limit + 1], limits)
+        if len(rows) <= limit:
+            matched, matched_params = _matched_times(compiled, window)
+            query = sql.Composed([
+                sql.SQL("WITH page AS MATERIALIZED (SELECT ts, id, ingested FROM ("), matched,
+                sql.SQL(") AS matched WHERE true"), keyset[0], order, sql.SQL(" LIMIT %s)"
+                " SELECT e.ts, e.id, e.ingested, e.doc::text, e.original FROM page"
+                " JOIN events e ON e.ingested = page.ingested AND e.ts = page.ts AND e.id = page.id"),
+                sql.SQL(" ORDER BY e.ts DESC, e.id DESC" if newest_first else " ORDER BY e.ts, e.id")])
+            rows = await _rows(pool, query, [*matched_params, *keyset[1], limit + 1], limits)
+    else:
+        query = sql.Composed([_SELECT, where, keyset[0], order, sql.SQL(" LIMIT %s")])
+        rows = await _rows(pool, query, [*params, *keyset[1], limit + 1], limits)
     page = rows[:limit]
     events = [row_to_event(r[2], r[3], r[4]) for r in page]
     cursor = encode_cursor(page[-1][0], page[-1][1]) if len(rows) > limit else None
@@ -140,7 +168,7 @@ async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: Ti
 
 
 def _matched_times(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[Any]]:
-    """`SELECT ts, id` of the matching events of the window read from `event_text` (migration 0790),
+    """`SELECT ts, id, ingested` of the matching events of the window read from `event_text` (migration 0790),
     for a query that has its condition there (`compiled.text`): the rows whose message is a
     string, tested on their lower-cased text, and the few whose message is something else
     (NULL there), tested on `events`. Events without a message cannot match (the compiler's
@@ -148,8 +176,8 @@ def _matched_times(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed,
     assert compiled.text is not None
     text, text_params = compiled.text
     query = sql.Composed([
-        sql.SQL("SELECT ts, id FROM event_text WHERE ts >= %s AND ts < %s AND m IS NOT NULL AND "), text,
-        sql.SQL(" UNION ALL SELECT ts, id FROM events WHERE ts >= %s AND ts < %s AND (ts, id) IN"
+        sql.SQL("SELECT ts, id, ingested FROM event_text WHERE ts >= %s AND ts < %s AND m IS NOT NULL AND "), text,
+        sql.SQL(" UNION ALL SELECT ts, id, ingested FROM events WHERE ts >= %s AND ts < %s AND (ts, id) IN"
                 " (SELECT ts, id FROM event_text WHERE ts >= %s AND ts < %s AND m IS NULL) AND "), compiled.where,
     ])
     span = [window.start, window.end]
