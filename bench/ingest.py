@@ -44,6 +44,7 @@ Prints a table and one JSON line (`{"bench": "ingest", ...}`) for machines.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import itertools
 import json
@@ -623,9 +624,9 @@ async def run_load(target: Target, load: Load, workers: int) -> dict[str, Any]:
 
 # --- baseline ---------------------------------------------------------------------------------
 
-def copy_baseline(dsn: str, since: datetime, rows: int) -> dict[str, Any]:
-    """Binary COPY of the run's stored rows into a new table LIKE events; rows/s."""
-    table = sql.Identifier(f"bench_copy_{os.getpid()}_{secrets.token_hex(3)}")
+def copy_baseline(dsn: str, since: datetime, rows: int, layout_rounds: int = 0) -> dict[str, Any]:
+    """Binary COPY of the run's stored rows into a new table LIKE events; rows/s. With
+    `layout_rounds`, also the same rows into the start and end layouts (`copy_layouts`)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         data = bytearray()
         with conn.cursor().copy(
@@ -635,20 +636,70 @@ def copy_baseline(dsn: str, since: datetime, rows: int) -> dict[str, Any]:
                 data += chunk
         found = conn.execute(sql.SQL("SELECT count(*) FROM events WHERE ingested >= {}").format(
             sql.Literal(since))).fetchone()
+        n, seconds = _timed_copy(conn, bytes(data), "now", text=False)
+        out = {"rows": n, "rows_in_run": found[0] if found else 0, "seconds": seconds,
+               "rows_per_s": n / seconds if seconds else 0.0, "bytes": len(data)}
+        if layout_rounds:
+            out["layouts"] = copy_layouts(conn, bytes(data), layout_rounds)
+    return out
+
+
+# Issue 9's storage limit: the events table as issue 9 found it (3dba6ca: migration 0001's BRIN on
+# ts and ingested and B-tree on batch_id) and as it is now (every index of `events`, the B-tree on
+# ts of 0500 included, plus the batch's `event_text` rows of 0790, INSERT ... SELECT from the rows
+# copied, as the writer does per batch).
+_START_INDEXES = (
+    "CREATE INDEX ON {} USING brin (ts timestamptz_minmax_multi_ops) WITH (pages_per_range = 32, autosummarize = on)",
+    "CREATE INDEX ON {} USING brin (ingested) WITH (pages_per_range = 32, autosummarize = on)",
+    "CREATE INDEX ON {} (batch_id)",
+)
+_TEXT_ROWS = ("INSERT INTO {} (ingested, ts, id, m) SELECT ingested, ts, id, CASE jsonb_typeof(doc -> 'message')"
+              " WHEN 'string' THEN lower(doc ->> 'message') END FROM {} WHERE doc ? 'message'")
+
+
+def _timed_copy(conn: psycopg.Connection, data: bytes, layout: str, *, text: bool) -> tuple[int, float]:
+    """(rows, seconds) of one binary COPY of `data` into a new table of `layout` ("start": 3dba6ca's
+    indexes; "now": LIKE events INCLUDING ALL), with `text` the `event_text` rows in the same
+    transaction; the tables are dropped afterwards."""
+    tag = f"{os.getpid()}_{secrets.token_hex(3)}"
+    table, texts = sql.Identifier(f"bench_copy_{tag}"), sql.Identifier(f"bench_copy_text_{tag}")
+    if layout == "start":
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(table))
+        for index in _START_INDEXES:
+            conn.execute(sql.SQL(index).format(table))
+    else:
         conn.execute(sql.SQL("CREATE TABLE {} (LIKE events INCLUDING ALL)").format(table))
-        try:
-            start = time.perf_counter()
-            with conn.transaction(), conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
-                view = memoryview(bytes(data))
+    if text:
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE event_text INCLUDING ALL)").format(texts))
+    try:
+        with contextlib.suppress(psycopg.Error):  # a clean start when the role may (superuser, pg_checkpoint)
+            conn.execute("CHECKPOINT")
+        start = time.perf_counter()
+        with conn.transaction():
+            with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
+                view = memoryview(data)
                 for i in range(0, len(view), TCP_WRITE_BYTES):
                     copy.write(view[i:i + TCP_WRITE_BYTES])
-            seconds = time.perf_counter() - start
-            copied = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
-        finally:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-    n = copied[0] if copied else 0
-    return {"rows": n, "rows_in_run": found[0] if found else 0, "seconds": seconds,
-            "rows_per_s": n / seconds if seconds else 0.0, "bytes": len(data)}
+            if text:
+                conn.execute(sql.SQL(_TEXT_ROWS).format(texts, table))
+        seconds = time.perf_counter() - start
+        copied = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+    finally:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(table, texts))
+    return (copied[0] if copied else 0), seconds
+
+
+def copy_layouts(conn: psycopg.Connection, data: bytes, rounds: int) -> dict[str, Any]:
+    """Raw COPY rows/s of the same rows into the start and end layouts, alternated, medians."""
+    rates: dict[str, list[float]] = {"start": [], "now": []}
+    for _ in range(rounds):
+        for layout in ("start", "now"):
+            n, seconds = _timed_copy(conn, data, layout, text=layout == "now")
+            rates[layout].append(n / seconds if seconds else 0.0)
+    start, now = _median(rates["start"]), _median(rates["now"])
+    return {"rounds": rounds, "start_rows_per_s": round(start), "now_rows_per_s": round(now),
+            "now_over_start": round(now / start, 3) if start else None,
+            "runs": {k: [round(v) for v in vs] for k, vs in rates.items()}}
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -666,7 +717,7 @@ def measure(args: argparse.Namespace, load: Load, workers: int, source: str | No
         result = asyncio.run(run_load(target, load, workers))
         baseline = None
         if target.dsn:
-            baseline = copy_baseline(target.dsn, result["wall_start"], args.n)
+            baseline = copy_baseline(target.dsn, result["wall_start"], args.n, args.layouts)
         else:
             print("! no --dsn: COPY baseline skipped", file=sys.stderr)
     except (BenchError, DeliveryError) as exc:
@@ -703,6 +754,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-with", metavar="DIR",
                         help="also measure the checkout in DIR (its src/ first on the server's PYTHONPATH), alternated")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side with --compare-with (default 2)")
+    parser.add_argument("--layouts", type=int, default=0, metavar="N",
+                        help="also copy the run's rows N times each into the events layout issue 9 started from"
+                             " and today's (with event_text), alternated: the storage limit of each")
     args = parser.parse_args(argv)
     shares = (args.http_share, args.bulk_share, args.otlp_share)
     if not all(0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9 or args.n <= 0:
@@ -821,6 +875,7 @@ def summarize(args: argparse.Namespace, load: Load, result: dict[str, Any], base
                          "es_bulk": round(result["bulk_send"], 3), "otlp": round(result["otlp_send"], 3)},
         "copy_rows": baseline["rows"] if baseline else None,
         "copy_rows_per_s": round(baseline["rows_per_s"]) if baseline else None,
+        "copy_layouts": baseline.get("layouts") if baseline else None,
         "ratio": round(ratio, 4) if ratio else None, "http_throttled": result["throttled"],
         "cpu_us_per_event": {role: round(us, 2) for role, us in cpu_us.items()} or None,
         "rss_mb": {role: round(mb, 1) for role, mb in result.get("memory", {}).items()} or None,
@@ -856,6 +911,10 @@ def print_report(summary: dict[str, Any]) -> None:
     if summary["copy_rows"] is not None:
         print(f"{'raw COPY':<12}{summary['copy_rows']:>10,}{'':>10}{summary['copy_rows_per_s']:>12,}")
         print(f"ratio end-to-end / raw COPY: {summary['ratio']:.3f}" if summary["ratio"] else "ratio: n/a")
+    layouts = summary.get("copy_layouts")
+    if layouts:
+        print(f"raw COPY by layout (medians of {layouts['rounds']}): issue 9's start {layouts['start_rows_per_s']:,}"
+              f" rows/s, now (with event_text) {layouts['now_rows_per_s']:,} rows/s: x{layouts['now_over_start']}")
     print(f"target >= 30,000 events/s end to end (product target 100,000): "
           f"{'met' if summary['events_per_s'] >= 30_000 else 'NOT met'}")
 

@@ -19,7 +19,8 @@ allows: before measuring, the bench brings them up to date (`rollup_s`), and whi
 process keeps them so as `guetteur up` does (a round every second); `--raw` also times every
 count and histogram reading the events themselves (`*_raw` keys), in the same run. Free-text
 counts and histograms read the lower-cased messages of `event_text` (migration 0790); `--raw`
-times the same count reading `events` (`text_24h_count_raw`). One JSON line.
+times the same count and first page reading `events` alone (`text_24h_count_raw`,
+`text_24h_page_raw`). One JSON line.
 """
 
 from __future__ import annotations
@@ -223,6 +224,8 @@ async def measure(dsn: str, runs: int, now: datetime, words: bool, raw: bool) ->
                 "count_24h_all_raw": await timed(runs, lambda: count(pool, everything, day, limits=limits,
                                                                      use_rollup=False)),
                 "text_24h_count_raw": await timed(runs, lambda: count(pool, text, day, limits=limits,
+                                                                      use_text=False)),
+                "text_24h_page_raw": await timed(runs, lambda: search(pool, text, day, limit=100, limits=limits,
                                                                       use_text=False)),
             }
         return out
