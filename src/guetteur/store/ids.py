@@ -21,8 +21,6 @@ from typing import Any
 from guetteur.model import Event
 
 _HEX = frozenset("0123456789abcdef")
-_VARIANT_16 = 0x8000  # the variant bits at the top of the fourth group
-_PAIR = struct.Struct(">QQ")
 _clock_lock = threading.Lock()
 _last_time = 0  # the 60-bit time value of the newest id this process made
 
@@ -39,23 +37,60 @@ def _reserve_times(count: int) -> int:
     return start
 
 
+# The random half's first byte keeps 6 random bits under the variant bits `10`.
+_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+_TEXT_LENGTH = 36
+_DASHES = (8, 13, 18, 23)
+
+
+def _digit_positions() -> tuple[int, ...]:
+    """Where each of the 32 hex digits of an id goes in its 36-character text."""
+    out: list[int] = []
+    at = 0
+    for _ in range(32):
+        while at in _DASHES:
+            at += 1
+        out.append(at)
+        at += 1
+    return tuple(out)
+
+
+_DIGIT_AT = _digit_positions()
+
+
+def _new_ids(count: int) -> tuple[list[bytes], list[str]]:
+    """`count` fresh UUIDv7: their 16 bytes and their canonical texts, in creation order.
+
+    Built for the whole batch at once with C-level bulk operations (extended slices of
+    bytearrays, one `hex()`, one `split`): per id only a slice of each result is made, where
+    formatting each id's five groups cost about a microsecond."""
+    start = _reserve_times(count)
+    # per id: 48 bits of milliseconds, version 7, 12 bits of sub-millisecond time ...
+    heads = struct.pack(f">{count}Q", *[(t >> 12) << 16 | 0x7000 | (t & 0xFFF) for t in range(start, start + count)])
+    # ... then the variant and 62 random bits
+    tails = bytearray(os.urandom(8 * count))
+    tails[0::8] = tails[0::8].translate(_VARIANT)
+    blob = bytearray(16 * count)
+    for k in range(8):
+        blob[k::16] = heads[k::8]
+        blob[8 + k::16] = tails[k::8]
+    raw = bytes(blob)
+    digits = raw.hex().encode("ascii")
+    width = _TEXT_LENGTH + 1  # each text and a newline
+    texts = bytearray(b"\n" * (width * count))
+    for digit, at in enumerate(_DIGIT_AT):
+        texts[at::width] = digits[digit::32]
+    for at in _DASHES:
+        texts[at::width] = b"-" * count
+    return [raw[i:i + 16] for i in range(0, 16 * count, 16)], texts[:-1].decode("ascii").split("\n")
+
+
 def new_event_ids(count: int) -> list[tuple[bytes, str]]:
     """`count` fresh UUIDv7 as (16 bytes, canonical text), in creation order."""
     if count <= 0:
         return []
-    start = _reserve_times(count)
-    randoms = struct.unpack(f">{count}Q", os.urandom(8 * count))
-    pack = _PAIR.pack
-    out: list[tuple[bytes, str]] = []
-    append = out.append
-    for t, rand in enumerate(randoms, start):
-        version_time = 0x7000 | (t & 0xFFF)
-        variant_rand = _VARIANT_16 | (rand >> 48 & 0x3FFF)
-        node = rand & 0xFFFF_FFFF_FFFF
-        # %-formatting: one call for the five groups, a third faster than the f-string here
-        text = "%08x-%04x-%04x-%04x-%012x" % (t >> 28, (t >> 12) & 0xFFFF, version_time, variant_rand, node)  # noqa: UP031
-        append((pack((t >> 12) << 16 | version_time, variant_rand << 48 | node), text))
-    return out
+    raws, texts = _new_ids(count)
+    return list(zip(raws, texts, strict=True))
 
 
 def new_event_id_bytes() -> bytes:
@@ -150,9 +185,11 @@ def assign_event_ids(events: list[Event]) -> list[bytes]:
                     raws[i] = None
                 seen.add(raw)
         missing.sort()
-    for i, (raw, text) in zip(missing, new_event_ids(len(missing)), strict=True):
-        events[i]["event"]["id"] = text
-        raws[i] = raw
+    if missing:
+        fresh, texts = _new_ids(len(missing))
+        for i, raw, text in zip(missing, fresh, texts, strict=True):
+            events[i]["event"]["id"] = text
+            raws[i] = raw
     return raws  # type: ignore[return-value]  # every None was replaced
 
 
