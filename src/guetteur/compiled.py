@@ -33,6 +33,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "guetteur.parse.zeek",
     "guetteur.pipeline.projection",
     "guetteur.pipeline.transfer",
+    # The main process's per-record path: TCP framing and the correlation engine's thread.
+    "guetteur.collect.framing",
+    "guetteur.detect.clocks",
+    "guetteur.detect.correlation",
+    "guetteur.detect.windows",
     "guetteur.stats.batch",
     "guetteur.store.encoding",
     "guetteur.store.ids",

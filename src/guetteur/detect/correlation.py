@@ -475,7 +475,10 @@ class CorrelationEngine:
                 state.counters["late"] += 1
             if flags & SKEWED:
                 state.counters["clock_skew"] += 1
-        event_id = hit.event_ids[-1] if hit.event_ids else ecs.get(source, "event.id") if source else None
+        # list[Any]: a hit's event ids hold None for an event without one (the annotation says
+        # str), and the compiled engine checks the declared type of what it reads
+        hit_ids: list[Any] = hit.event_ids
+        event_id: Any = hit_ids[-1] if hit_ids else ecs.get(source, "event.id") if source else None
         entry: Entry = (when, None if event_id is None else str(event_id), index, value_out, flags)
         group = self._touch(state, key, when)
         position = group.insert(entry)
