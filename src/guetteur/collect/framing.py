@@ -16,13 +16,17 @@ than `max_record_bytes` plus one chunk, whatever the input.
 
 `StreamFramer` is pure (no I/O): `feed(chunk)` returns the records completed by the
 chunk, `close()` those left at end of stream. Feeding the same bytes cut at any chunk
-boundaries gives the same records.
+boundaries gives the same records. `feed_frames` / `close_frames` give the same records as
+one list of bytes and the positions of the cut ones (`Frames`): the TCP listener hands a
+chunk's records over in bulk and counts their bytes without a Python step per record.
 """
 
 from __future__ import annotations
 
 # One record: its bytes (framing removed) and whether it was cut.
 Frame = tuple[bytes, bool]
+# A chunk's records (framing removed) and the indices, in that list, of those that were cut.
+Frames = tuple[list[bytes], list[int]]
 
 _MAX_LEN_DIGITS = 10  # RFC 6587 does not bound MSG-LEN; ten digits is far above any limit
 _DIGIT_LO = 0x31  # "1": MSG-LEN starts with a non-zero digit
@@ -52,20 +56,29 @@ class StreamFramer:
 
     def feed(self, data: bytes) -> list[Frame]:
         """The records that `data` completes, in order."""
+        return _pairs(self.feed_frames(data))
+
+    def close(self) -> list[Frame]:
+        """The records left at end of stream: an unterminated newline-framed record as is,
+        an octet-counted frame shorter than announced as received and flagged truncated."""
+        return _pairs(self.close_frames())
+
+    def feed_frames(self, data: bytes) -> Frames:
+        """`feed` as one list of records and the indices of the cut ones."""
         if self._skip_octets:
             if len(data) <= self._skip_octets:
                 self._skip_octets -= len(data)
-                return []
+                return [], []
             data = data[self._skip_octets :]
             self._skip_octets = 0
         if self._skip_line:
             nl = data.find(b"\n")
             if nl < 0:
-                return []
+                return [], []
             data = data[nl + 1 :]
             self._skip_line = False
         if not data:
-            return []
+            return [], []
         if self._chunks:
             held = self._held + len(data)
             # Waiting for more of a frame: keep the chunk without joining (a 1 MB record
@@ -73,7 +86,7 @@ class StreamFramer:
             if held < self._need or (self._need == 0 and held <= self._max + 1 and b"\n" not in data):
                 self._chunks.append(data)
                 self._held = held
-                return []
+                return [], []
             self._chunks.append(data)
             data = b"".join(self._chunks)
             self._chunks = []
@@ -81,13 +94,12 @@ class StreamFramer:
             self._need = 0
         return self._parse(data, eof=False)
 
-    def close(self) -> list[Frame]:
-        """The records left at end of stream: an unterminated newline-framed record as is,
-        an octet-counted frame shorter than announced as received and flagged truncated."""
+    def close_frames(self) -> Frames:
+        """`close` as one list of records and the indices of the cut ones."""
         self._skip_line = False
         self._skip_octets = 0
         if not self._chunks:
-            return []
+            return [], []
         data = b"".join(self._chunks)
         self._chunks = []
         self._held = 0
@@ -99,8 +111,9 @@ class StreamFramer:
         self._held = len(data)
         self._need = need
 
-    def _parse(self, buf: bytes, eof: bool) -> list[Frame]:
-        out: list[Frame] = []
+    def _parse(self, buf: bytes, eof: bool) -> Frames:
+        out: list[bytes] = []
+        cut_at: list[int] = []  # indices in `out` of the records cut (rare)
         append = out.append
         find = buf.find
         limit = self._max
@@ -116,34 +129,36 @@ class StreamFramer:
                     end = start + length
                     if length <= limit:
                         if end <= n:
-                            append((buf[start:end], False))
+                            append(buf[start:end])
                             pos = end
                             continue
                         if eof:
                             if start < n:  # a header with nothing after it is no record
                                 self.truncated += 1
-                                append((buf[start:], True))
-                            return out
+                                cut_at.append(len(out))
+                                append(buf[start:])
+                            return out, cut_at
                         self._keep(buf[pos:], end - pos)
-                        return out
+                        return out, cut_at
                     # Announced longer than allowed: emit the first `limit` bytes, discard the rest.
                     cut = start + limit
                     if cut <= n or eof:
                         if start < n:
                             self.truncated += 1
-                            append((buf[start:cut], True))
+                            cut_at.append(len(out))
+                            append(buf[start:cut])
                         if end <= n:
                             pos = end
                             continue
                         if not eof:
                             self._skip_octets = end - n
-                        return out
+                        return out, cut_at
                     self._keep(buf[pos:], cut - pos)
-                    return out
+                    return out, cut_at
                 if sp < 0 and not eof and n - pos <= _MAX_LEN_DIGITS and buf[pos:].isdigit():
                     # Only digits so far: cannot tell octet counting from a line yet.
                     self._keep(buf[pos:], n - pos + 1)
-                    return out
+                    return out, cut_at
                 # Not a length: this frame is newline framed.
             nl = find(b"\n", pos)
             if nl < 0:
@@ -151,22 +166,33 @@ class StreamFramer:
                 end = n - 1 if buf[n - 1] == 0x0D else n
                 if end - pos > limit:
                     self.truncated += 1
-                    append((buf[pos : pos + limit], True))
+                    cut_at.append(len(out))
+                    append(buf[pos : pos + limit])
                     self._skip_line = not eof
                 elif eof:
                     if end > pos:
-                        append((buf[pos:end], False))
+                        append(buf[pos:end])
                 else:
                     self._keep(buf[pos:], 0)
-                return out
+                return out, cut_at
             end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
             if end - pos > limit:
                 self.truncated += 1
-                append((buf[pos : pos + limit], True))
+                cut_at.append(len(out))
+                append(buf[pos : pos + limit])
             elif end > pos:
-                append((buf[pos:end], False))
+                append(buf[pos:end])
             pos = nl + 1
-        return out
+        return out, cut_at
+
+
+def _pairs(frames: Frames) -> list[Frame]:
+    """`Frames` as (record, cut) pairs."""
+    records, cut_at = frames
+    if not cut_at:
+        return [(record, False) for record in records]
+    cut = set(cut_at)
+    return [(record, i in cut) for i, record in enumerate(records)]
 
 
 # One line of a file: its bytes (newline and CR removed), the byte offset where it

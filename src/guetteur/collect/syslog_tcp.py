@@ -34,7 +34,7 @@ from guetteur.collect.counters import (
     ERROR_TLS_TIMEOUT,
     SourceCounters,
 )
-from guetteur.collect.framing import Frame, StreamFramer
+from guetteur.collect.framing import StreamFramer
 from guetteur.collect.peer import format_peer
 from guetteur.collect.sink import RecordSink
 from guetteur.config import Settings, SyslogSettings
@@ -285,8 +285,9 @@ class SyslogTcpSource:
         counters = self.counters
         hint = self.hint
         source = self.name
-        frames: list[Frame] = []
-        done = 0  # frames of the current chunk already handed over
+        datas: list[bytes] = []  # the current chunk's records
+        cut_at: list[int] = []  # the indices of those cut at max_record_bytes
+        done = 0  # records of the current chunk already handed over
         first = self.ssl_context is None  # a plain listener checks the first bytes for a TLS hello
         try:
             while True:
@@ -298,21 +299,24 @@ class SyslogTcpSource:
                     if data[:2] == TLS_HANDSHAKE_START:  # no syslog record starts with 0x16
                         self._tls_on_plain_port(peer)
                         return
-                frames = framer.feed(data)
+                datas, cut_at = framer.feed_frames(data)
                 done = 0
-                table.received(connection, clock(), len(frames), framer.pending_bytes)
-                if not frames:
+                table.received(connection, clock(), len(datas), framer.pending_bytes)
+                if not datas:
                     continue
                 now = time.time()
                 if offer_upto is not None and wait_for_space is not None:
-                    records = [RawRecord(record, now, source, hint, peer, _TRUNCATED if cut else None)
-                               for record, cut in frames]
+                    # One step per chunk, not per record, except building the records: the
+                    # bytes are summed in C and cut records are rare.
+                    records = [RawRecord(record, now, source, hint, peer) for record in datas]
+                    for i in cut_at:
+                        records[i].meta = _TRUNCATED
                     while True:
                         end = offer_upto(records, done)
                         counters.received += end - done
-                        for record, cut in frames[done:end]:
-                            counters.bytes += len(record)
-                            counters.truncated += cut
+                        counters.bytes += sum(map(len, datas[done:end] if done or end < len(datas) else datas))
+                        if cut_at:
+                            counters.truncated += sum(1 for i in cut_at if done <= i < end)
                         done = end
                         if done == len(records):
                             break
@@ -321,7 +325,8 @@ class SyslogTcpSource:
                     table.resume(connection, clock())
                     continue
                 table.wait(connection, clock())  # `put` may wait: busy, not idle, meanwhile
-                for record, cut in frames:
+                for i, record in enumerate(datas):
+                    cut = i in cut_at
                     await put(RawRecord(record, now, source, hint, peer, {"truncated": True} if cut else None))
                     done += 1
                     counters.received += 1
@@ -331,8 +336,11 @@ class SyslogTcpSource:
         except asyncio.CancelledError:
             # Stopped while the sink stayed full: hand over what fits without waiting,
             # count the rest as dropped.
-            for record, cut in frames[done:] + framer.close():
-                if self.sink.offer(RawRecord(record, time.time(), source, hint, peer, {"truncated": True} if cut else None)):
+            cut_set = set(cut_at)
+            left = [(record, i in cut_set) for i, record in enumerate(datas) if i >= done]
+            for record, cut_now in left + framer.close():
+                if self.sink.offer(RawRecord(record, time.time(), source, hint, peer,
+                                             {"truncated": True} if cut_now else None)):
                     counters.received += 1
                     counters.bytes += len(record)
                     counters.truncated += cut
