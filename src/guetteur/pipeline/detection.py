@@ -152,7 +152,7 @@ class WorkerDetection:
                 for alternatives in per_rule:
                     for path in alternatives:
                         add_path(self._fields, path)
-        self._feeding: dict[tuple[str, str | None], bool] = {}
+        self._feeding: dict[tuple[str, str | None], RuleRef | None] = {}
 
     def maybe_reload(self) -> bool:
         """Reload the rules when their files changed (hot reload; rule stats are kept)."""
@@ -162,13 +162,15 @@ class WorkerDetection:
         log.info("rules reloaded: %d rules", len(self.detector.rules))
         return True
 
-    def _feeds(self, rule: CompiledRule) -> bool:
-        """Whether hits of `rule` feed a correlation (`CorrelationEngine.wants`, by id and name)."""
+    def _feed_ref(self, rule: CompiledRule) -> RuleRef | None:
+        """The `RuleRef` sent with events hitting `rule` when its hits feed a correlation
+        (`CorrelationEngine.wants`, by id and name), else None. One tuple per rule: pickled
+        once per batch (pickle's memo), and shared again once unpickled in the main process."""
         key = (rule.id, rule.name)
-        found = self._feeding.get(key)
-        if found is None:
-            found = self._feeding[key] = self._router.wants(rule.hit({}))
-        return found
+        if key not in self._feeding:
+            wanted = self._router.wants(rule.hit({}))
+            self._feeding[key] = (rule.id, rule.name, rule.title, rule.level) if wanted else None
+        return self._feeding[key]
 
     def run(self, events: list[Event]) -> BatchDetection:
         """Give the events their ids (hits reference them), then match every rule."""
@@ -178,7 +180,7 @@ class WorkerDetection:
         for_correlation: CorrelationFeed = []
         per_rule: Counter[str] = Counter()
         matching_rules = self.detector.matching_rules
-        feeds = self._feeds
+        feed_ref = self._feed_ref
         fields = self._fields
         for event in events:
             rules = matching_rules(event)
@@ -189,8 +191,9 @@ class WorkerDetection:
                 per_rule[rule.id] += 1
                 if rule.alert:
                     alerts.append(rule.hit(event))
-                if feeds(rule):
-                    feeding.append((rule.id, rule.name, rule.title, rule.level))
+                ref = feed_ref(rule)
+                if ref is not None:
+                    feeding.append(ref)
             if feeding:
                 for_correlation.append((project(event, fields), feeding))
         return BatchDetection(ids, alerts, for_correlation, per_rule)
@@ -304,10 +307,14 @@ class CorrelationStage:
             meta = event.get("event")
             event_ids: list[Any] = [meta.get("id") if type(meta) is dict else None]
             event_times: list[Any] = [event.get("@timestamp")]
-            hits = [Hit(rule_id=rule_id, rule_title=title, level=level, tags=[], event_ids=event_ids,
-                        event_times=event_times, event=event, rule_name=name, alert=False)
+            # Positional: a dataclass built from keywords costs twice as much, once per base hit.
+            # (rule_id, rule_title, level, tags, event_ids, event_times, event, group_key,
+            # correlation, rule_name, source, alert)
+            hits = [Hit(rule_id, title, level, [], event_ids, event_times, event, None, None, name, None, False)
                     for rule_id, name, title, level in refs]
-            fired.extend(h for h in process(event, hits) if h.alert)
+            out = process(event, hits)
+            if out:
+                fired.extend([h for h in out if h.alert])
         return fired
 
     # -- the correlation thread -------------------------------------------------------------
