@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -241,3 +242,41 @@ async def test_pages_from_the_message_texts(seeded_app_dsn: str, monkeypatch: py
             assert sorted(by_text) == sorted(expected), why
     finally:
         await pool.close()
+
+
+MIXED = [f"({q}) and {f}" for q, _, _ in TEXT_CASES[:12]
+         for f in ("host.name:web-1", "not event.outcome:success", "event.severity >= 3")]
+
+
+@pytest.mark.parametrize("candidates_max", [0, 100_000])
+async def test_free_text_with_other_fields_counts_as_events(seeded_dsn: str, seeded_app_dsn: str,
+                                                            stored_docs: list[tuple[datetime, dict[str, Any]]],
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            candidates_max: int) -> None:
+    """Free text and other fields: the count and histogram from the candidates of `event_text`
+    (or, past `CANDIDATES_MAX` of them, from `events`) are those of the Python evaluator."""
+    monkeypatch.setattr("guetteur.store.search.CANDIDATES_MAX", candidates_max)
+    window = TimeRange(NOW - timedelta(days=400), NOW + timedelta(days=1))
+    pool = await open_pool(seeded_app_dsn, max_size=1)
+    try:
+        used = found = 0
+        for query in MIXED:
+            compiled = compile_query(query, known=KNOWN, now=NOW)
+            if compiled.text_filter is None:
+                continue
+            used += 1
+            plan = compile_filter(query, known=KNOWN, now=NOW)
+            expected = sum(1 for ts, doc in stored_docs if window.start <= ts < window.end and matches(plan, doc, ts))
+            assert await count(pool, compiled, window) == expected, query
+            _, buckets = await histogram(pool, compiled, window)
+            assert sum(n for _, n in buckets) == expected, query
+            found += expected
+        assert used >= 30 and found >= 10
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def stored_docs(seeded_dsn: str) -> list[tuple[datetime, dict[str, Any]]]:
+    with psycopg.connect(seeded_dsn) as conn:
+        return [(ts, orjson.loads(text)) for ts, text in conn.execute("SELECT ts, doc::text FROM events").fetchall()]

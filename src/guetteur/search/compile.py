@@ -23,7 +23,9 @@ counts (`rollup`, migration 0780) and on the message texts (`text`, migration 07
 lower-cased `message` of each event whose message is a string). The latter exists only for plans
 of `message` matches and time (with `and`, `or`, `not`) that no event without a message can
 match, so counting the rows of `event_text` that meet it, plus the events whose message is not a
-string that meet `where`, is counting `events`.
+string that meet `where`, is counting `events`. A plan no event without a message can match
+that also tests other fields gets `text_filter` instead: a condition every match's row meets,
+which gives candidates to test with `where` on `events`.
 """
 
 from __future__ import annotations
@@ -57,12 +59,15 @@ class Compiled:
     """A WHERE condition and its parameters, in order; `rollup`: the same condition on the
     per-minute counts (`event_rollup`, migration 0780) when the query only tests the fields they
     keep, else None; `text`: the same condition on `event_text` rows (migration 0790) when the
-    query only tests `message` (and time) and no event without a message can match it, else None."""
+    query only tests `message` (and time) and no event without a message can match it, else None;
+    `text_filter`: for a query no event without a message can match that also tests other fields,
+    a condition on `event_text` rows every match meets (its candidates), else None."""
 
     where: sql.Composable
     params: list[Any]
     rollup: Frag | None = None
     text: Frag | None = None
+    text_filter: Frag | None = None
 
 
 Frag = tuple[sql.Composable, list[Any]]
@@ -402,6 +407,24 @@ def _text_leaf(p: plan.Plan) -> Frag | None:
     return None
 
 
+def _necessary(p: plan.Plan) -> Frag | None:
+    """A condition on `event_text` rows that the row of every event matching the plan (and whose
+    message is a string) meets, or None when the plan implies none: the exact condition where
+    there is one, else the conditions of the parts of an `and` that have one (`host.name:x and
+    failed` -> `failed`), or of every branch of an `or`."""
+    exact = _translate(p, _text_leaf)
+    if exact is not None or not isinstance(p, plan.AllOf | plan.AnyOf):
+        return exact
+    parts = [_necessary(i) for i in p.items]
+    if isinstance(p, plan.AnyOf) and (not parts or any(part is None for part in parts)):
+        return None
+    frags = [part for part in parts if part is not None]
+    if not frags:
+        return None
+    word = " AND " if isinstance(p, plan.AllOf) else " OR "
+    return (sql.SQL("(") + sql.SQL(word).join(f[0] for f in frags) + sql.SQL(")"), [x for f in frags for x in f[1]])
+
+
 def _needs_message(p: plan.Plan) -> bool:
     """No event without a `message` matches the plan."""
     match p:
@@ -421,8 +444,11 @@ def compile_plan(p: plan.Plan, *, word_index: bool = False) -> Compiled:
     (without it, the index test would only cost time)."""
     query, params = _render(p, word_index)
     # With the word index, `events` answers free text faster than a scan of `event_text`.
-    text = None if word_index or not _needs_message(p) else _translate(p, _text_leaf)
-    return Compiled(query, params, _translate(p, _rollup_leaf), text)
+    text = text_filter = None
+    if not word_index and _needs_message(p):
+        text = _translate(p, _text_leaf)
+        text_filter = None if text is not None else _necessary(p)
+    return Compiled(query, params, _translate(p, _rollup_leaf), text, text_filter)
 
 
 def compile_query(text: str, *, known: tuple[str, ...], now: datetime, word_index: bool = False) -> Compiled:
