@@ -61,6 +61,21 @@ def check(text: str, conn: Any, stored: list[tuple[datetime, dict[str, Any]]]) -
     found = {r[0] for r in conn.execute(statement, compiled.params).fetchall()}  # never raises
     plan = compile_filter(text, known=KNOWN, now=NOW)
     assert found == {doc["labels"]["doc"] for ts, doc in stored if matches(plan, doc, ts)}, text
+    # The renderings on `event_text` (migration 0790): the same documents, or a superset for
+    # the candidates' filter, which the exact condition then narrows.
+    for rendering, statement in (
+        (compiled.text, "SELECT e.doc->'labels'->>'doc' FROM events e JOIN event_text t ON t.id = e.id"
+                        " WHERE t.m IS NOT NULL AND {} UNION ALL SELECT e.doc->'labels'->>'doc' FROM events e"
+                        " JOIN event_text t ON t.id = e.id WHERE t.m IS NULL AND {}"),
+        (compiled.text_filter, "SELECT e.doc->'labels'->>'doc' FROM events e JOIN event_text t ON t.id = e.id"
+                               " WHERE (t.m IS NULL OR {}) AND {}"),
+    ):
+        if rendering is None:
+            continue
+        assert set(re.findall(r"'[^']*'", rendering[0].as_string(conn))) <= CONSTANTS
+        query = sql.SQL(statement).format(rendering[0], compiled.where)
+        rows = conn.execute(query, [*rendering[1], *compiled.params]).fetchall()
+        assert sorted(r[0] for r in rows) == sorted(found), text
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
