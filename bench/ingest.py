@@ -44,8 +44,8 @@ Prints a table and one JSON line (`{"bench": "ingest", ...}`) for machines.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import itertools
 import json
 import os

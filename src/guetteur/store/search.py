@@ -172,8 +172,8 @@ async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: Ti
 
 
 def _matched_times(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[Any]]:
-    """`SELECT ts, id, ingested` of the matching events of the window read from `event_text` (migration 0790),
-    for a query that has its condition there (`compiled.text`): the rows whose message is a
+    """`SELECT ts, id, ingested` of the matching events of the window read from `event_text`
+    (migration 0790), for a query that has its condition there (`compiled.text`): the rows whose message is a
     string, tested on their lower-cased text, and the few whose message is something else
     (NULL there), tested on `events`. Events without a message cannot match (the compiler's
     condition for `text`), and have no row there."""
@@ -235,9 +235,9 @@ async def count(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange
         cte, joined, cte_params, joined_params = _candidates(compiled, window)
         query = sql.Composed([cte, sql.SQL("SELECT (SELECT count(*) FROM candidates), (SELECT count(*)"), joined,
                               sql.SQL(")")])
-        found = (await _rows(pool, query, [*cte_params, *joined_params], limits))[0]
-        if found[0] <= CANDIDATES_MAX:
-            return int(found[1])
+        tested, matching = (await _rows(pool, query, [*cte_params, *joined_params], limits))[0]
+        if tested <= CANDIDATES_MAX:
+            return int(matching)
     where, params = _where(compiled, window)
     rows = await _rows(pool, sql.Composed([sql.SQL("SELECT count(*) FROM events WHERE "), where]), params, limits)
     return int(rows[0][0])
