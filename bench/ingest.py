@@ -717,7 +717,8 @@ def measure(args: argparse.Namespace, load: Load, workers: int, source: str | No
         result = asyncio.run(run_load(target, load, workers))
         baseline = None
         if target.dsn:
-            baseline = copy_baseline(target.dsn, result["wall_start"], args.n, args.layouts)
+            # The layouts are those of this tree's schema: measured on its own runs only.
+            baseline = copy_baseline(target.dsn, result["wall_start"], args.n, args.layouts if source is None else 0)
         else:
             print("! no --dsn: COPY baseline skipped", file=sys.stderr)
     except (BenchError, DeliveryError) as exc:
@@ -836,8 +837,10 @@ def compare(runs: list[dict[str, Any]], source: str) -> dict[str, Any]:
               f"{figures['cpu_us_total']:>14.1f}{figures['rss_mb'].get('guetteur_rss', 0.0):>9.0f}")
     print(f"after / before: events/s {ratios['events_per_s']}, ratio {ratios['ratio']}, "
           f"CPU per event {ratios['cpu_us_total']} ({ratios['cpu_us_per_event']})")
+    layouts = [run["copy_layouts"] for run in runs if run.get("copy_layouts")]
     return {"bench": "ingest", "compare_with": source, "n": runs[0]["n"], "rounds": len(runs) // 2,
-            **after, "before": before, "after_over_before": ratios, "runs": [_public(run) for run in runs]}
+            **after, "before": before, "after_over_before": ratios, "copy_layouts": layouts,
+            "runs": [_public(run) for run in runs]}
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:
