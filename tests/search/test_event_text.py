@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
+from tests.search.databases import copied_database
 from tests.search.test_queries import CASES, KNOWN, NOW
 from tests.search.test_word_index import EDGE_QUERIES, EDGES
 
@@ -55,18 +56,10 @@ def _by_scan(dsn: str, compiled: Compiled) -> frozenset[str]:
 @pytest.fixture(scope="module")
 def edge_text_dsn(pg_server_dsn: str, pg_template: str) -> Iterator[str]:
     """A database holding the word-index tests' edge messages (no word index)."""
-    name = f"guetteur_test_text_{secrets.token_hex(4)}"
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(pg_template)))
-    dsn = with_params(pg_server_dsn, dbname=name)
-    with EventWriter(dsn) as writer:
-        writer.write_batch([dict(copy.deepcopy(e), event={}) for e in EDGES])
-    try:
+    with copied_database(pg_server_dsn, pg_template, "guetteur_test_text") as dsn:
+        with EventWriter(dsn) as writer:
+            writer.write_batch([dict(copy.deepcopy(e), event={}) for e in EDGES])
         yield dsn
-    finally:
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_the_fixed_suite_has_free_text_queries_for_this_path() -> None:

@@ -6,7 +6,6 @@ built to sit on the edges of the token rules (dots, arrays, non-ASCII, words too
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
+from tests.search.databases import copied_database
 from tests.search.test_queries import CASES, KNOWN, NOW
 
 from guetteur.search.compile import compile_query
 from guetteur.search.evaluate import compile_filter, matches
 from guetteur.search.values import tokens
-from guetteur.store.database import with_params
 from guetteur.store.writer import EventWriter
 
 LONG = "x" * 300
@@ -47,22 +46,14 @@ EDGE_QUERIES = [
 @pytest.fixture(scope="module")
 def edge_dsn(pg_server_dsn: str, pg_template: str) -> Iterator[str]:
     """A database holding `EDGES`, its statistics gathered."""
-    name = f"guetteur_test_words_{secrets.token_hex(4)}"
-    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(pg_template)))
-    dsn = with_params(pg_server_dsn, dbname=name)
-    writer = EventWriter(dsn)
-    writer.write_batch([dict(copy.deepcopy(e), event={}) for e in EDGES])
-    writer.close()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(CREATE_INDEX)
-        conn.execute("ANALYZE events")
-    try:
+    with copied_database(pg_server_dsn, pg_template, "guetteur_test_words") as dsn:
+        writer = EventWriter(dsn)
+        writer.write_batch([dict(copy.deepcopy(e), event={}) for e in EDGES])
+        writer.close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(CREATE_INDEX)
+            conn.execute("ANALYZE events")
         yield dsn
-    finally:
-        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="module")
