@@ -25,6 +25,7 @@ from tests.collect.tcp_helpers import (
 from guetteur.collect.sink import MemorySink
 from guetteur.collect.syslog_tcp import SyslogTcpSource
 from guetteur.config import Settings
+from guetteur.model import RawRecord
 
 MIB = 1_048_576
 
@@ -211,6 +212,31 @@ async def test_stop_gives_up_on_a_sink_that_never_drains() -> None:
     writer.close()
     assert source.counters.dropped == 3  # a, b and the partial c: counted, not silently lost
     assert source.counters.connections_open == 0
+
+
+class StuckPutSink(MemorySink):
+    """A sink whose `put` never returns, while `offer` takes records."""
+
+    async def put(self, record: RawRecord) -> None:
+        self.put_waits += 1
+        await asyncio.Event().wait()
+
+
+async def test_stop_hands_over_a_cut_record_left_waiting_and_counts_it_truncated() -> None:
+    """Stopped while `put` waits: the records not handed over yet are offered, a record cut at
+    max_record_bytes among them keeps its mark and its count."""
+    sink = StuckPutSink()
+    source = SyslogTcpSource(Settings(), sink, host="127.0.0.1", port=0, max_record_bytes=16, stop_timeout=0.2)
+    await source.start()
+    _reader, writer = await asyncio.open_connection("127.0.0.1", source.bound_port or 0)
+    writer.write(b"<13>" + b"x" * 40 + b"\n<13>b\n")
+    await writer.drain()
+    await eventually(lambda: sink.put_waits >= 1)
+    await source.stop()
+    writer.close()
+    records = sink.take_all()
+    assert [(len(r.data), r.meta) for r in records] == [(16, {"truncated": True}), (5, None)]
+    assert (source.counters.received, source.counters.truncated, source.counters.dropped) == (2, 1, 0)
 
 
 async def test_start_fails_on_a_port_in_use() -> None:

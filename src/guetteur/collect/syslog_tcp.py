@@ -343,7 +343,7 @@ class SyslogTcpSource:
                                              {"truncated": True} if cut_now else None)):
                     counters.received += 1
                     counters.bytes += len(record)
-                    counters.truncated += cut
+                    counters.truncated += cut_now
                 else:
                     counters.dropped += 1
             raise
