@@ -218,14 +218,16 @@ async def _pages(pool: Any, compiled: Compiled, *, use_text: bool, newest_first:
             return out
 
 
-@pytest.mark.parametrize("first_rows", [1, 3, 100_000])
+@pytest.mark.parametrize(("first_rows", "wider_rows"), [(1, 0), (1, 1_000), (3, 1_000), (100_000, 0)])
 @pytest.mark.parametrize("newest_first", [True, False])
 async def test_pages_from_the_message_texts(seeded_app_dsn: str, monkeypatch: pytest.MonkeyPatch, first_rows: int,
-                                            newest_first: bool) -> None:
+                                            wider_rows: int, newest_first: bool) -> None:
     """Every free-text query of the suite pages through the same events in the same order whether
-    the page is found among the newest events (many first rows), from `event_text` (one first
-    row: never a full page there), or by reading `events` alone."""
+    the page is found among the newest events (many first rows), among more of them (a second
+    pass at the rate the first found), from `event_text` (one first row, no second pass: never
+    a full page there), or by reading `events` alone."""
     monkeypatch.setattr("guetteur.store.search.TEXT_FIRST_ROWS", first_rows)
+    monkeypatch.setattr("guetteur.store.search.TEXT_WIDER_ROWS", wider_rows)
     pool = await open_pool(seeded_app_dsn, max_size=1)
     try:
         for query, expected, why in TEXT_CASES:

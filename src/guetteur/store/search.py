@@ -42,6 +42,9 @@ _SETTINGS = "SELECT set_config('statement_timeout', %s, true), set_config('jit',
 # the benchmark's 5M events over 24 h, ~100-200 ms of reading, which finds a page of 100 for a
 # query matching one event in 1 000.
 TEXT_FIRST_ROWS = 100_000
+# When those hold some matches but less than a page, the rows a page needs at that rate (twice
+# over) are tested in order again if they are at most this many (~1 s), before `event_text`.
+TEXT_WIDER_ROWS = 1_000_000
 # Candidates (`event_text` rows) a count or histogram of a query mixing free text and other
 # fields tests on `events` by key at most (`_candidates`); beyond, it reads the window of
 # `events`. A probe by key costs ~10 us: 100 000 of them ~1 s, against 6-8 s to read 5M events.
@@ -116,9 +119,10 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
 
     A query answered by the message texts (`compiled.text`) first tests the `TEXT_FIRST_ROWS`
     newest (oldest) events of the window in order, which finds a page at once when the words are
-    frequent; when those hold less than a page, the page comes from the texts (`event_text`: one
-    scan of the window's short rows, whatever the words' frequency) and its events are read by
-    key. Without it a rare word made the planner either walk the whole window in time order or
+    frequent (and, when those hold some matches, as many more as a page needs at that rate, up
+    to `TEXT_WIDER_ROWS`); when that gives less than a page, the page comes from the texts
+    (`event_text`: one scan of the window's short rows, whatever the words' frequency) and its
+    events are read by key. Without it a rare word made the planner either walk the whole window in time order or
     read it all and sort (8-14 s at 5M events on the loaded machine). `use_text`: False reads
     `events` only, for tests and the benchmark."""
     order = sql.SQL(" ORDER BY ts DESC, id DESC" if newest_first else " ORDER BY ts, id")
@@ -132,8 +136,16 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
             sql.SQL("SELECT ts, id, ingested, doc::text, original FROM (SELECT * FROM events"
                     " WHERE ts >= %s AND ts < %s"), keyset[0], order, sql.SQL(" LIMIT %s) AS recent WHERE "),
             compiled.where, order, sql.SQL(" LIMIT %s")])
-        rows = await _rows(pool, first, [window.start, window.end, *keyset[1], TEXT_FIRST_ROWS, *compiled.params,
-                                         limit + 1], limits)
+
+        async def newest(count: int) -> list[tuple[Any, ...]]:
+            return await _rows(pool, first, [window.start, window.end, *keyset[1], count, *compiled.params,
+                                             limit + 1], limits)
+
+        rows = await newest(TEXT_FIRST_ROWS)
+        if 0 < len(rows) <= limit:  # some: twice the rows a page needs at that rate, when not too many
+            wider = 2 * TEXT_FIRST_ROWS * (limit + 1) // len(rows)
+            if wider <= TEXT_WIDER_ROWS:
+                rows = await newest(wider)
         if len(rows) <= limit:
             matched, matched_params = _matched_times(compiled, window)
             query = sql.Composed([
