@@ -64,27 +64,25 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION guetteur_pair_text_partitions() FROM PUBLIC;
 
--- Migration 0001's partition function, which now pairs the partitions it creates.
-CREATE OR REPLACE FUNCTION guetteur_ensure_event_partitions(days_ahead integer) RETURNS date
+-- Migration 0001's partition function keeps its body under a new name, and the name callers use
+-- (the writer, the partition helper) now also pairs what it created.
+ALTER FUNCTION guetteur_ensure_event_partitions(integer) RENAME TO guetteur_ensure_event_days;
+CREATE FUNCTION guetteur_ensure_event_partitions(days_ahead integer) RETURNS date
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public SET TimeZone = 'UTC' AS $$
+SET search_path = pg_catalog, public AS $$
 DECLARE
-    first_day date := now()::date;
-    last_day date := first_day + least(greatest(days_ahead, 0), 60);
-    day date := first_day;
-    part text;
+    last_day date := public.guetteur_ensure_event_days(days_ahead);
 BEGIN
-    PERFORM pg_advisory_xact_lock(7240101);
-    WHILE day <= last_day LOOP
-        part := 'events_' || to_char(day, 'YYYYMMDD');
-        IF to_regclass(format('public.%I', part)) IS NULL THEN
-            EXECUTE format('CREATE TABLE public.%I PARTITION OF public.events FOR VALUES FROM (%L) TO (%L)',
-                           part, day::timestamptz, (day + 1)::timestamptz);
-        END IF;
-        day := day + 1;
-    END LOOP;
     PERFORM public.guetteur_pair_text_partitions();
     RETURN last_day;
+END $$;
+REVOKE ALL ON FUNCTION guetteur_ensure_event_partitions(integer) FROM PUBLIC;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'guetteur_app') THEN
+        GRANT EXECUTE ON FUNCTION guetteur_ensure_event_partitions(integer) TO guetteur_app;
+        REVOKE EXECUTE ON FUNCTION guetteur_ensure_event_days(integer) FROM guetteur_app;
+    END IF;
 END $$;
 
 -- The events stored before this migration.
