@@ -29,7 +29,7 @@ from guetteur.search.evaluate import compile_filter, matches
 from guetteur.store.database import with_params
 from guetteur.store.migrate import migrate, migration_files
 from guetteur.store.pool import open_pool
-from guetteur.store.search import TimeRange, _matched_times, count, histogram, search
+from guetteur.store.search import TimeRange, _matched_keys, count, histogram, search
 from guetteur.store.writer import EventWriter
 
 WIDE = TimeRange(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
@@ -38,7 +38,7 @@ TEXT_CASES = [c for c in CASES if compile_query(c[0], known=KNOWN, now=NOW).text
 
 def _labels(dsn: str, compiled: Compiled) -> frozenset[str]:
     """The documents the `event_text` path selects (with their ids: each event once)."""
-    matched, params = _matched_times(compiled, WIDE)
+    matched, params = _matched_keys(compiled, WIDE)
     statement = sql.Composed([sql.SQL("SELECT e.doc->'labels'->>'doc', count(*) OVER (PARTITION BY e.id) FROM events e"
                                       " JOIN ("), matched, sql.SQL(") AS t ON (t.ts, t.id) = (e.ts, e.id)")])
     with psycopg.connect(dsn) as conn:

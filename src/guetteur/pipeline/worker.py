@@ -54,7 +54,7 @@ def batch_stats(events: list[Event], merged_by_source: dict[str, int],
     current: object = None
     counts: dict[str, int] = {}
     for event in events:
-        found = (event.get("input") or {}).get("type", "unknown")
+        found = _source_of(event)
         if found != current:
             current = found
             counts = out.get(found) or out.setdefault(found, _zero_counts())
@@ -63,11 +63,15 @@ def batch_stats(events: list[Event], merged_by_source: dict[str, int],
         if tags and "unparsed" in tags:
             counts["unparsed"] += 1
     for position in quarantined:
-        found = (events[position].get("input") or {}).get("type", "unknown")
-        out.setdefault(found, _zero_counts())["quarantined"] += 1
+        out.setdefault(_source_of(events[position]), _zero_counts())["quarantined"] += 1
     for source, merged in merged_by_source.items():
         out.setdefault(source, _zero_counts())["merged"] += merged
     return out
+
+
+def _source_of(event: Event) -> str:
+    source: str = (event.get("input") or {}).get("type", "unknown")
+    return source
 
 
 def _zero_counts() -> dict[str, int]:

@@ -130,7 +130,6 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
     if after is not None:
         ts, event_id = decode_cursor(after)
         keyset = (sql.SQL(" AND (ts, id) < (%s, %s)" if newest_first else " AND (ts, id) > (%s, %s)"), [ts, event_id])
-    where, params = _where(compiled, window)
     if use_text and compiled.text is not None:
         first = sql.Composed([
             sql.SQL("SELECT ts, id, ingested, doc::text, original FROM (SELECT * FROM events"
@@ -147,7 +146,7 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
             if wider <= TEXT_WIDER_ROWS:
                 rows = await newest(wider)
         if len(rows) <= limit:
-            matched, matched_params = _matched_times(compiled, window)
+            matched, matched_params = _matched_keys(compiled, window)
             query = sql.Composed([
                 sql.SQL("WITH page AS MATERIALIZED (SELECT ts, id, ingested FROM ("), matched,
                 sql.SQL(") AS matched WHERE true"), keyset[0], order, sql.SQL(" LIMIT %s)"
@@ -156,6 +155,7 @@ async def search(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRang
                 sql.SQL(" ORDER BY e.ts DESC, e.id DESC" if newest_first else " ORDER BY e.ts, e.id")])
             rows = await _rows(pool, query, [*matched_params, *keyset[1], limit + 1], limits)
     else:
+        where, params = _where(compiled, window)
         query = sql.Composed([_SELECT, where, keyset[0], order, sql.SQL(" LIMIT %s")])
         rows = await _rows(pool, query, [*params, *keyset[1], limit + 1], limits)
     page = rows[:limit]
@@ -183,7 +183,7 @@ async def _rollup_rows(pool: AsyncConnectionPool, compiled: Compiled, window: Ti
             return await cur.fetchall()
 
 
-def _matched_times(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[Any]]:
+def _matched_keys(compiled: Compiled, window: TimeRange) -> tuple[sql.Composed, list[Any]]:
     """`SELECT ts, id, ingested` of the matching events of the window read from `event_text`
     (migration 0790), for a query that has its condition there (`compiled.text`): the rows whose message is a
     string, tested on their lower-cased text, and the few whose message is something else
@@ -240,7 +240,7 @@ async def count(pool: AsyncConnectionPool, compiled: Compiled, window: TimeRange
         if found is not None:
             return int(found[0][0])
     if use_text and compiled.text is not None:
-        matched, params = _matched_times(compiled, window)
+        matched, params = _matched_keys(compiled, window)
         query = sql.Composed([sql.SQL("SELECT count(*) FROM ("), matched, sql.SQL(") AS matched")])
         return int((await _rows(pool, query, params, limits))[0][0])
     if use_text and compiled.text_filter is not None:
@@ -277,7 +277,7 @@ async def histogram(pool: AsyncConnectionPool, compiled: Compiled, window: TimeR
         rows = await _rollup_rows(pool, compiled, window, limits, lambda cut: rollups.histogram_query(
             compiled.where, compiled.params, rollup, window.start, window.end, width, cut))
     if rows is None and use_text and compiled.text is not None:
-        matched, params = _matched_times(compiled, window)
+        matched, params = _matched_keys(compiled, window)
         query = sql.Composed([sql.SQL("SELECT date_bin(%s, ts, %s) AS b, count(*) FROM ("), matched,
                               sql.SQL(") AS matched GROUP BY b ORDER BY b")])
         rows = await _rows(pool, query, [width, _PG_EPOCH, *params], limits)
