@@ -180,3 +180,30 @@ detection:
     assert fires(det, hit) == ["00000000-0000-0000-0000-000000000002"]
     assert fires(det, miss) == []
     assert fires(det, original) == ["00000000-0000-0000-0000-000000000002"]
+
+
+CIDR_NETWORKS = ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "203.0.113.7/32", "fc00::/7", "::ffff:0:0/96",
+                 "2001:db8::/32", "::/0"]
+CIDR_VALUES = ["10.1.2.3", "10.255.255.255", "11.0.0.0", "9.255.255.255", "192.168.1.200", "192.168.2.1",
+               "203.0.113.7", "203.0.113.8", "0.0.0.0", "255.255.255.255", "fd12::1", "fe80::1%eth0",
+               "[2001:db8::5]", "2001:db9::", "::ffff:10.1.2.3", "::", "010.1.2.3", "10.1.2", "", "host.example",
+               "1.2.3.4.5", "[10.1.2.3]", "2001:db8::zz"]
+
+
+@pytest.mark.parametrize("network", CIDR_NETWORKS)
+def test_cidr_matches_what_the_standard_library_says(network: str) -> None:
+    """The `cidr` modifier compares integers from a cached parse: the same answer as
+    `ipaddress.ip_address(value) in ip_network(network)` for IPv4, IPv6, mapped, scoped,
+    bracketed and invalid values, and an address of the other version never matches."""
+    import ipaddress
+
+    net = ipaddress.ip_network(network)
+    for value in CIDR_VALUES:
+        try:
+            address = ipaddress.ip_address(value.strip("[]").split("%", 1)[0])
+            expected = address.version == net.version and address in net
+        except ValueError:
+            expected = False
+        event = sysmon1(DestinationIp=value)
+        check(f"    DestinationIp|cidr: '{network}'", event, expected)
+        check(f"    DestinationIp|cidr: '{network}'", event, expected)  # the cached answer

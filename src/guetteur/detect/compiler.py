@@ -37,6 +37,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import ahocorasick
@@ -743,14 +744,25 @@ def _exists_value(slot: int) -> Compiled:
     return Compiled(has_value, None)
 
 
+@lru_cache(maxsize=65536)
+def _address_number(text: str) -> tuple[int, int] | None:
+    """(IP version, address as an integer) of a value the `cidr` modifier tests, or None when
+    it is no address. Cached: the same addresses come back event after event, and every `cidr`
+    rule tests them (bounded, so a flood of distinct values only evicts)."""
+    try:
+        address = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    return address.version, int(address)
+
+
 def _cidr(slot: int, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Compiled:
+    version, first, mask = network.version, int(network.network_address), int(network.netmask)
+
     def in_network(view: EventView) -> bool:
         for v in view.text(slot):
-            try:
-                address = ipaddress.ip_address(v.strip("[]").split("%", 1)[0])
-            except ValueError:
-                continue
-            if address.version == network.version and address in network:
+            address = _address_number(v)
+            if address is not None and address[0] == version and address[1] & mask == first:
                 return True
         return False
 
