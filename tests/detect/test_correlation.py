@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from correlation_helpers import T0, engine, event, feed, hit
+from correlation_helpers import T0, engine, event, feed, hit, ruleset
 
 from guetteur.detect.hits import Hit
 
@@ -684,3 +684,22 @@ def test_live_tick_closes_windows_of_an_idle_stream_without_making_later_backlog
     assert [h.group_key for h in out] == [{"source.ip": "198.51.100.1"}]
     feed(eng, rules, "ssh_failed", failed(T0 + 10, ip="198.51.100.2"))  # older than the clock
     assert eng.stats()["late"] == 0
+
+
+@pytest.mark.parametrize("op", ["gt", "gte", "lt", "lte", "eq", "neq"])
+def test_each_condition_operator_compares_as_python_does(op: str) -> None:
+    """`condition_holds` of a rule written with each operator, on values below, at and above
+    its threshold (ints and floats, as the aggregates give them)."""
+    import operator
+
+    from guetteur.detect.correlation import condition_holds
+
+    compare = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+               "eq": operator.eq, "neq": operator.ne}[op]
+    from guetteur.detect.correlation_rule import CorrelationSpec
+
+    [item] = ruleset(VALUE_COUNT_LT.replace("lt: 2", f"{op}: 2")).correlations
+    spec = CorrelationSpec.from_sigma(item.rule)
+    assert spec.op == op
+    for value in (1, 1.5, 2, 2.0, 2.5, 3):
+        assert condition_holds(spec, value) is compare(value, 2.0), (op, value)

@@ -110,6 +110,23 @@ def event_time(event: Event | None) -> float | None:
     return None
 
 
+def condition_holds(spec: CorrelationSpec, value: float) -> bool:
+    """The rule's condition (`spec.op` among `correlation_rule.OPERATORS`) on a window's value.
+    Written out rather than looked up: it runs for every entry a window takes, compiled."""
+    op, threshold = spec.op, spec.threshold
+    if op == "gte":
+        return value >= threshold
+    if op == "gt":
+        return value > threshold
+    if op == "lt":
+        return value < threshold
+    if op == "lte":
+        return value <= threshold
+    if op == "eq":
+        return value == threshold
+    return value != threshold  # "neq": from_sigma refuses any other
+
+
 def _lookup(event: Event | None, paths: FieldPaths) -> Any:
     """The value at the first path present in the event (`logsource.field_paths` order),
     resolved as the rule matchers resolve it, or `_MISSING`."""
@@ -544,7 +561,7 @@ class CorrelationEngine:
                 group.rebuild(spec)  # an earlier step arrived late: redo the chains
             else:
                 group.agg.add(entry)  # late, but inside the active window
-            if spec.condition_holds(group.agg.value(newest)):
+            if condition_holds(spec, group.agg.value(newest)):
                 return self._fire_rising(
                     state, key, group, group.lo, len(entries) - 1, group.agg.value(newest), event
                 )
@@ -558,7 +575,7 @@ class CorrelationEngine:
         end = position
         while True:
             value = agg.value(entries[end][0])
-            if spec.condition_holds(value):
+            if condition_holds(spec, value):
                 return self._fire_rising(state, key, group, start, end, value, None)
             end += 1
             if end >= len(entries) or entries[end][0] > entry[0] + spec.timespan:
@@ -637,7 +654,7 @@ class CorrelationEngine:
             window = group.entries[:cut]
             value = slice_value(state.spec, window)
             state.counters["windows_closed"] += 1
-            if state.spec.condition_holds(value):
+            if condition_holds(state.spec, value):
                 hit = self._hit(state.spec, key, window, value, None)
                 state.counters["fired"] += 1
                 out.append(hit)

@@ -21,8 +21,7 @@ Evaluation mode (see docs/correlation.md):
 from __future__ import annotations
 
 import hashlib
-import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,14 +46,8 @@ VALUE_TYPES = frozenset({"value_count", "value_sum", "value_avg", "value_percent
 NUMERIC_TYPES = frozenset({"value_sum", "value_avg", "value_percentile", "value_median"})
 TEMPORAL_TYPES = frozenset({"temporal", "temporal_ordered"})
 
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "gt": operator.gt,
-    "gte": operator.ge,
-    "lt": operator.lt,
-    "lte": operator.le,
-    "eq": operator.eq,
-    "neq": operator.ne,
-}
+# the condition operators; `correlation.condition_holds` evaluates them
+OPERATORS = frozenset({"gt", "gte", "lt", "lte", "eq", "neq"})
 
 # Extended condition tree, rule references replaced by their index in `CorrelationSpec.rules`:
 # int | ("and", (...)) | ("or", (...)) | ("not", (x,))
@@ -110,9 +103,6 @@ class CorrelationSpec:
     rising: bool
     source: str | None = None
     fingerprint: str = field(default="", compare=False)
-
-    def condition_holds(self, value: float) -> bool:
-        return OPERATORS[self.op](value, self.threshold)
 
     @property
     def min_events(self) -> int:
