@@ -91,3 +91,47 @@ def test_hostile_bodies_are_kept(body: str) -> None:
     event = parse(f"<13>Apr  6 16:21:41 host1 app: {body}")
     assert event["event"]["original"].endswith(body[-20:])
     assert event["host"]["name"] == "host1"
+
+
+def test_a_hinted_line_format_reads_the_message_of_a_syslog_envelope() -> None:
+    """An nginx line forwarded by syslog and sent with `parser=nginx_access`: the hint names the
+    MSG's format. The access line is read from the MSG (its client, not the header's "6" of
+    `Dec  6`), the envelope gives host and program, and the hint's dataset is kept: the same
+    event autodetection gives, apart from the dataset."""
+    line = ('<190>Dec  6 01:42:33 web-01 nginx: 192.0.2.176 - - [06/Dec/2026:01:42:33 +0000] '
+            '"GET /favicon.ico HTTP/1.1" 200 1192 "https://www.example.org/" "Mozilla/5.0"')
+    [hinted] = parse_batch([RawRecord(line, RECEIVED, "http", "nginx_access", "10.0.0.9:5000")]).events
+    detected = parse(line)
+    assert hinted["source"] == {"address": "192.0.2.176", "ip": "192.0.2.176"}
+    assert hinted["host"]["name"] == "web-01" and hinted["process"]["name"] == "nginx"
+    assert hinted["log"]["syslog"]["priority"] == 190
+    assert (hinted["event"]["dataset"], detected["event"]["dataset"]) == ("nginx_access", "web_access_syslog")
+    for event in (hinted, detected):
+        for key in ("dataset", "module", "id", "ingested"):
+            event["event"].pop(key, None)
+        event["log"].pop("source", None)
+        event.pop("input", None)
+    assert hinted == detected
+
+
+def test_demo_lines_parse_the_same_with_their_hint_as_without() -> None:
+    """Every format of the demo's traffic (syslog-wrapped or not), sent with the hint the demo
+    and the benchmark give it over HTTP, gives the event autodetection gives (bar the dataset)."""
+    import itertools
+    import random
+
+    from guetteur.demo import Sim, normal_traffic, parser_hint
+
+    steps = list(itertools.islice(normal_traffic(Sim(rng=random.Random(3)), exclude=frozenset({"auditd"})), 3000))
+    hinted_formats = set()
+    for step in steps:
+        hint = parser_hint(step.fmt)
+        [hinted] = parse_batch([RawRecord(step.line, RECEIVED, "http", hint, "10.0.0.9:5000")]).events
+        [detected] = parse_batch([RawRecord(step.line, RECEIVED, "http", None, "10.0.0.9:5000")]).events
+        for event in (hinted, detected):
+            for key in ("dataset", "module", "id", "ingested"):
+                event["event"].pop(key, None)
+        assert hinted == detected, (step.fmt, step.line)
+        if hint:
+            hinted_formats.add(step.fmt)
+    assert {"nginx", "apache", "uvicorn", "postgresql", "zeek-conn"} <= hinted_formats

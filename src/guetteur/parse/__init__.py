@@ -134,6 +134,16 @@ def dispatch_program(program: str, message: str, record: RawRecord, base: Event)
 
 def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
     if parser.kind == "line":
+        if text[:1] == "<" and (envelope := parse_envelope(text, record)) is not None:
+            # the line came through syslog (a shipper, rsyslog) with its format's hint: the
+            # format is the MSG's, and the host and program are the envelope's
+            event = _try(parser, envelope[1], record)
+            if event is not None:
+                base = envelope[0]
+                for key in _ENVELOPE_KEYS:
+                    if key in base:
+                        event[key] = base[key]
+                return event
         return _try(parser, text, record)
     if parser.kind == "json":
         obj = decode_json_object(text.strip())
@@ -146,6 +156,9 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
     except Exception:  # a parser bug must not lose the record; it is stored unparsed
         log.exception("parser %s raised", parser.name)
         return None
+
+
+_ENVELOPE_KEYS = ("host", "process", "log")
 
 
 def _json_event(text: str, record: RawRecord) -> tuple[Event, Parser] | None:
