@@ -703,3 +703,16 @@ def test_each_condition_operator_compares_as_python_does(op: str) -> None:
     assert spec.op == op
     for value in (1, 1.5, 2, 2.0, 2.5, 3):
         assert condition_holds(spec, value) is compare(value, 2.0), (op, value)
+
+
+def test_a_group_keeps_only_the_entries_a_window_can_still_use() -> None:
+    """A rising rule's group drops, on each new event of the group, the entries older than its
+    newest time - lateness - timespan: one source failing every 20 s for an hour keeps the
+    last minute and a half of entries (timespan 1m, lateness 30 s), not all 180."""
+    eng, rules = engine(BRUTE_FORCE, lateness=30)
+    kept = []
+    for i in range(180):
+        feed(eng, rules, "ssh_failed", failed(T0 + i * 20))
+        kept.append(eng.stats()["entries"])
+    assert max(kept[10:]) <= 6  # 90 s of entries, 20 s apart, the new one included
+    assert kept[-1] >= 4  # and the window's own entries are kept

@@ -529,8 +529,8 @@ class CorrelationEngine:
                 # longer share a window with an on-time event still to come; only this group's
                 # events decide it, so no other source's clock prunes it
                 horizon = max(group.newest, when) - self.lateness - state.spec.timespan
-                stale = bisect.bisect_left(group.entries, horizon, key=lambda e: e[0])
-                if stale:
+                if group.entries[0][0] < horizon:  # most events find nothing stale: no search
+                    stale = bisect.bisect_left(group.entries, horizon, key=lambda e: e[0])
                     state.drop_front(group, stale)
         return group
 
