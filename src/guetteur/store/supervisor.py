@@ -84,6 +84,7 @@ class DatabaseSupervisor:
         self._next_restart = 0.0
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._changed = asyncio.Event()
         self._on_recovered: list[Callable[[], Awaitable[None]]] = []
 
@@ -128,9 +129,14 @@ class DatabaseSupervisor:
     async def start(self) -> None:
         """Probe once (so the state is right from the first request), then every `interval`."""
         await self.check()
+        self._stopping = False
         self._task = asyncio.create_task(self._watch(), name="database-supervisor")
 
     async def stop(self) -> None:
+        # The flag too, not only the cancellation: Python 3.11's `asyncio.wait_for` can swallow a
+        # cancellation that lands as the probe it wraps finishes, and the watch then went on
+        # probing for ever while `stop` waited for it (seen in CI: `guetteur up` never exited).
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -152,8 +158,10 @@ class DatabaseSupervisor:
             await self._restart()
 
     async def _watch(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.interval)
+            if self._stopping:
+                return
             try:
                 await self.check()
             except Exception:  # a bug here must not stop the watch
