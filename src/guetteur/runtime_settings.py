@@ -165,6 +165,7 @@ class RuntimeSettings:
         self.loaded_at: float | None = None
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._listeners: list[Callable[[Settings], None]] = []
 
     def on_change(self, listener: Callable[[Settings], None]) -> None:
@@ -200,9 +201,13 @@ class RuntimeSettings:
         """Load once (a database away leaves the file's values in force), then refresh in the background."""
         with contextlib.suppress(Exception):
             await self.load(pool)
+        self._stopping = False
         self._task = asyncio.create_task(self._refresh(pool), name="runtime-settings")
 
     async def stop(self) -> None:
+        # a flag as well as the cancellation, as in `store.supervisor`: Python 3.11's
+        # `asyncio.wait_for` (the pool's) can swallow a cancellation that lands as it finishes
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -210,8 +215,10 @@ class RuntimeSettings:
         self._task = None
 
     async def _refresh(self, pool: Any) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.interval)
+            if self._stopping:
+                return
             try:
                 if await self.load(pool):
                     log.info("settings changed from the console applied: %s", ", ".join(sorted(self.stored)) or "none")

@@ -189,3 +189,24 @@ def test_writer_reconnects_after_losing_its_connection(fresh_app_dsn: str, fresh
         writer.write_batch([make_event(3)])
     assert count(fresh_dsn) in (2, 3)
     assert verify(fresh_dsn).ok
+
+
+def test_a_connection_left_busy_by_a_failure_is_replaced(fresh_app_dsn: str, fresh_dsn: str,
+                                                         make_event: Make) -> None:
+    """A failure can leave the connection neither broken nor usable: libpq still holds a command
+    in progress, so every query is refused with "another command is already in progress". The
+    writer must not retry on it for ever (seen after a test cut the database mid-COPY)."""
+    with EventWriter(fresh_app_dsn) as writer:
+        writer.write_batch([make_event(1)])
+        assert writer._conn is not None
+        writer._conn.pgconn.send_query(b"SELECT pg_sleep(30)")  # sent, its result never read
+        try:
+            writer.write_batch([make_event(2)])
+        except StoreUnavailable as exc:
+            assert exc.recoverable and "another command is already in progress" in str(exc)
+        else:
+            raise AssertionError("a busy connection accepted a batch")
+        receipt = writer.write_batch([make_event(3)])  # the caller's retry
+        assert receipt.rows == 1
+    assert count(fresh_dsn) == 2
+    assert verify(fresh_dsn).ok

@@ -209,6 +209,7 @@ class RetentionTask:
         self.last: RetentionReport | None = None
         self.next_run: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def retention(self) -> RetentionSettings:
         current: Settings = self.runtime.current if self.runtime is not None else self.settings
@@ -224,9 +225,11 @@ class RetentionTask:
         return report
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="retention")
 
     async def stop(self) -> None:
+        self._stopping = True  # as in `store.supervisor`: a cancellation can be swallowed
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -234,7 +237,7 @@ class RetentionTask:
         self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             wait = self.interval
             try:
                 report = await self.run_once()

@@ -179,6 +179,11 @@ class EventWriter:
             return self._write(events, with_events, ids)
         except Exception as exc:
             error = store_error(exc, self._conn)
+            if error.recoverable:
+                # the retry starts on a new connection: after a failure in the middle of a COPY
+                # the old one can be left neither broken nor usable ("another command is already
+                # in progress" for ever)
+                self.close()
             if error is exc:
                 raise
             raise error from exc
@@ -325,10 +330,14 @@ class EventWriter:
             return cur.rowcount, digests
 
     def close(self) -> None:
-        """Close the connection (a batch in progress is rolled back by the server)."""
+        """Close the connection (a batch in progress is rolled back by the server). The next
+        batch opens a new one."""
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception as exc:  # a connection in a bad state: dropping it is the point
+                log.debug("closing the writer's connection: %s", exc)
 
     def __enter__(self) -> EventWriter:
         return self
