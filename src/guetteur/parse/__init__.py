@@ -37,7 +37,7 @@ import orjson
 
 from guetteur import ecs
 from guetteur.model import Event, RawRecord
-from guetteur.parse.base import Parser
+from guetteur.parse.base import Parser, take_envelope
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,7 @@ def _parse_with(parser: Parser, text: str, record: RawRecord) -> Event | None:
             # format is the MSG's, and the host and program are the envelope's
             event = _try(parser, envelope[1], record)
             if event is not None:
-                base = envelope[0]
-                for key in _ENVELOPE_KEYS:
-                    if key in base:
-                        event[key] = base[key]
-                return event
+                return take_envelope(event, envelope[0], _ENVELOPE_KEYS)
         return _try(parser, text, record)
     if parser.kind == "json":
         obj = decode_json_object(text.strip())

@@ -58,3 +58,16 @@ class Parser:
     sniff: Callable[[Any], bool] | None = None
     programs: tuple[str, ...] = ()
     priority: int = 100
+
+
+def take_envelope(event: Event, base: Event, keys: tuple[str, ...], missing: tuple[str, ...] = ()) -> Event:
+    """`event`, a line format's event made from a syslog MSG, with the envelope's (`base`) values
+    of `keys` in place of its own (the sending host, program, `log.syslog`), and of `missing`
+    where the line has none (a time the MSG did not repeat)."""
+    for key in keys:
+        if key in base:
+            event[key] = base[key]
+    for key in missing:
+        if key in base and key not in event:
+            event[key] = base[key]
+    return event

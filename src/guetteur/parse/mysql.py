@@ -17,7 +17,7 @@ import re
 from guetteur.model import Event, RawRecord
 from guetteur.parse import severity, timefmt
 from guetteur.parse.address import add_related, endpoint
-from guetteur.parse.base import Parser
+from guetteur.parse.base import Parser, take_envelope
 
 _ERROR = re.compile(
     r"(\d{4}-\d{2}-\d{2}[T ] ?\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?|\d{6} {1,2}\d{1,2}:\d{2}:\d{2})"
@@ -151,12 +151,7 @@ def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
             return None
         event = {"message": message, "event": {"category": ["database"], "type": ["info"]}}
         _denied(event, message)
-    for key in ("host", "process"):
-        if key in base:
-            event[key] = base[key]
-    if "@timestamp" not in event and "@timestamp" in base:
-        event["@timestamp"] = base["@timestamp"]
-    return event
+    return take_envelope(event, base, ("host", "process"), missing=("@timestamp",))
 
 
 PARSERS = [

@@ -26,7 +26,7 @@ import re
 from guetteur.model import Event, RawRecord
 from guetteur.parse import severity, timefmt
 from guetteur.parse.address import add_related, endpoint
-from guetteur.parse.base import Parser
+from guetteur.parse.base import Parser, take_envelope
 
 # The level marker ("LOG:  "): one of these words after the start of the text, a space, ":"
 # or "]", then ": " and an optional second space (see `level_marker`).
@@ -321,9 +321,7 @@ def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
     event = parse_stderr(stamped.replace("T", " ", 1).replace("Z ", " UTC ", 1), record)
     if event is None:
         return None
-    for key in ("host",):
-        if key in base:
-            event[key] = base[key]
+    take_envelope(event, base, ("host",))
     if "process" in base:
         event.setdefault("process", {}).update({k: v for k, v in base["process"].items() if k not in event.get("process", {})})
     return event

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from guetteur.model import Event, RawRecord
 from guetteur.parse import severity, timefmt
 from guetteur.parse.address import add_related, endpoint
-from guetteur.parse.base import Parser
+from guetteur.parse.base import Parser, take_envelope
 
 _TIME_AND_TAIL = re.compile(
     r"\[(\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\.\d+)?(?: [+-]\d{4})?)\] "
@@ -263,12 +263,7 @@ def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
     program = process.get("name", "") if process is not None else ""
     server = "nginx" if program[:5].lower() == "nginx" else "apache"
     event = parse_access(message, record, server)
-    if event is None:
-        return None
-    for key in ("host", "process", "log"):
-        if key in base:
-            event[key] = base[key]
-    return event
+    return None if event is None else take_envelope(event, base, ("host", "process", "log"))
 
 
 PARSERS = [

@@ -18,7 +18,7 @@ import re
 from guetteur.model import Event, RawRecord
 from guetteur.parse import severity, timefmt
 from guetteur.parse.address import add_related, endpoint
-from guetteur.parse.base import Parser
+from guetteur.parse.base import Parser, take_envelope
 
 _APACHE = re.compile(
     r"(?:\[([A-Za-z]{3} [A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4})\] )?"
@@ -151,12 +151,7 @@ def parse_syslog(message: str, record: RawRecord, base: Event) -> Event | None:
     event = parse_nginx_error(message, record) or parse_apache_error(message, record)
     if event is None:
         return None
-    for key in ("host",):
-        if key in base:
-            event[key] = base[key]
-    if "@timestamp" not in event and "@timestamp" in base:
-        event["@timestamp"] = base["@timestamp"]
-    return event
+    return take_envelope(event, base, ("host",), missing=("@timestamp",))
 
 
 PARSERS = [
