@@ -2,8 +2,7 @@
 
 Python 3.11's `asyncio.wait_for` (used by psycopg's pool) can swallow a cancellation that lands as
 the awaitable it wraps finishes. A loop that stopped by cancellation only then went on for ever,
-and `guetteur up` waited for it on SIGTERM (seen in CI with the database supervisor, whose test is
-in tests/store/test_supervisor.py). The same check for the other loops."""
+and `guetteur up` waited for it on SIGTERM (seen in CI with the database supervisor). The same check for each loop."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from typing import Any
 from guetteur.config import Settings
 from guetteur.runtime_settings import RuntimeSettings
 from guetteur.store.retention import RetentionTask
+from guetteur.store.supervisor import DatabaseSupervisor
 
 
 def swallowing_once(entered: asyncio.Event, swallowed: list[bool], result: Any) -> Callable[..., Any]:
@@ -55,3 +55,12 @@ async def test_the_retention_loop_ends_when_a_run_swallows_its_cancellation() ->
     await task.start()
     assert await stopped_in_time(task.stop, entered, swallowed), "the retention loop outlived its cancellation"
     assert task._task is None
+
+
+async def test_the_database_watch_ends_when_a_probe_swallows_its_cancellation() -> None:
+    supervisor = DatabaseSupervisor("host=/nonexistent-guetteur-socket dbname=none", None, interval=0.01)
+    await supervisor.start()
+    entered, swallowed = asyncio.Event(), []
+    supervisor.check = swallowing_once(entered, swallowed, None)  # type: ignore[method-assign]
+    assert await stopped_in_time(supervisor.stop, entered, swallowed), "the watch outlived its cancellation"
+    assert supervisor._task is None
