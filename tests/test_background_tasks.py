@@ -41,7 +41,7 @@ async def stopped_in_time(stop: Callable[[], Any], entered: asyncio.Event, swall
 
 async def test_the_settings_refresh_ends_when_a_load_swallows_its_cancellation() -> None:
     runtime = RuntimeSettings(Settings(), interval=0.01)
-    entered, swallowed = asyncio.Event(), []
+    entered, swallowed = asyncio.Event(), list[bool]()
     await runtime.start(pool=None)  # its first load fails (no pool): the file's values stay
     runtime.load = swallowing_once(entered, swallowed, False)  # type: ignore[method-assign]
     assert await stopped_in_time(runtime.stop, entered, swallowed), "the refresh outlived its cancellation"
@@ -50,7 +50,7 @@ async def test_the_settings_refresh_ends_when_a_load_swallows_its_cancellation()
 
 async def test_the_retention_loop_ends_when_a_run_swallows_its_cancellation() -> None:
     task = RetentionTask("host=/nonexistent-guetteur-socket dbname=none", Settings(), interval=0.01)
-    entered, swallowed = asyncio.Event(), []
+    entered, swallowed = asyncio.Event(), list[bool]()
     task.run_once = swallowing_once(entered, swallowed, None)  # type: ignore[method-assign]
     await task.start()
     assert await stopped_in_time(task.stop, entered, swallowed), "the retention loop outlived its cancellation"
@@ -60,7 +60,7 @@ async def test_the_retention_loop_ends_when_a_run_swallows_its_cancellation() ->
 async def test_the_database_watch_ends_when_a_probe_swallows_its_cancellation() -> None:
     supervisor = DatabaseSupervisor("host=/nonexistent-guetteur-socket dbname=none", None, interval=0.01)
     await supervisor.start()
-    entered, swallowed = asyncio.Event(), []
+    entered, swallowed = asyncio.Event(), list[bool]()
     supervisor.check = swallowing_once(entered, swallowed, None)  # type: ignore[method-assign]
     assert await stopped_in_time(supervisor.stop, entered, swallowed), "the watch outlived its cancellation"
     assert supervisor._task is None
