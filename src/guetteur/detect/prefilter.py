@@ -25,6 +25,11 @@ The text is as small as the rules allow, in one of three forms:
 Literals are JSON-escaped for the two JSON forms (`view.json_literal`). Below
 `DIRECT_LIMIT` gated rules, building the text costs more than evaluating them, so they are
 evaluated directly.
+
+The *fields* text repeats from event to event (methods, status codes, program names, the same
+few paths): the literals found in it are remembered by text, up to `MEMO_SIZE` texts of at most
+`MEMO_TEXT_LIMIT` characters per scanner (cleared when full), so a repeated text costs one
+dictionary lookup instead of encoding and scanning it.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ from guetteur.detect.view import SEPARATOR, EventView, FieldSlots, Projection, j
 
 DIRECT_LIMIT = 2
 SLOT_LIMIT = 16
+MEMO_SIZE = 4096
+MEMO_TEXT_LIMIT = 256
+_NOTHING: frozenset[int] = frozenset()
 
 
 class Gateable(Protocol):
@@ -57,7 +65,7 @@ R = TypeVar("R", bound=Gateable)
 class Prefilter(Generic[R]):
     """Candidate selection over a fixed, ordered list of rules (module docstring)."""
 
-    __slots__ = ("_literals", "_scan", "allowed", "always", "fields", "gated", "projection")
+    __slots__ = ("_literals", "_memo", "_scan", "allowed", "always", "fields", "gated", "projection")
 
     def __init__(self, rules: Sequence[R], slots: FieldSlots | None = None) -> None:
         gated = [r for r in rules if r.need is not None]
@@ -72,6 +80,9 @@ class Prefilter(Generic[R]):
         self.fields: tuple[int, ...] | None = None
         self.projection: Projection | None = None
         self._scan: Callable[[bytes], set[int]] | None = None
+        # fields text -> positions in `gated` whose literals occur in it (module docstring);
+        # shared with the `restricted` clones, which scan with the same scanner
+        self._memo: dict[str, frozenset[int]] = {}
         self._literals = 0
         if not gated:
             return
@@ -107,8 +118,8 @@ class Prefilter(Generic[R]):
         if not always and not allowed:
             return None
         clone: Prefilter[R] = Prefilter(())  # no rules: built without a scanner, filled below
-        clone.gated, clone.fields, clone.projection, clone._literals = (
-            self.gated, self.fields, self.projection, self._literals
+        clone.gated, clone.fields, clone.projection, clone._literals, clone._memo = (
+            self.gated, self.fields, self.projection, self._literals, self._memo
         )
         if len(allowed) <= DIRECT_LIMIT:  # too few left to be worth a scan
             clone.always = always + tuple(self.gated[i] for i in sorted(allowed))
@@ -123,16 +134,26 @@ class Prefilter(Generic[R]):
         scan = self._scan
         if scan is None:
             return list(self.always)
+        found: set[int] | frozenset[int]
         if self.fields is not None:
             lower = view.lower
             text = SEPARATOR.join([value for slot in self.fields for value in lower(slot)])
-            found = scan(text.encode("utf-8", "surrogatepass"))
+            memo = self._memo
+            known = memo.get(text)
+            if known is None:
+                found = scan(text.encode("utf-8", "surrogatepass"))
+                if len(text) <= MEMO_TEXT_LIMIT:
+                    if len(memo) >= MEMO_SIZE:
+                        memo.clear()
+                    memo[text] = frozenset(found) if found else _NOTHING
+            else:
+                found = known
         elif self.projection is not None:
             found = scan(view.projected(self.projection))
         else:
             found = scan(view.full_text())
-        if self.allowed is not None:
-            found &= self.allowed
+        if found and self.allowed is not None:
+            found = found & self.allowed
         if not found:
             return list(self.always)
         gated = self.gated
