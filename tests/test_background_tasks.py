@@ -49,7 +49,8 @@ async def test_the_settings_refresh_ends_when_a_load_swallows_its_cancellation()
 
 
 async def test_the_retention_loop_ends_when_a_run_swallows_its_cancellation() -> None:
-    task = RetentionTask("host=/nonexistent-guetteur-socket dbname=none", Settings(), interval=0.01)
+    # a long interval: the loop must not sleep it out after the run it was stopped in
+    task = RetentionTask("host=/nonexistent-guetteur-socket dbname=none", Settings(), interval=3600)
     entered, swallowed = asyncio.Event(), list[bool]()
     task.run_once = swallowing_once(entered, swallowed, None)  # type: ignore[method-assign]
     await task.start()

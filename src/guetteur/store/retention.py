@@ -245,6 +245,8 @@ class RetentionTask:
                     wait = min(self.interval, BUSY_RETRY_SECONDS)
             except Exception:  # a bug must not stop the next runs
                 log.exception("retention run failed")
+            if self._stopping:  # stopped during the run: not after a whole interval's sleep
+                return
             self.next_run = datetime.now(UTC) + timedelta(seconds=wait)
             await asyncio.sleep(wait)
 
