@@ -21,7 +21,7 @@ class Rule:
     full_text: bool = False
 
 
-def setup(words: list[str]) -> tuple[FieldSlots, int, list[Rule], Prefilter[Rule]]:
+def prefilter_over(words: list[str]) -> tuple[FieldSlots, int, list[Rule], Prefilter[Rule]]:
     slots = FieldSlots()
     slot = slots.slot((("url", "path"),))
     rules = [Rule(frozenset({word}), frozenset({slot})) for word in words]
@@ -36,7 +36,7 @@ def expected(rules: list[Rule], path: str, allowed: set[int] | None = None) -> l
 
 def test_repeated_texts_give_what_a_scan_gives() -> None:
     words = ["admin", "login", "etc/passwd", "wp-", ".env", "select", "union", "../"]
-    slots, _, rules, pre = setup(words)
+    slots, _, rules, pre = prefilter_over(words)
     assert pre.fields is not None  # the form whose texts are remembered
     rng = random.Random(7)
     paths = ["/", "/ADMIN/login", "/wp-login.php", "/a/../../etc/passwd", "/.env", "/x?q=union select",
@@ -49,7 +49,7 @@ def test_repeated_texts_give_what_a_scan_gives() -> None:
 
 def test_a_restricted_clone_shares_the_memo_and_keeps_its_own_rules() -> None:
     words = ["alpha", "beta", "gamma", "delta", "omega"]
-    slots, _, rules, pre = setup(words)
+    slots, _, rules, pre = prefilter_over(words)
     keep = {0, 2, 3, 4}
     clone = pre.restricted(lambda r: rules.index(r) in keep)
     assert clone is not None and clone is not pre and clone._memo is pre._memo
@@ -61,7 +61,7 @@ def test_a_restricted_clone_shares_the_memo_and_keeps_its_own_rules() -> None:
 
 def test_long_texts_are_not_remembered_and_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     words = ["needle", "pin", "thread", "hook"]
-    slots, _, rules, pre = setup(words)
+    slots, _, rules, pre = prefilter_over(words)
     long_path = "/" + "x" * MEMO_TEXT_LIMIT + "needle"
     assert pre.candidates(EventView({"url": {"path": long_path}}, slots)) == expected(rules, long_path)
     assert pre._memo == {}
