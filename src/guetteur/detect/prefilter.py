@@ -27,13 +27,15 @@ Literals are JSON-escaped for the two JSON forms (`view.json_literal`). Below
 evaluated directly.
 
 The *fields* text repeats from event to event (methods, status codes, program names, the same
-few paths): the literals found in it are remembered by text, up to `MEMO_SIZE` texts of at most
-`MEMO_TEXT_LIMIT` characters per scanner (cleared when full), so a repeated text costs one
-dictionary lookup instead of encoding and scanning it.
+few paths): the literals found in it are remembered by scanner and text, so a repeated text costs
+one dictionary lookup instead of encoding and scanning it. One memo serves every scanner of the
+process, `MEMO_SIZE` texts of at most `MEMO_TEXT_LIMIT` characters in all (cleared when full):
+scanners are made per route, and input that makes many routes must not multiply it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
@@ -48,9 +50,12 @@ from guetteur.detect.view import SEPARATOR, EventView, FieldSlots, Projection, j
 
 DIRECT_LIMIT = 2
 SLOT_LIMIT = 16
-MEMO_SIZE = 4096
+MEMO_SIZE = 16_384
 MEMO_TEXT_LIMIT = 256
 _NOTHING: frozenset[int] = frozenset()
+# (scanner number, fields text) -> positions in `gated` whose literals occur in the text
+_memo: dict[tuple[int, str], frozenset[int]] = {}
+_scanner_numbers = itertools.count(1)
 
 
 class Gateable(Protocol):
@@ -65,7 +70,7 @@ R = TypeVar("R", bound=Gateable)
 class Prefilter(Generic[R]):
     """Candidate selection over a fixed, ordered list of rules (module docstring)."""
 
-    __slots__ = ("_literals", "_memo", "_scan", "allowed", "always", "fields", "gated", "projection")
+    __slots__ = ("_literals", "_scan", "_scanner", "allowed", "always", "fields", "gated", "projection")
 
     def __init__(self, rules: Sequence[R], slots: FieldSlots | None = None) -> None:
         gated = [r for r in rules if r.need is not None]
@@ -80,9 +85,9 @@ class Prefilter(Generic[R]):
         self.fields: tuple[int, ...] | None = None
         self.projection: Projection | None = None
         self._scan: Callable[[bytes], set[int]] | None = None
-        # fields text -> positions in `gated` whose literals occur in it (module docstring);
-        # shared with the `restricted` clones, which scan with the same scanner
-        self._memo: dict[str, frozenset[int]] = {}
+        # this scanner's number in the memo (module docstring); its `restricted` clones, which
+        # scan with the same scanner, share it
+        self._scanner = 0
         self._literals = 0
         if not gated:
             return
@@ -106,6 +111,7 @@ class Prefilter(Generic[R]):
         else:
             self._scan = _aho_scanner(literals, table)
         self._literals = len(literals)
+        self._scanner = next(_scanner_numbers)
 
     def restricted(self, keep: Callable[[R], bool]) -> Prefilter[R] | None:
         """This prefilter for the subset of its rules `keep` accepts, sharing its scanner
@@ -118,8 +124,8 @@ class Prefilter(Generic[R]):
         if not always and not allowed:
             return None
         clone: Prefilter[R] = Prefilter(())  # no rules: built without a scanner, filled below
-        clone.gated, clone.fields, clone.projection, clone._literals, clone._memo = (
-            self.gated, self.fields, self.projection, self._literals, self._memo
+        clone.gated, clone.fields, clone.projection, clone._literals, clone._scanner = (
+            self.gated, self.fields, self.projection, self._literals, self._scanner
         )
         if len(allowed) <= DIRECT_LIMIT:  # too few left to be worth a scan
             clone.always = always + tuple(self.gated[i] for i in sorted(allowed))
@@ -138,14 +144,14 @@ class Prefilter(Generic[R]):
         if self.fields is not None:
             lower = view.lower
             text = SEPARATOR.join([value for slot in self.fields for value in lower(slot)])
-            memo = self._memo
-            known = memo.get(text)
+            key = (self._scanner, text)
+            known = _memo.get(key)
             if known is None:
                 found = scan(text.encode("utf-8", "surrogatepass"))
                 if len(text) <= MEMO_TEXT_LIMIT:
-                    if len(memo) >= MEMO_SIZE:
-                        memo.clear()
-                    memo[text] = frozenset(found) if found else _NOTHING
+                    if len(_memo) >= MEMO_SIZE:
+                        _memo.clear()
+                    _memo[key] = frozenset(found) if found else _NOTHING
             else:
                 found = known
         elif self.projection is not None:
